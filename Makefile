@@ -1,0 +1,165 @@
+# rollbackd: build, check, install, demo.
+#
+#   make            build the programs into build/
+#   make check      install missing build dependencies (Debian), build, run
+#                   every test, then the unit tests again under ASan+UBSan
+#   make demo       the tour (see README.md)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       only the dependency step
+#
+# Everything generated goes to $(BUILD); nothing generated is tracked.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/rollbackd
+
+CC       ?= cc
+# Libraries found with pkg-config, and the Debian packages that provide them
+# (same order). "make deps" installs whatever pkg-config cannot find.
+PKGS     := libevent libcurl yaml-0.1 libsystemd jansson sqlite3 check
+DEBS     := libevent-dev libcurl4-openssl-dev libyaml-dev libsystemd-dev \
+            libjansson-dev libsqlite3-dev check
+# Tools the build and the checks run.
+TOOL_DEBS := pkg-config mandoc
+
+OPTFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+             -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef
+# CI sets CI=true: warnings fail the build there.
+ifneq ($(filter true 1 yes,$(CI)),)
+WARNFLAGS += -Werror
+endif
+ifeq ($(WERROR),1)
+WARNFLAGS += -Werror
+endif
+SANFLAGS ?=
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) \
+             -Ilib -Idaemon $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRCS   := $(sort $(wildcard lib/*.c))
+# daemon/: every file but the programs' main files goes into the shell
+# library, so the tests can link the store, the runner and so on.
+PROG_SRCS  := $(wildcard daemon/rollbackd.c daemon/rollbackctl.c)
+SHELL_SRCS := $(filter-out $(PROG_SRCS),$(sort $(wildcard daemon/*.c)))
+TEST_SRCS  := $(sort $(wildcard tests/unit/check_*.c))
+TEST_HELPER_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SHELL_OBJS := $(SHELL_SRCS:%.c=$(BUILD)/%.o)
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
+PROGS      := $(PROG_SRCS:daemon/%.c=$(BUILD)/%)
+TESTS      := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+LIBRBD     := $(BUILD)/librbd.a
+LIBSHELL   := $(BUILD)/librbdshell.a
+
+.PHONY: all deps check unit unit-san lint-man demo install clean
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build-all
+
+.PHONY: build-all
+build-all: $(LIBRBD) $(LIBSHELL) $(PROGS) $(TESTS)
+
+# Install what pkg-config cannot find. As root this runs apt-get; otherwise
+# it prints the exact command and stops. Checked every time: it is cheap.
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$(DEBS) $(TOOL_DEBS)"; \
+	command -v mandoc >/dev/null 2>&1 || missing="$$missing mandoc"; \
+	if [ -z "$$missing" ]; then \
+		set -- $(DEBS); \
+		for p in $(PKGS); do \
+			pkg-config --exists $$p || missing="$$missing $$1"; shift; \
+		done; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+		missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "deps: installing $$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+				|| { echo "deps: apt-get failed; run: apt-get install $$missing" >&2; exit 1; }; \
+		else \
+			echo "deps: missing build dependencies; as root run:" >&2; \
+			echo "  apt-get install $$missing" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBRBD): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBSHELL): $(SHELL_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(PROGS): $(BUILD)/%: $(BUILD)/daemon/%.o $(LIBSHELL) $(LIBRBD)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBSHELL) $(LIBRBD) $(PKG_LIBS)
+
+# Tests find their fixtures through RBD_SRCDIR.
+$(BUILD)/tests/unit/%.o: ALL_CFLAGS += -DRBD_SRCDIR='"$(CURDIR)"' -Itests/unit
+$(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(TEST_HELPER_OBJS) $(LIBSHELL) $(LIBRBD)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIBSHELL) $(LIBRBD) $(PKG_LIBS)
+
+# Run every unit test binary; any failure fails the target, after all ran.
+unit: build-all
+	@fail=0; for t in $(TESTS); do \
+		echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+# The unit tests again, built with AddressSanitizer and UBSan in their own
+# tree. Any finding aborts the test process and so fails the run.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+unit-san:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san OPTFLAGS="-O1 -g" SANFLAGS="$(SAN)" \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit
+
+lint-man:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+check: deps
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-san
+	@$(MAKE) --no-print-directory lint-man
+	@$(MAKE) --no-print-directory demo-check
+
+# The config test on the shipped examples must pass.
+.PHONY: demo-check
+demo-check: build-all
+	$(BUILD)/rollbackd -t -c conf/rollbackd.yaml
+
+demo: deps
+	@$(MAKE) --no-print-directory build-all
+	@sh tests/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples/policies.d
+	install -m 0755 $(BUILD)/rollbackd $(DESTDIR)$(SBINDIR)/rollbackd
+	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/)
+	install -m 0644 conf/rollbackd.yaml $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 conf/policies.d/*.yaml $(DESTDIR)$(DOCDIR)/examples/policies.d/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

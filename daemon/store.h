@@ -1,0 +1,96 @@
+/* Durable state in SQLite: releases, an append-only event history, and a
+ * snapshot of each service's watch state so a restart resumes where the
+ * daemon stopped.
+ *
+ * The database is <state_dir>/rollbackd.db in WAL mode with
+ * synchronous=FULL: a commit that returned has reached the disk. It is
+ * checked with PRAGMA quick_check when opened, and its schema carries a
+ * version (PRAGMA user_version) that is migrated forward, never back. A
+ * store that cannot be opened or written is an error for the caller to
+ * report loudly; there is no fallback to memory.
+ *
+ * Times: the store writes wall-clock microseconds (CLOCK_REALTIME) for
+ * people; the engine runs on monotonic time. rbd_store_commit() and
+ * rbd_store_load() take both "now"s and convert the watch's state-entry
+ * time between them, so a watch interrupted by a restart continues with
+ * the time it had left. */
+#ifndef RBD_STORE_H
+#define RBD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "watch.h"
+
+#define RBD_STORE_FILE		"rollbackd.db"
+#define RBD_STORE_SCHEMA	1	/* the schema this code writes */
+#define RBD_STORE_META_MAX	4096	/* bytes of release metadata (JSON) */
+
+struct rbd_store;
+
+/* Open (creating if needed) the store in state_dir, which must exist.
+ * Returns 0, or a negative errno with a message in errbuf naming the file
+ * and what is wrong ("...: database disk image is malformed",
+ * "...: attempt to write a readonly database", "schema version 7 is newer
+ * than this rollbackd understands (1)"). */
+int rbd_store_open(const char *state_dir, struct rbd_store **ret,
+    char *errbuf, size_t errlen);
+void rbd_store_free(struct rbd_store *s);
+
+/* Write one step's record for service in one transaction: the event row,
+ * the release status changes, the release announced by a DEPLOYED event
+ * (actor, meta: a JSON object as text or NULL), and the new snapshot of w.
+ * Call it after rbd_watch_step() and before carrying out step->actions.
+ * A step without a record still refreshes nothing and returns 0.
+ * Returns 0 or a negative errno with a message in errbuf; on failure
+ * nothing is written and the caller must not carry out the actions. */
+int rbd_store_commit(struct rbd_store *s, const char *service,
+    const struct rbd_watch *w, const struct rbd_step *step,
+    const struct rbd_event *ev, uint64_t now_mono, uint64_t now_wall,
+    char *errbuf, size_t errlen);
+
+/* Fill w (made by rbd_watch_new for this service's policy) from the last
+ * snapshot: state, releases, known-good and bad lists. *ret_found is false
+ * when the store has never seen the service (w is left idle). */
+int rbd_store_load(struct rbd_store *s, const char *service,
+    struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
+    bool *ret_found, char *errbuf, size_t errlen);
+
+/* One row of the history, for rollbackctl history. */
+struct rbd_history_entry {
+	int64_t id;
+	uint64_t at_wall;		/* usec since the epoch */
+	char event[32];
+	enum rbd_state from, to;
+	char release[RBD_VERSION_MAX + 1];	/* live release after the step */
+	char target[RBD_VERSION_MAX + 1];	/* rollback target, "" if none */
+	char actor[RBD_ACTOR_MAX];		/* "" when the daemon decided */
+	char reason[RBD_REASON_MAX];
+};
+
+/* The newest entries first, at most limit of them, into a new array owned
+ * by the caller (free()). */
+int rbd_store_history(struct rbd_store *s, const char *service, size_t limit,
+    struct rbd_history_entry **ret, size_t *ret_n, char *errbuf,
+    size_t errlen);
+
+/* One release, for status output. */
+struct rbd_release {
+	char version[RBD_VERSION_MAX + 1];
+	enum rbd_release_status status;
+	uint64_t announced_wall;
+	uint64_t updated_wall;
+	char announced_by[RBD_ACTOR_MAX];
+	char meta[RBD_STORE_META_MAX];
+};
+
+/* A release of service by version; -ENOENT when unknown. */
+int rbd_store_release(struct rbd_store *s, const char *service,
+    const char *version, struct rbd_release *ret, char *errbuf, size_t errlen);
+
+/* Services the store has a snapshot of, sorted; free with rbd_argv_free(). */
+int rbd_store_services(struct rbd_store *s, char ***ret, size_t *ret_n,
+    char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,85 @@
+/* Diagnostics list: see diag.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
+void rbd_diag_free(struct rbd_diag *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->msgs[i]);
+	free(d->msgs);
+	d->msgs = NULL;
+	d->n = d->cap = d->dropped = 0;
+}
+
+/* Keep msg (owned) at the end of the list, or count it as dropped. The last
+ * slot under RBD_DIAG_MAX is left for the "too many errors" summary. */
+static void diag_push(struct rbd_diag *d, char *msg)
+{
+	if (!msg || d->n >= RBD_DIAG_MAX) {
+		free(msg);
+		d->dropped++;
+		return;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		char **m = realloc(d->msgs, cap * sizeof(*m));
+		if (!m) {
+			free(msg);
+			d->dropped++;
+			return;
+		}
+		d->msgs = m;
+		d->cap = cap;
+	}
+	d->msgs[d->n++] = msg;
+}
+
+void rbd_diag_vadd(struct rbd_diag *d, const char *file, unsigned line,
+    unsigned col, const char *fmt, va_list ap)
+{
+	char text[RBD_DIAG_MSG_MAX], where[RBD_DIAG_MSG_MAX / 2];
+	char *msg;
+	int n;
+
+	if (!file)
+		file = "(input)";
+	if (line && col)
+		snprintf(where, sizeof(where), "%s:%u:%u", file, line, col);
+	else if (line)
+		snprintf(where, sizeof(where), "%s:%u", file, line);
+	else
+		snprintf(where, sizeof(where), "%s", file);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = asprintf(&msg, "%s: %s", where, text);
+	diag_push(d, n < 0 ? NULL : msg);
+}
+
+void rbd_diag_add(struct rbd_diag *d, const char *file, unsigned line,
+    unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rbd_diag_vadd(d, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+size_t rbd_diag_count(const struct rbd_diag *d)
+{
+	return d->n + d->dropped;
+}
+
+void rbd_diag_move(struct rbd_diag *dst, struct rbd_diag *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		diag_push(dst, src->msgs[i]);
+	dst->dropped += src->dropped;
+	free(src->msgs);
+	src->msgs = NULL;
+	src->n = src->cap = src->dropped = 0;
+}

@@ -1,0 +1,113 @@
+/* The policy model and its loader: the main config (rollbackd.yaml) and one
+ * policy file per service (policies.d/*.yaml), read with libyaml.
+ *
+ * Loading never stops at the first error: every problem in a file is added
+ * to the caller's struct rbd_diag as "file:line:col: message", and only then
+ * does the call fail. Unknown keys are errors, so a typo never silently
+ * disables a check. The keys, their types, defaults and limits are
+ * documented in man/rollbackd.policy.5; keep the two in step. */
+#ifndef RBD_POLICY_H
+#define RBD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+/* Limits on what a file may make us hold. */
+#define RBD_POLICY_FILE_MAX	(1024 * 1024)	/* bytes in one file */
+#define RBD_POLICY_SCALAR_MAX	(16 * 1024)	/* bytes in one scalar */
+#define RBD_POLICY_DEPTH_MAX	16		/* nested mappings/sequences */
+#define RBD_POLICY_CHECKS_MAX	10000		/* checks in one policy */
+#define RBD_POLICY_ARGV_MAX	256		/* deploy.command elements */
+#define RBD_POLICY_STATUS_MAX	32		/* expect_status entries */
+#define RBD_POLICY_URL_MAX	2048
+#define RBD_POLICY_FILES_MAX	10000		/* policies in a directory */
+
+/* Main config defaults (the packaged layout). */
+#define RBD_DEFAULT_CONFIG	"/etc/rollbackd/rollbackd.yaml"
+#define RBD_DEFAULT_SOCKET	"/run/rollbackd/rollbackd.sock"
+#define RBD_DEFAULT_STATE_DIR	"/var/lib/rollbackd"
+#define RBD_DEFAULT_POLICIES	"/etc/rollbackd/policies.d"
+
+enum rbd_check_type {
+	RBD_CHECK_HTTP,
+	_RBD_CHECK_TYPE_MAX,
+};
+const char *rbd_check_type_str(enum rbd_check_type t);
+
+struct rbd_http_probe {
+	char *url;			/* http:// or https:// only */
+	uint64_t timeout_usec;		/* < watch.interval */
+	int *expect_status;		/* default { 200 } */
+	size_t n_expect_status;
+	char *expect_body;		/* substring; NULL: not checked */
+};
+
+struct rbd_check {
+	char *name;			/* unique within the policy */
+	enum rbd_check_type type;
+	union {
+		struct rbd_http_probe http;
+	} u;
+	unsigned fail_after;		/* consecutive failing samples */
+	unsigned line, col;		/* where it was defined, for messages */
+};
+
+struct rbd_policy {
+	char *file;			/* the file it came from */
+	char *service;
+	/* deploy */
+	char **deploy_argv;		/* NULL-terminated; templates unexpanded */
+	size_t deploy_argc;
+	uint64_t deploy_timeout_usec;
+	/* watch */
+	uint64_t duration_usec;		/* healthy this long => known-good */
+	uint64_t interval_usec;		/* between two samples of one check */
+	uint64_t warmup_usec;		/* samples before this are not judged */
+	uint64_t verify_usec;		/* restored release must stay healthy */
+	/* checks */
+	struct rbd_check *checks;
+	size_t n_checks;
+};
+
+struct rbd_config {
+	char *file;			/* the main config file */
+	char *socket;			/* absolute paths, resolved against */
+	char *state_dir;		/* the main config's directory */
+	char *policies_dir;
+	struct rbd_policy **policies;	/* sorted by service name */
+	size_t n_policies;
+};
+
+/* Parse one policy from memory. name is used in messages ("file:line:col").
+ * Returns 0 and a new policy in *ret, or -EINVAL with every error added to
+ * diag (or -ENOMEM). */
+int rbd_policy_parse(const char *name, const char *buf, size_t len,
+    struct rbd_policy **ret, struct rbd_diag *diag);
+
+/* Read and parse one policy file (refusing files over RBD_POLICY_FILE_MAX). */
+int rbd_policy_load_file(const char *path, struct rbd_policy **ret,
+    struct rbd_diag *diag);
+
+void rbd_policy_free(struct rbd_policy *p);
+
+/* Index of the check with this name, or -ENOENT. */
+int rbd_policy_find_check(const struct rbd_policy *p, const char *name);
+
+/* Load the main config at path and every "*.yaml" policy in its policies
+ * directory (sorted by file name; other files ignored). Two files for one
+ * service is an error naming both. Returns 0 and a complete config in
+ * *ret, or a negative errno with every error in diag. Nothing is partially
+ * returned: a reload either gets a whole new config or keeps the old one. */
+int rbd_config_load(const char *path, struct rbd_config **ret,
+    struct rbd_diag *diag);
+
+void rbd_config_free(struct rbd_config *c);
+
+/* The policy for a service, or NULL. */
+const struct rbd_policy *rbd_config_find(const struct rbd_config *c,
+    const char *service);
+
+#endif
