@@ -11,8 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Beyond this many, one last "too many errors" entry is kept and the rest
- * dropped, so a hostile file cannot make the list grow without bound. */
+/* Beyond this many, errors are only counted (dropped), so a hostile file
+ * cannot make the list grow without bound; show "and N more" for them. */
 #define RBD_DIAG_MAX 200
 #define RBD_DIAG_MSG_MAX 512
 

@@ -1,5 +1,5 @@
 /* The policy model and its loader: the main config (rollbackd.yaml) and one
- * policy file per service (policies.d/*.yaml), read with libyaml.
+ * policy file per service (policies.d/NAME.yaml), read with libyaml.
  *
  * Loading never stops at the first error: every problem in a file is added
  * to the caller's struct rbd_diag as "file:line:col: message", and only then
@@ -96,7 +96,7 @@ void rbd_policy_free(struct rbd_policy *p);
 /* Index of the check with this name, or -ENOENT. */
 int rbd_policy_find_check(const struct rbd_policy *p, const char *name);
 
-/* Load the main config at path and every "*.yaml" policy in its policies
+/* Load the main config at path and every ".yaml" policy in its policies
  * directory (sorted by file name; other files ignored). Two files for one
  * service is an error naming both. Returns 0 and a complete config in
  * *ret, or a negative errno with every error in diag. Nothing is partially
