@@ -140,6 +140,10 @@ struct rbd_action {
 	uint64_t deploy_id;
 	uint64_t deadline;
 	enum rbd_verdict verdict;
+	/* RUN_DEPLOY, NOTIFY: why, for the log and the waiter; "" for others.
+	 * Usually the step's reason; a superseded release's NOTIFY says what
+	 * superseded it, and a resumed RUN_DEPLOY carries w->reason. */
+	char reason[RBD_REASON_MAX];
 };
 
 /* A release status change to store with the record. */
@@ -156,7 +160,8 @@ struct rbd_release_update {
 #define RBD_STEP_UPDATES_MAX	4
 struct rbd_step {
 	bool record;
-	const char *event;		/* "deployed", "promoted", "degraded", ... */
+	const char *event;		/* "deployed", "promoted", "degraded", ...;
+					 * static; NULL when !record */
 	enum rbd_state from, to;
 	char reason[RBD_REASON_MAX];	/* readable, never empty with record */
 	struct rbd_release_update updates[RBD_STEP_UPDATES_MAX];

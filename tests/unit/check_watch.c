@@ -1,0 +1,1433 @@
+/* The watch engine (lib/watch.c): every transition and rule of DESIGN.md
+ * section 3 and the watch spec. Reasons are compared exactly: they are what
+ * a person reads in rollbackctl status and history. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "watch.h"
+#include "testutil.h"
+
+#define SEC	RBD_USEC_PER_SEC
+#define MIN	RBD_USEC_PER_MIN
+#define DURATION (10 * MIN)
+#define WARMUP	(30 * SEC)
+#define VERIFY	(5 * MIN)
+/* Monotonic times of the scripted history every fixture follows. */
+#define T0	(1000 * SEC)		/* v1 announced */
+#define T1	(T0 + 20 * MIN)		/* v2 announced (v1 promoted at T0+10m) */
+#define T2	(T1 + 2 * MIN)		/* rollback deploy finished */
+#define T3	(T2 + 1 * MIN)		/* an operator acts */
+#define ACTOR	"uid 1000 pid 42"
+
+#define HEALTHZ	0
+#define ERRRATE	1
+
+static char service[] = "checkout";
+static char name_healthz[] = "healthz";
+static char name_errrate[] = "error-rate";
+static char name_p99[] = "p99";
+static struct rbd_check checks[2];
+static struct rbd_policy policy;
+
+static struct rbd_watch *w;
+static struct rbd_step st;	/* the last accepted step */
+static uint64_t last_t;		/* the time of the last step */
+static char err[256];
+
+/* A fresh policy and watch for each test: two checks, fail_after 3 and 2. */
+static void setup(void)
+{
+	memset(checks, 0, sizeof(checks));
+	checks[HEALTHZ].name = name_healthz;
+	checks[HEALTHZ].fail_after = 3;
+	checks[ERRRATE].name = name_errrate;
+	checks[ERRRATE].fail_after = 2;
+	memset(&policy, 0, sizeof(policy));
+	policy.service = service;
+	policy.deploy_timeout_usec = 5 * MIN;
+	policy.duration_usec = DURATION;
+	policy.interval_usec = 10 * SEC;
+	policy.warmup_usec = WARMUP;
+	policy.verify_usec = VERIFY;
+	policy.checks = checks;
+	policy.n_checks = 2;
+	w = rbd_watch_new(&policy);
+	ck_assert_ptr_nonnull(w);
+	memset(&st, 0, sizeof(st));
+}
+
+/* Free the watch of the test. */
+static void teardown(void)
+{
+	rbd_watch_free(w);
+	w = NULL;
+}
+
+/* Event constructors. */
+static struct rbd_event deployed(const char *v)
+{
+	return (struct rbd_event){ .type = RBD_EV_DEPLOYED, .version = v,
+	    .actor = ACTOR };
+}
+
+static struct rbd_event sample(size_t check, enum rbd_sample_result r,
+    const char *detail)
+{
+	return (struct rbd_event){ .type = RBD_EV_SAMPLE, .check = check,
+	    .sample = r, .detail = detail };
+}
+
+static struct rbd_event failing(size_t check)
+{
+	return sample(check, RBD_SAMPLE_FAIL,
+	    check == HEALTHZ ? "HTTP 500" : "0.073 > 0.02");
+}
+
+static struct rbd_event timer(void)
+{
+	return (struct rbd_event){ .type = RBD_EV_TIMER };
+}
+
+static struct rbd_event done(uint64_t id, enum rbd_deploy_result r,
+    const char *detail)
+{
+	return (struct rbd_event){ .type = RBD_EV_DEPLOY_DONE,
+	    .deploy_id = id, .deploy = r, .detail = detail };
+}
+
+static struct rbd_event operator(enum rbd_event_type t, const char *v)
+{
+	return (struct rbd_event){ .type = t, .version = v, .actor = ACTOR };
+}
+
+/* Whether v is in good[] / bad[]. */
+static bool in_list(char (*list)[RBD_VERSION_MAX + 1], size_t n,
+    const char *v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* What holds after every accepted step, whatever it was. */
+static void invariants(int line)
+{
+	ck_assert_msg(st.to == w->state, "line %d: step.to is not the state",
+	    line);
+	if (st.record) {
+		ck_assert_msg(st.event && st.reason[0], "line %d: record "
+		    "without event or reason", line);
+	} else {
+		ck_assert_msg(!st.event && st.from == st.to &&
+		    st.n_updates == 0, "line %d: no record, yet a change", line);
+	}
+	for (size_t i = 0; i < st.n_actions; i++)
+		if (st.actions[i].type == RBD_ACT_RUN_DEPLOY ||
+		    st.actions[i].type == RBD_ACT_NOTIFY)
+			ck_assert_msg(st.actions[i].reason[0],
+			    "line %d: action %zu without a reason", line, i);
+	for (size_t i = 0; i < w->n_good; i++)
+		ck_assert_msg(!in_list(w->bad, w->n_bad, w->good[i]),
+		    "line %d: %s both good and bad", line, w->good[i]);
+}
+
+/* Feed ev at t; returns what rbd_watch_step returned. */
+static int try_step(struct rbd_event ev, uint64_t t)
+{
+	last_t = t;
+	err[0] = '\0';
+	return rbd_watch_step(w, &policy, &ev, t, &st, err, sizeof(err));
+}
+
+/* Feed ev at t, which must be accepted. */
+static void step_ok(struct rbd_event ev, uint64_t t, int line)
+{
+	int r = try_step(ev, t);
+
+	ck_assert_msg(r == 0, "line %d: %s refused: %d %s", line,
+	    rbd_event_type_str(ev.type), r, err);
+	invariants(line);
+}
+#define STEP(ev, t) step_ok((ev), (t), __LINE__)
+
+/* Feed ev at t, which must be accepted and change nothing worth a record. */
+static void quiet_ok(struct rbd_event ev, uint64_t t, int line)
+{
+	step_ok(ev, t, line);
+	ck_assert_msg(!st.record && st.n_actions == 0,
+	    "line %d: %s at %" PRIu64 " recorded '%s'", line,
+	    rbd_event_type_str(ev.type), t, st.reason);
+}
+#define QUIET(ev, t) quiet_ok((ev), (t), __LINE__)
+
+/* A byte-exact copy of the watch and its heap counters. */
+struct snap {
+	struct rbd_watch w;
+	unsigned fails[8];
+};
+
+/* Take a snapshot of w. */
+static void snap_take(struct snap *s)
+{
+	ck_assert_uint_le(w->n_checks, N_ELEMENTS(s->fails));
+	memcpy(&s->w, w, sizeof(*w));
+	if (w->n_checks)
+		memcpy(s->fails, w->fails, w->n_checks * sizeof(*w->fails));
+}
+
+/* Whether w is exactly as in the snapshot, counters included. */
+static void snap_same(const struct snap *s, int line)
+{
+	ck_assert_msg(memcmp(&s->w, w, sizeof(*w)) == 0,
+	    "line %d: watch changed", line);
+	ck_assert_msg(!w->n_checks || memcmp(s->fails, w->fails,
+	    w->n_checks * sizeof(*w->fails)) == 0,
+	    "line %d: failure counters changed", line);
+}
+
+/* Feed ev at t, which must be refused with want and msg (NULL: any
+ * message), leaving the watch and the step output untouched. */
+static void refused(struct rbd_event ev, uint64_t t, int want,
+    const char *msg, int line)
+{
+	struct rbd_step out;
+	struct snap s;
+	unsigned char *p = (unsigned char *)&out;
+	int r;
+
+	snap_take(&s);
+	memset(&out, 0xa5, sizeof(out));
+	err[0] = '\0';
+	r = rbd_watch_step(w, &policy, &ev, t, &out, err, sizeof(err));
+	ck_assert_msg(r == want, "line %d: returned %d, want %d (%s)", line,
+	    r, want, err);
+	if (msg)
+		ck_assert_msg(strcmp(err, msg) == 0,
+		    "line %d: message\n  '%s'\nwant\n  '%s'", line, err, msg);
+	else
+		ck_assert_msg(err[0], "line %d: empty message", line);
+	snap_same(&s, line);
+	for (size_t i = 0; i < sizeof(out); i++)
+		ck_assert_msg(p[i] == 0xa5, "line %d: step written", line);
+}
+#define REFUSED(ev, t, want, msg) refused((ev), (t), (want), (msg), __LINE__)
+
+/* The actions of the last step, one word each, with their arguments:
+ * "stop-probes run-deploy(v2->v1 #1) notify(v2 rolled_back)
+ * set-timer(10m)" where a timer shows its deadline relative to now. */
+static const char *acts(void)
+{
+	static char buf[1024];
+	char d[RBD_DURATION_STR_MAX];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < st.n_actions; i++) {
+		const struct rbd_action *a = &st.actions[i];
+		const char *name = rbd_action_type_str(a->type);
+		const char *sp = i ? " " : "";
+
+		if (a->type == RBD_ACT_RUN_DEPLOY)
+			off += snprintf(buf + off, sizeof(buf) - off,
+			    "%s%s(%s->%s #%" PRIu64 ")", sp, name,
+			    a->from_version, a->version, a->deploy_id);
+		else if (a->type == RBD_ACT_NOTIFY)
+			off += snprintf(buf + off, sizeof(buf) - off,
+			    "%s%s(%s %s)", sp, name, a->version,
+			    rbd_verdict_str(a->verdict));
+		else if (a->type == RBD_ACT_SET_TIMER)
+			off += snprintf(buf + off, sizeof(buf) - off,
+			    "%s%s(%s%s)", sp, name,
+			    a->deadline < last_t ? "-" : "",
+			    rbd_duration_str(a->deadline < last_t ?
+			    last_t - a->deadline : a->deadline - last_t, d,
+			    sizeof(d)));
+		else
+			off += snprintf(buf + off, sizeof(buf) - off, "%s%s",
+			    sp, name);
+	}
+	return buf;
+}
+
+/* The release updates of the last step: "v3=watching v2=superseded". */
+static const char *updates(void)
+{
+	static char buf[1024];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < st.n_updates; i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s=%s",
+		    i ? " " : "", st.updates[i].version,
+		    rbd_release_status_str(st.updates[i].status));
+	return buf;
+}
+
+/* The one action of type t in the last step (fails if not exactly one). */
+static const struct rbd_action *action(enum rbd_action_type t)
+{
+	const struct rbd_action *found = NULL;
+
+	for (size_t i = 0; i < st.n_actions; i++)
+		if (st.actions[i].type == t) {
+			ck_assert_ptr_null(found);
+			found = &st.actions[i];
+		}
+	ck_assert_ptr_nonnull(found);
+	return found;
+}
+
+/* Assert the last step was a record: event, from -> to, reason. */
+static void recorded(const char *event, enum rbd_state from,
+    enum rbd_state to, const char *reason, int line)
+{
+	ck_assert_msg(st.record, "line %d: no record", line);
+	ck_assert_msg(strcmp(st.event, event) == 0,
+	    "line %d: event '%s', want '%s'", line, st.event, event);
+	ck_assert_msg(st.from == from && st.to == to,
+	    "line %d: %s -> %s, want %s -> %s", line, rbd_state_str(st.from),
+	    rbd_state_str(st.to), rbd_state_str(from), rbd_state_str(to));
+	ck_assert_msg(strcmp(st.reason, reason) == 0,
+	    "line %d: reason\n  '%s'\nwant\n  '%s'", line, st.reason, reason);
+}
+#define RECORDED(ev, f, t, r) recorded((ev), RBD_STATE_##f, RBD_STATE_##t, \
+    (r), __LINE__)
+
+/* Fixtures: the scripted history, stopped at each state. */
+
+/* watching(v1) since T0, with no known-good release. */
+static void to_first(void)
+{
+	STEP(deployed("v1"), T0);
+}
+
+/* idle(v1), v1 known-good since T0+10m. */
+static void to_idle(void)
+{
+	to_first();
+	STEP(timer(), T0 + DURATION);
+}
+
+/* watching(v2) since T1, v1 known-good. */
+static void to_watching(void)
+{
+	to_idle();
+	STEP(deployed("v2"), T1);
+}
+
+/* rolling_back(v2 -> v1), deploy #1; healthz has one failure counted. */
+static void to_rolling(void)
+{
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	STEP(failing(ERRRATE), T1 + WARMUP + 10 * SEC);
+	STEP(failing(ERRRATE), T1 + WARMUP + 20 * SEC);
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+}
+
+/* verifying(v1) since T2, v2 bad. */
+static void to_verifying(void)
+{
+	to_rolling();
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T2);
+}
+
+/* held since T2: the rollback from v2 to v1 failed; v2 live and bad. */
+static void to_held(void)
+{
+	to_rolling();
+	STEP(done(1, RBD_DEPLOY_FAILED, "exited with status 2"), T2);
+}
+
+enum fx { FX_FRESH, FX_IDLE, FX_WATCHING, FX_ROLLING, FX_VERIFYING, FX_HELD,
+	_FX_MAX };
+
+static void (*const fixtures[_FX_MAX])(void) = {
+	[FX_IDLE] = to_idle,
+	[FX_WATCHING] = to_watching,
+	[FX_ROLLING] = to_rolling,
+	[FX_VERIFYING] = to_verifying,
+	[FX_HELD] = to_held,
+};
+
+/* Bring the watch to fixture f. */
+static void build(enum fx f)
+{
+	if (fixtures[f])
+		fixtures[f]();
+}
+
+/* ---- deployed ---- */
+
+START_TEST(test_deploy_first)
+{
+	STEP(deployed("v1"), T0);
+	RECORDED("deployed", IDLE, WATCHING, "v1 announced by uid 1000 pid 42; "
+	    "watching for 10m (warm-up 30s)");
+	ck_assert_str_eq(acts(), "start-probes set-timer(10m)");
+	ck_assert_str_eq(updates(), "v1=watching");
+	ck_assert_str_eq(w->live, "v1");
+	ck_assert_uint_eq(w->since, T0);
+	ck_assert_str_eq(w->reason, st.reason);
+}
+END_TEST
+
+/* No actor (or an empty one): the "by" part is left out. */
+START_TEST(test_deploy_no_actor)
+{
+	struct rbd_event ev = deployed("v1");
+
+	ev.actor = _i ? "" : NULL;
+	STEP(ev, T0);
+	ck_assert_str_eq(st.reason,
+	    "v1 announced; watching for 10m (warm-up 30s)");
+}
+END_TEST
+
+START_TEST(test_deploy_supersedes)
+{
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 1);
+	STEP(deployed("v3"), T1 + MIN);
+	RECORDED("deployed", WATCHING, WATCHING, "v3 announced by uid 1000 "
+	    "pid 42; watching for 10m (warm-up 30s)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer start-probes "
+	    "set-timer(10m) notify(v2 superseded)");
+	ck_assert_str_eq(updates(), "v3=watching v2=superseded");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason,
+	    "v3 announced before the watch of v2 ended");
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	ck_assert_uint_eq(w->since, T1 + MIN);
+	ck_assert_str_eq(w->live, "v3");
+	/* v2 was neither promoted nor condemned: v1 is still the target. */
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+	ck_assert(!in_list(w->bad, w->n_bad, "v2"));
+}
+END_TEST
+
+/* The same version again: a fresh watch, nobody superseded; the old
+ * timer is then stale. */
+START_TEST(test_deploy_same_again)
+{
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	STEP(deployed("v2"), T1 + MIN);
+	RECORDED("deployed", WATCHING, WATCHING, "v2 announced by uid 1000 "
+	    "pid 42; watching for 10m (warm-up 30s)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer start-probes "
+	    "set-timer(10m)");
+	ck_assert_str_eq(updates(), "v2=watching");
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	QUIET(timer(), T1 + DURATION);
+	STEP(timer(), T1 + MIN + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+/* Announcing a release marked bad watches it afresh and forgives it. */
+START_TEST(test_deploy_bad_again)
+{
+	to_idle();
+	STEP(operator(RBD_EV_MARK_BAD, "v1"), T1);
+	ck_assert(in_list(w->bad, w->n_bad, "v1"));
+	STEP(deployed("v1"), T1 + MIN);
+	RECORDED("deployed", IDLE, WATCHING, "v1 announced by uid 1000 pid 42; "
+	    "watching for 10m (warm-up 30s)");
+	ck_assert_uint_eq(w->n_bad, 0);
+	STEP(timer(), T1 + MIN + DURATION);
+	ck_assert_str_eq(updates(), "v1=good");
+	ck_assert_str_eq(w->good[0], "v1");
+}
+END_TEST
+
+/* A deploy during verification abandons it; K keeps its status. */
+START_TEST(test_deploy_from_verifying)
+{
+	to_verifying();
+	STEP(deployed("v3"), T3);
+	RECORDED("deployed", VERIFYING, WATCHING, "v3 announced by uid 1000 "
+	    "pid 42; watching for 10m (warm-up 30s)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer start-probes "
+	    "set-timer(10m)");
+	ck_assert_str_eq(updates(), "v3=watching");
+	ck_assert_str_eq(w->target, "");
+	ck_assert_str_eq(w->from, "");
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+}
+END_TEST
+
+START_TEST(test_deploy_from_held)
+{
+	to_held();
+	STEP(deployed("v3"), T3);
+	RECORDED("deployed", HELD, WATCHING, "v3 announced by uid 1000 pid 42; "
+	    "watching for 10m (warm-up 30s)");
+	ck_assert_str_eq(acts(), "start-probes set-timer(10m)");
+	ck_assert_str_eq(updates(), "v3=watching");
+}
+END_TEST
+
+/* Two deploys racing are not papered over. The refusal must not reset
+ * the failure counters as entering watching would. */
+START_TEST(test_deploy_refused_rolling_back)
+{
+	to_rolling();
+	ck_assert_uint_eq(w->fails[HEALTHZ], 1);
+	REFUSED(deployed("v3"), T2, -EBUSY, "checkout is rolling back from v2 "
+	    "to v1; announce v3 again once the rollback has finished "
+	    "(rollbackctl status checkout)");
+}
+END_TEST
+
+/* ---- the watch window ---- */
+
+START_TEST(test_promote_on_timer)
+{
+	to_first();
+	QUIET(timer(), T0 + DURATION - 1);
+	ck_assert_int_eq(w->state, RBD_STATE_WATCHING);
+	STEP(timer(), T0 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v1 healthy for 10m; now the known-good release");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v1 promoted)");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "v1=good");
+	ck_assert_uint_eq(w->n_good, 1);
+	ck_assert_str_eq(w->good[0], "v1");
+	ck_assert_str_eq(w->live, "v1");
+	ck_assert_uint_eq(w->since, T0 + DURATION);
+	ck_assert_str_eq(w->reason, st.reason);
+}
+END_TEST
+
+/* A timer that fires late still promotes. */
+START_TEST(test_promote_late_timer)
+{
+	to_first();
+	STEP(timer(), T0 + DURATION + 5 * MIN);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v1 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+/* A sample at exactly since+duration is too late: the window has passed,
+ * so the release is promoted and the sample (which would complete
+ * fail_after) is not judged. */
+START_TEST(test_sample_at_end_promotes)
+{
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	STEP(failing(HEALTHZ), T1 + 5 * MIN);
+	STEP(failing(HEALTHZ), T1 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 promoted)");
+	ck_assert_str_eq(w->good[0], "v2");
+}
+END_TEST
+
+/* One microsecond earlier the same sample is judged and rolls back. */
+START_TEST(test_sample_before_end_rolls_back)
+{
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	STEP(failing(HEALTHZ), T1 + 5 * MIN);
+	STEP(failing(HEALTHZ), T1 + DURATION - 1);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: HTTP 500 for 3 "
+	    "consecutive samples (fail_after 3); rolling back from v2 to v1");
+}
+END_TEST
+
+/* since+warmup-1 is recorded, not judged; since+warmup is judged. */
+START_TEST(test_warmup_boundary)
+{
+	to_watching();
+	QUIET(failing(ERRRATE), T1 + WARMUP - 1);
+	ck_assert_uint_eq(w->fails[ERRRATE], 0);
+	QUIET(failing(ERRRATE), T1 + WARMUP);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);
+	STEP(failing(ERRRATE), T1 + WARMUP + 10 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: 0.073 > 0.02 "
+	    "for 2 consecutive samples (fail_after 2); rolling back from v2 "
+	    "to v1");
+}
+END_TEST
+
+/* A timer in a state without a window changes nothing. */
+START_TEST(test_timer_without_window)
+{
+	static const enum fx states[] = { FX_FRESH, FX_IDLE, FX_ROLLING,
+	    FX_HELD };
+	struct snap s;
+
+	build(states[_i]);
+	snap_take(&s);
+	QUIET(timer(), T3 + 24 * 60 * MIN);
+	snap_same(&s, __LINE__);
+}
+END_TEST
+
+/* ---- samples ---- */
+
+/* fail_after counts are per check: two healthz failures and one
+ * error-rate failure degrade nothing; the second error-rate one does. */
+START_TEST(test_fail_after_per_check)
+{
+	to_watching();
+	QUIET(failing(HEALTHZ), T1 + WARMUP);
+	QUIET(failing(HEALTHZ), T1 + WARMUP + 10 * SEC);
+	QUIET(failing(ERRRATE), T1 + WARMUP + 11 * SEC);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 2);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);
+	STEP(failing(ERRRATE), T1 + WARMUP + 21 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: 0.073 > 0.02 "
+	    "for 2 consecutive samples (fail_after 2); rolling back from v2 "
+	    "to v1");
+}
+END_TEST
+
+/* An OK sample resets its own check's count, and only that one. */
+START_TEST(test_ok_resets)
+{
+	to_watching();
+	QUIET(failing(HEALTHZ), T1 + WARMUP);
+	QUIET(failing(HEALTHZ), T1 + WARMUP + 10 * SEC);
+	QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), T1 + WARMUP + 20 * SEC);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	QUIET(failing(HEALTHZ), T1 + WARMUP + 30 * SEC);
+	QUIET(failing(HEALTHZ), T1 + WARMUP + 40 * SEC);
+	QUIET(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"), T1 + WARMUP + 41 * SEC);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 2);
+	STEP(failing(HEALTHZ), T1 + WARMUP + 50 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: HTTP 500 for 3 "
+	    "consecutive samples (fail_after 3); rolling back from v2 to v1");
+}
+END_TEST
+
+/* UNKNOWN neither counts nor resets. */
+START_TEST(test_unknown_neither)
+{
+	to_watching();
+	for (int i = 0; i < 5; i++)
+		QUIET(sample(HEALTHZ, RBD_SAMPLE_UNKNOWN, "skipped"),
+		    T1 + WARMUP + (uint64_t)i * SEC);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	QUIET(failing(HEALTHZ), T1 + WARMUP + 10 * SEC);
+	QUIET(failing(HEALTHZ), T1 + WARMUP + 20 * SEC);
+	QUIET(sample(HEALTHZ, RBD_SAMPLE_UNKNOWN, NULL), T1 + WARMUP + 30 * SEC);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 2);
+	STEP(failing(HEALTHZ), T1 + WARMUP + 40 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: HTTP 500 for 3 "
+	    "consecutive samples (fail_after 3); rolling back from v2 to v1");
+}
+END_TEST
+
+/* fail_after 1 says no "consecutive samples". */
+START_TEST(test_fail_after_one)
+{
+	checks[ERRRATE].fail_after = 1;
+	to_watching();
+	STEP(sample(ERRRATE, RBD_SAMPLE_FAIL, "HTTP 500"), T1 + WARMUP);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: HTTP 500 "
+	    "(fail_after 1); rolling back from v2 to v1");
+}
+END_TEST
+
+/* A failure without a detail is "failed". */
+START_TEST(test_fail_no_detail)
+{
+	const char *detail = _i ? "" : NULL;
+
+	to_watching();
+	for (uint64_t i = 0; i < 3; i++)
+		STEP(sample(HEALTHZ, RBD_SAMPLE_FAIL, detail),
+		    T1 + WARMUP + i * 10 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: failed for 3 "
+	    "consecutive samples (fail_after 3); rolling back from v2 to v1");
+}
+END_TEST
+
+/* A check index out of range is refused, in any state. */
+START_TEST(test_sample_bad_index)
+{
+	static const enum fx states[] = { FX_FRESH, FX_WATCHING };
+
+	build(states[_i]);
+	REFUSED(failing(2), T1 + 5 * MIN, -EINVAL, "no check #2");
+	REFUSED(failing((size_t)-1), T1 + 5 * MIN, -EINVAL,
+	    "no check #18446744073709551615");
+}
+END_TEST
+
+/* Samples outside watching and verifying are ignored entirely. */
+START_TEST(test_sample_outside_window)
+{
+	static const enum fx states[] = { FX_FRESH, FX_IDLE, FX_ROLLING,
+	    FX_HELD };
+	struct snap s;
+
+	build(states[_i]);
+	snap_take(&s);
+	for (uint64_t i = 0; i < 4; i++) {
+		QUIET(failing(HEALTHZ), T3 + i * SEC);
+		QUIET(sample(ERRRATE, RBD_SAMPLE_OK, NULL), T3 + i * SEC);
+	}
+	snap_same(&s, __LINE__);
+}
+END_TEST
+
+/* ---- degraded ---- */
+
+START_TEST(test_degraded_rolls_back)
+{
+	to_rolling();
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: 0.073 > 0.02 "
+	    "for 2 consecutive samples (fail_after 2); rolling back from v2 "
+	    "to v1");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v1 #1) notify(v2 rolled_back)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_DEPLOY)->reason, st.reason);
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(w->target, "v1");
+	ck_assert_str_eq(w->from, "v2");
+	ck_assert_uint_eq(w->deploy_id, 1);
+	ck_assert_uint_eq(w->next_deploy_id, 2);
+	ck_assert_str_eq(w->bad[0], "v2");
+	ck_assert_uint_eq(w->n_good, 1);
+	ck_assert_str_eq(w->good[0], "v1");
+	ck_assert_str_eq(w->reason, st.reason);
+}
+END_TEST
+
+/* No known-good release: held, with the way out in the reason. */
+START_TEST(test_degraded_no_known_good)
+{
+	to_first();
+	STEP(failing(ERRRATE), T0 + WARMUP);
+	STEP(failing(ERRRATE), T0 + WARMUP + 10 * SEC);
+	RECORDED("degraded", WATCHING, HELD, "error-rate: 0.073 > 0.02 for 2 "
+	    "consecutive samples (fail_after 2); no known-good release to roll "
+	    "back to (rollbackctl mark-good seeds one)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v1 held)");
+	ck_assert_str_eq(updates(), "v1=bad");
+	ck_assert_str_eq(w->target, "");
+	/* The operator seeds one, and a rollback goes there. */
+	STEP(operator(RBD_EV_MARK_GOOD, "v0"), T0 + MIN);
+	RECORDED("marked-good", HELD, HELD, "v0 marked good by uid 1000 pid 42");
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T0 + 2 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK,
+	    "rollback to v0 requested by uid 1000 pid 42");
+	ck_assert_str_eq(acts(), "run-deploy(v1->v0 #1)");
+}
+END_TEST
+
+/* ---- the rollback ---- */
+
+START_TEST(test_rollback_deploy_ok)
+{
+	to_rolling();
+	STEP(done(1, RBD_DEPLOY_OK, "exited with status 0"), T2);
+	RECORDED("rolled-back", ROLLING_BACK, VERIFYING,
+	    "deployed v1 (rollback from v2)");
+	ck_assert_str_eq(acts(), "start-probes set-timer(5m)");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->live, "v1");
+	ck_assert_uint_eq(w->since, T2);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);	/* was 1 */
+	ck_assert_uint_eq(w->deploy_id, 0);	/* none in flight */
+	ck_assert_str_eq(w->reason, st.reason);
+}
+END_TEST
+
+static const struct {
+	enum rbd_deploy_result result;
+	const char *detail;
+	const char *reason;
+} deploy_failures[] = {
+	{ RBD_DEPLOY_FAILED, "exited with status 2", "rollback from v2 to v1 "
+	    "failed: deploy command exited with status 2" },
+	{ RBD_DEPLOY_TIMED_OUT, "timed out after 5m", "rollback from v2 to v1 "
+	    "failed: deploy command timed out after 5m" },
+	{ RBD_DEPLOY_FAILED, NULL, "rollback from v2 to v1 failed: deploy "
+	    "command failed" },
+	{ RBD_DEPLOY_TIMED_OUT, "", "rollback from v2 to v1 failed: deploy "
+	    "command timed out" },
+};
+
+/* A failed or timed-out rollback holds, with the detail in the reason. */
+START_TEST(test_rollback_deploy_failed)
+{
+	to_rolling();
+	STEP(done(1, deploy_failures[_i].result, deploy_failures[_i].detail),
+	    T2);
+	RECORDED("rollback-failed", ROLLING_BACK, HELD,
+	    deploy_failures[_i].reason);
+	ck_assert_str_eq(acts(), "");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(w->target, "v1");
+	ck_assert_uint_eq(w->deploy_id, 0);	/* none in flight */
+	ck_assert_str_eq(w->reason, st.reason);
+	/* The late completion of the same deploy changes nothing now. */
+	QUIET(done(1, RBD_DEPLOY_OK, NULL), T3);
+}
+END_TEST
+
+/* DEPLOY_DONE for another deploy id, or with none in flight, is stale. */
+START_TEST(test_stale_deploy_done)
+{
+	struct snap s;
+
+	to_rolling();
+	snap_take(&s);
+	QUIET(done(2, RBD_DEPLOY_OK, NULL), T2);
+	QUIET(done(0, RBD_DEPLOY_FAILED, NULL), T2);
+	snap_same(&s, __LINE__);
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T2);
+	snap_take(&s);
+	QUIET(done(1, RBD_DEPLOY_OK, NULL), T2 + SEC);
+	QUIET(done(1, RBD_DEPLOY_FAILED, NULL), T2 + SEC);
+	snap_same(&s, __LINE__);
+}
+END_TEST
+
+START_TEST(test_verified)
+{
+	to_verifying();
+	QUIET(timer(), T2 + VERIFY - 1);
+	STEP(timer(), T2 + VERIFY);
+	RECORDED("verified", VERIFYING, IDLE,
+	    "rollback to v1 verified: healthy for 5m");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->live, "v1");
+	ck_assert_str_eq(w->reason, st.reason);
+}
+END_TEST
+
+/* The verify window ends like the watch window: a sample at its end
+ * verifies; before it, the warm-up applies too. */
+START_TEST(test_verify_window_rules)
+{
+	to_verifying();
+	QUIET(failing(ERRRATE), T2 + WARMUP - 1);
+	ck_assert_uint_eq(w->fails[ERRRATE], 0);
+	QUIET(failing(ERRRATE), T2 + WARMUP);
+	STEP(failing(ERRRATE), T2 + VERIFY);
+	RECORDED("verified", VERIFYING, IDLE,
+	    "rollback to v1 verified: healthy for 5m");
+}
+END_TEST
+
+/* The restored release unhealthy too: held, never another rollback. */
+START_TEST(test_verify_degraded_holds)
+{
+	to_verifying();
+	for (uint64_t i = 0; i < 3; i++)
+		STEP(failing(HEALTHZ), T2 + WARMUP + i * 10 * SEC);
+	RECORDED("degraded", VERIFYING, HELD, "rolled back to v1, but v1 is "
+	    "unhealthy too: healthz: HTTP 500 for 3 consecutive samples "
+	    "(fail_after 3); holding, a person must decide");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->good[0], "v1");
+	ck_assert_str_eq(w->reason, st.reason);
+}
+END_TEST
+
+/* Even with an older known-good release to go to, no ping-pong. */
+START_TEST(test_no_ping_pong)
+{
+	STEP(operator(RBD_EV_MARK_GOOD, "v0"), T0 - MIN);
+	to_rolling();
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v1 #1) notify(v2 rolled_back)");
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T2);
+	for (uint64_t i = 0; i < 2; i++)
+		STEP(failing(ERRRATE), T2 + WARMUP + i * 10 * SEC);
+	ck_assert_int_eq(w->state, RBD_STATE_HELD);
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer");
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v0");
+}
+END_TEST
+
+/* A release marked bad is never a target, not even the newest good one. */
+START_TEST(test_bad_never_target)
+{
+	to_watching();
+	STEP(timer(), T1 + DURATION);		/* good: v2, v1 */
+	ck_assert_str_eq(w->good[0], "v2");
+	STEP(deployed("v3"), T2 + 10 * MIN);
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v2");
+	STEP(operator(RBD_EV_MARK_BAD, "v2"), T2 + 11 * MIN);
+	RECORDED("marked-bad", WATCHING, WATCHING,
+	    "v2 marked bad by uid 1000 pid 42");
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+	STEP(failing(ERRRATE), T2 + 12 * MIN);
+	STEP(failing(ERRRATE), T2 + 12 * MIN + 10 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: 0.073 > 0.02 "
+	    "for 2 consecutive samples (fail_after 2); rolling back from v3 "
+	    "to v1");
+	ck_assert_str_eq(action(RBD_ACT_RUN_DEPLOY)->version, "v1");
+}
+END_TEST
+
+START_TEST(test_rollback_target)
+{
+	ck_assert_ptr_null(rbd_watch_rollback_target(w));
+	to_idle();
+	ck_assert_ptr_null(rbd_watch_rollback_target(w));	/* v1 is live */
+	STEP(deployed("v2"), T1);
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+	STEP(operator(RBD_EV_MARK_BAD, "v1"), T1 + MIN);
+	ck_assert_ptr_null(rbd_watch_rollback_target(w));
+	ck_assert_uint_eq(w->n_good, 0);
+}
+END_TEST
+
+/* On a watch filled by hand (as the store loads it), a release in both
+ * lists is still never the target. */
+START_TEST(test_rollback_target_loaded)
+{
+	snprintf(w->good[0], sizeof(w->good[0]), "v3");
+	snprintf(w->good[1], sizeof(w->good[1]), "v2");
+	snprintf(w->good[2], sizeof(w->good[2]), "v1");
+	w->n_good = 3;
+	snprintf(w->bad[0], sizeof(w->bad[0]), "v2");
+	w->n_bad = 1;
+	snprintf(w->live, sizeof(w->live), "v3");
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+	w->n_good = 2;
+	ck_assert_ptr_null(rbd_watch_rollback_target(w));
+}
+END_TEST
+
+/* good[] keeps the newest RBD_WATCH_GOOD_MAX, newest first. */
+START_TEST(test_good_list_bounded)
+{
+	char v[16];
+	uint64_t t = T0;
+
+	for (int i = 0; i <= RBD_WATCH_GOOD_MAX; i++) {
+		snprintf(v, sizeof(v), "v%d", i);
+		STEP(deployed(v), t);
+		STEP(timer(), t + DURATION);
+		t += DURATION + MIN;
+	}
+	ck_assert_uint_eq(w->n_good, RBD_WATCH_GOOD_MAX);
+	ck_assert_str_eq(w->good[0], "v16");
+	ck_assert_str_eq(w->good[RBD_WATCH_GOOD_MAX - 1], "v1");
+	ck_assert(!in_list(w->good, w->n_good, "v0"));
+	/* Promoting a listed release again moves it to the front. */
+	STEP(deployed("v5"), t);
+	STEP(timer(), t + DURATION);
+	ck_assert_uint_eq(w->n_good, RBD_WATCH_GOOD_MAX);
+	ck_assert_str_eq(w->good[0], "v5");
+	ck_assert_str_eq(w->good[1], "v16");
+	ck_assert_str_eq(w->good[RBD_WATCH_GOOD_MAX - 1], "v1");
+}
+END_TEST
+
+/* bad[] keeps the newest RBD_WATCH_BAD_MAX, newest first. */
+START_TEST(test_bad_list_bounded)
+{
+	char v[16];
+
+	for (int i = 0; i <= RBD_WATCH_BAD_MAX; i++) {
+		snprintf(v, sizeof(v), "b%d", i);
+		STEP(operator(RBD_EV_MARK_BAD, v), T0 + (uint64_t)i * SEC);
+	}
+	ck_assert_uint_eq(w->n_bad, RBD_WATCH_BAD_MAX);
+	ck_assert_str_eq(w->bad[0], "b32");
+	ck_assert_str_eq(w->bad[RBD_WATCH_BAD_MAX - 1], "b1");
+	ck_assert(!in_list(w->bad, w->n_bad, "b0"));
+}
+END_TEST
+
+/* Deploy ids are never reused: a retry gets a new one, the old is stale. */
+START_TEST(test_deploy_ids_unique)
+{
+	to_held();
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T3);
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #2)");
+	QUIET(done(1, RBD_DEPLOY_OK, NULL), T3 + SEC);
+	STEP(done(2, RBD_DEPLOY_OK, NULL), T3 + 2 * SEC);
+	RECORDED("rolled-back", ROLLING_BACK, VERIFYING,
+	    "deployed v1 (rollback from v2)");
+}
+END_TEST
+
+/* ---- operator commands: every command from every state ---- */
+
+static const struct op_case {
+	enum fx fx;
+	enum rbd_event_type type;
+	const char *version;
+	int rc;
+	const char *text;	/* the reason, or the refusal */
+	enum rbd_state to;
+	const char *event;
+	const char *acts;
+	const char *updates;
+	const char *target;	/* rbd_watch_rollback_target() after */
+} op_cases[] = {
+#define NO(f, v, err, msg) { .fx = (f), .type = RBD_EV_ROLLBACK, \
+	.version = (v), .rc = (err), .text = (msg) }
+	/* mark-good */
+	{ FX_FRESH, RBD_EV_MARK_GOOD, "v9", 0, "v9 marked good by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-good", "", "v9=good", "v9" },
+	{ FX_IDLE, RBD_EV_MARK_GOOD, "v1", 0, "v1 marked good by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-good", "", "v1=good", NULL },
+	{ FX_IDLE, RBD_EV_MARK_GOOD, "v0", 0, "v0 marked good by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-good", "", "v0=good", "v0" },
+	{ FX_WATCHING, RBD_EV_MARK_GOOD, "v2", 0, "v2 marked good by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-good", "stop-probes cancel-timer "
+	    "notify(v2 promoted)", "v2=good", "v1" },
+	{ FX_WATCHING, RBD_EV_MARK_GOOD, "v0", 0, "v0 marked good by uid 1000 pid 42",
+	    RBD_STATE_WATCHING, "marked-good", "", "v0=good", "v0" },
+	{ FX_ROLLING, RBD_EV_MARK_GOOD, "v2", 0, "v2 marked good by uid 1000 pid 42",
+	    RBD_STATE_ROLLING_BACK, "marked-good", "", "v2=good", "v1" },
+	{ FX_VERIFYING, RBD_EV_MARK_GOOD, "v1", 0, "v1 marked good by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-good", "stop-probes cancel-timer",
+	    "v1=good", NULL },
+	{ FX_VERIFYING, RBD_EV_MARK_GOOD, "v2", 0, "v2 marked good by uid 1000 pid 42",
+	    RBD_STATE_VERIFYING, "marked-good", "", "v2=good", "v2" },
+	{ FX_HELD, RBD_EV_MARK_GOOD, "v2", 0, "v2 marked good by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-good", "", "v2=good", "v1" },
+	{ FX_HELD, RBD_EV_MARK_GOOD, "v0", 0, "v0 marked good by uid 1000 pid 42",
+	    RBD_STATE_HELD, "marked-good", "", "v0=good", "v0" },
+	/* mark-bad */
+	{ FX_FRESH, RBD_EV_MARK_BAD, "v9", 0, "v9 marked bad by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-bad", "", "v9=bad", NULL },
+	{ FX_IDLE, RBD_EV_MARK_BAD, "v1", 0, "v1 marked bad by uid 1000 pid 42",
+	    RBD_STATE_IDLE, "marked-bad", "", "v1=bad", NULL },
+	{ FX_WATCHING, RBD_EV_MARK_BAD, "v2", 0, "marked bad by uid 1000 pid 42; "
+	    "rolling back from v2 to v1", RBD_STATE_ROLLING_BACK, "degraded",
+	    "stop-probes cancel-timer run-deploy(v2->v1 #1) "
+	    "notify(v2 rolled_back)", "v2=bad", "v1" },
+	{ FX_WATCHING, RBD_EV_MARK_BAD, "v1", 0, "v1 marked bad by uid 1000 pid 42",
+	    RBD_STATE_WATCHING, "marked-bad", "", "v1=bad", NULL },
+	{ FX_ROLLING, RBD_EV_MARK_BAD, "v1", 0, "v1 marked bad by uid 1000 pid 42",
+	    RBD_STATE_ROLLING_BACK, "marked-bad", "", "v1=bad", NULL },
+	{ FX_VERIFYING, RBD_EV_MARK_BAD, "v1", 0, "rolled back to v1, but v1 is "
+	    "unhealthy too: marked bad by uid 1000 pid 42; holding, a person "
+	    "must decide", RBD_STATE_HELD, "degraded", "stop-probes "
+	    "cancel-timer", "v1=bad", NULL },
+	{ FX_HELD, RBD_EV_MARK_BAD, "v2", 0, "v2 marked bad by uid 1000 pid 42",
+	    RBD_STATE_HELD, "marked-bad", "", "v2=bad", "v1" },
+	{ FX_HELD, RBD_EV_MARK_BAD, "v1", 0, "v1 marked bad by uid 1000 pid 42",
+	    RBD_STATE_HELD, "marked-bad", "", "v1=bad", NULL },
+	/* rollback */
+	NO(FX_FRESH, NULL, -ENOENT, "no known-good release to roll back to"),
+	{ FX_FRESH, RBD_EV_ROLLBACK, "v9", 0, "rollback to v9 requested by uid "
+	    "1000 pid 42", RBD_STATE_ROLLING_BACK, "rollback-requested",
+	    "run-deploy(->v9 #1)", "", NULL },
+	NO(FX_IDLE, NULL, -ENOENT, "no known-good release to roll back to"),
+	NO(FX_IDLE, "v1", -EALREADY, "v1 is already live"),
+	{ FX_IDLE, RBD_EV_ROLLBACK, "v0", 0, "rollback to v0 requested by uid "
+	    "1000 pid 42", RBD_STATE_ROLLING_BACK, "rollback-requested",
+	    "run-deploy(v1->v0 #1)", "v1=bad", NULL },
+	{ FX_WATCHING, RBD_EV_ROLLBACK, NULL, 0, "rollback to v1 requested by "
+	    "uid 1000 pid 42", RBD_STATE_ROLLING_BACK, "rollback-requested",
+	    "stop-probes cancel-timer run-deploy(v2->v1 #1) "
+	    "notify(v2 rolled_back)", "v2=bad", "v1" },
+	NO(FX_WATCHING, "v2", -EALREADY, "v2 is already live"),
+	NO(FX_ROLLING, NULL, -EBUSY, "already rolling back from v2 to v1"),
+	NO(FX_ROLLING, "v0", -EBUSY, "already rolling back from v2 to v1"),
+	NO(FX_VERIFYING, NULL, -ENOENT,
+	    "no known-good release to roll back to"),
+	NO(FX_VERIFYING, "v2", -EINVAL,
+	    "v2 is marked bad; mark it good first to roll back to it"),
+	{ FX_VERIFYING, RBD_EV_ROLLBACK, "v0", 0, "rollback to v0 requested by "
+	    "uid 1000 pid 42", RBD_STATE_ROLLING_BACK, "rollback-requested",
+	    "stop-probes cancel-timer run-deploy(v1->v0 #2)", "v1=bad", NULL },
+	{ FX_HELD, RBD_EV_ROLLBACK, NULL, 0, "rollback to v1 requested by uid "
+	    "1000 pid 42", RBD_STATE_ROLLING_BACK, "rollback-requested",
+	    "run-deploy(v2->v1 #2)", "v2=bad", "v1" },
+	NO(FX_HELD, "v2", -EINVAL,
+	    "v2 is marked bad; mark it good first to roll back to it"),
+#undef NO
+};
+
+/* Check one accepted operator case against the table. */
+static void op_accepted(const struct op_case *c, const struct snap *before,
+    int line)
+{
+	enum rbd_state from = before->w.state;
+
+	recorded(c->event, from, c->to, c->text, line);
+	ck_assert_str_eq(acts(), c->acts);
+	ck_assert_str_eq(updates(), c->updates);
+	if (c->target)
+		ck_assert_str_eq(rbd_watch_rollback_target(w), c->target);
+	else
+		ck_assert_ptr_null(rbd_watch_rollback_target(w));
+	/* w->reason follows transitions only, not records in place. */
+	ck_assert_str_eq(w->reason, from != c->to ? c->text : before->w.reason);
+	ck_assert_uint_eq(w->since, from != c->to ? T3 : before->w.since);
+}
+
+START_TEST(test_operator)
+{
+	const struct op_case *c = &op_cases[_i];
+	struct snap before;
+
+	build(c->fx);
+	snap_take(&before);
+	if (c->rc) {
+		REFUSED(operator(c->type, c->version), T3, c->rc, c->text);
+		return;
+	}
+	STEP(operator(c->type, c->version), T3);
+	op_accepted(c, &before, __LINE__);
+}
+END_TEST
+
+/* Without an actor, reasons name "an operator". */
+START_TEST(test_operator_no_actor)
+{
+	struct rbd_event ev = operator(RBD_EV_MARK_GOOD, "v9");
+
+	ev.actor = NULL;
+	STEP(ev, T0);
+	ck_assert_str_eq(st.reason, "v9 marked good by an operator");
+	to_first();
+	ev = operator(RBD_EV_MARK_BAD, "v1");
+	ev.actor = "";
+	STEP(ev, T0 + MIN);
+	ck_assert_str_eq(st.reason, "marked bad by an operator; rolling back "
+	    "from v1 to v9");
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T0 + 2 * MIN);
+	ev = operator(RBD_EV_ROLLBACK, "v8");
+	ev.actor = NULL;
+	STEP(ev, T0 + 3 * MIN);
+	ck_assert_str_eq(st.reason, "rollback to v8 requested by an operator");
+}
+END_TEST
+
+/* ---- hostile input ---- */
+
+static const char *const hostile[] = {
+	"", "-rf", "../etc/passwd", "v1\n", "v1 2", "$(reboot)", "v1;reboot",
+	"v\xc3\xa9", "v1\x1b[2J",
+	"a234567890123456789012345678901234567890123456789012345678901234"
+	"56789012345678901234567890123456789012345678901234567890123456789",
+};
+static const enum rbd_event_type versioned[] = { RBD_EV_DEPLOYED,
+	RBD_EV_MARK_GOOD, RBD_EV_MARK_BAD, RBD_EV_ROLLBACK };
+
+/* A hostile version is refused by every event that carries one. */
+START_TEST(test_hostile_version)
+{
+	const char *v = hostile[_i % N_ELEMENTS(hostile)];
+	enum rbd_event_type t = versioned[_i / N_ELEMENTS(hostile)];
+
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	REFUSED(operator(t, v), T1 + MIN, -EINVAL, NULL);
+	ck_assert_msg(strncmp(err, "invalid release version: it ", 28) == 0,
+	    "message '%s'", err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+START_TEST(test_hostile_messages)
+{
+	REFUSED(operator(RBD_EV_DEPLOYED, "-rf"), T0, -EINVAL,
+	    "invalid release version: it must not start with '-'");
+	REFUSED(operator(RBD_EV_MARK_BAD, "v1\nrm -rf /"), T0, -EINVAL,
+	    "invalid release version: it contains a newline");
+	REFUSED(operator(RBD_EV_DEPLOYED, NULL), T0, -EINVAL,
+	    "invalid release version: it is empty");
+	REFUSED(operator(RBD_EV_MARK_GOOD, NULL), T0, -EINVAL,
+	    "invalid release version: it is empty");
+}
+END_TEST
+
+/* Malformed events and a missing error buffer. */
+START_TEST(test_malformed_events)
+{
+	struct rbd_event ev = { .type = _RBD_EV_MAX };
+	struct rbd_step out;
+
+	to_watching();
+	REFUSED(ev, T1, -EINVAL, "unknown event type 7");
+	REFUSED(sample(HEALTHZ, _RBD_SAMPLE_RESULT_MAX, NULL), T1 + WARMUP,
+	    -EINVAL, "unknown sample result 3");
+	REFUSED(done(1, _RBD_DEPLOY_RESULT_MAX, NULL), T1, -EINVAL,
+	    "unknown deploy result 3");
+	ev = operator(RBD_EV_ROLLBACK, "v2");
+	ck_assert_int_eq(rbd_watch_step(w, &policy, &ev, T1, &out, NULL, 0),
+	    -EALREADY);
+}
+END_TEST
+
+/* ---- resume after a restart ---- */
+
+/* Replace w by a new watch filled from it, as the store's load does. */
+static void restart(void)
+{
+	struct rbd_watch *n = rbd_watch_new(&policy);
+	unsigned *fails;
+
+	ck_assert_ptr_nonnull(n);
+	fails = n->fails;
+	memcpy(n, w, sizeof(*n));
+	n->fails = fails;
+	rbd_watch_free(w);
+	w = n;
+}
+
+/* Resume at t; the step must not be a record. */
+static void resume(uint64_t t)
+{
+	memset(&st, 0xa5, sizeof(st));
+	last_t = t;
+	rbd_watch_resume(w, &policy, t, &st);
+	ck_assert(!st.record);
+	ck_assert_ptr_null(st.event);
+	ck_assert_uint_eq(st.n_updates, 0);
+	ck_assert_int_eq(st.from, w->state);
+	ck_assert_int_eq(st.to, w->state);
+}
+
+/* Idle and held: nothing to continue. */
+START_TEST(test_resume_nothing)
+{
+	static const enum fx states[] = { FX_FRESH, FX_IDLE, FX_HELD };
+	struct snap s;
+
+	build(states[_i]);
+	restart();
+	snap_take(&s);
+	resume(T3 + 60 * MIN);
+	ck_assert_str_eq(acts(), "");
+	snap_same(&s, __LINE__);
+}
+END_TEST
+
+/* A watch resumes with the time it had left, even none. */
+START_TEST(test_resume_watching)
+{
+	struct snap s;
+
+	to_watching();
+	restart();
+	snap_take(&s);
+	resume(T1 + 4 * MIN);
+	ck_assert_str_eq(acts(), "start-probes set-timer(6m)");
+	snap_same(&s, __LINE__);
+	resume(T1 + 12 * MIN);
+	ck_assert_str_eq(acts(), "start-probes set-timer(-2m)");
+	STEP(timer(), T1 + 12 * MIN);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+START_TEST(test_resume_verifying)
+{
+	to_verifying();
+	restart();
+	resume(T2 + MIN);
+	ck_assert_str_eq(acts(), "start-probes set-timer(4m)");
+}
+END_TEST
+
+/* An interrupted rollback is re-run with a fresh deploy id. */
+START_TEST(test_resume_rolling_back)
+{
+	to_rolling();
+	restart();
+	resume(T2);
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #2)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_DEPLOY)->reason, w->reason);
+	ck_assert_uint_eq(w->deploy_id, 2);
+	ck_assert_uint_eq(w->next_deploy_id, 3);
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+	QUIET(done(1, RBD_DEPLOY_OK, NULL), T2 + SEC);
+	STEP(done(2, RBD_DEPLOY_OK, NULL), T2 + 2 * SEC);
+	RECORDED("rolled-back", ROLLING_BACK, VERIFYING,
+	    "deployed v1 (rollback from v2)");
+}
+END_TEST
+
+/* ---- reload ---- */
+
+/* Counters follow their check by name; new checks start at zero. */
+START_TEST(test_set_policy_by_name)
+{
+	struct rbd_check nc[3] = {
+		{ .name = name_errrate, .fail_after = 2 },
+		{ .name = name_p99, .fail_after = 1 },
+		{ .name = name_healthz, .fail_after = 3 },
+	};
+	struct rbd_policy np = policy;
+	struct snap s;
+
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	STEP(failing(HEALTHZ), T1 + WARMUP + 10 * SEC);
+	STEP(failing(ERRRATE), T1 + WARMUP + 11 * SEC);
+	snap_take(&s);
+	np.checks = nc;
+	np.n_checks = 3;
+	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
+	ck_assert_uint_eq(w->n_checks, 3);
+	ck_assert_uint_eq(w->fails[0], 1);
+	ck_assert_uint_eq(w->fails[1], 0);
+	ck_assert_uint_eq(w->fails[2], 2);
+	ck_assert_int_eq(w->state, s.w.state);
+	ck_assert_uint_eq(w->since, s.w.since);
+	ck_assert_str_eq(w->live, s.w.live);
+	policy = np;
+	STEP(sample(2, RBD_SAMPLE_FAIL, "HTTP 500"), T1 + WARMUP + 20 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: HTTP 500 for 3 "
+	    "consecutive samples (fail_after 3); rolling back from v2 to v1");
+}
+END_TEST
+
+/* Without the old policy nothing is carried over; zero checks is fine. */
+START_TEST(test_set_policy_edges)
+{
+	struct rbd_policy np = policy;
+
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	ck_assert_int_eq(rbd_watch_set_policy(w, NULL, &policy), 0);
+	ck_assert_uint_eq(w->n_checks, 2);
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	np.n_checks = 0;
+	np.checks = NULL;
+	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
+	ck_assert_uint_eq(w->n_checks, 0);
+	ck_assert_ptr_null(w->fails);
+	policy = np;
+	REFUSED(failing(HEALTHZ), T1 + MIN, -EINVAL, "no check #0");
+	STEP(timer(), T1 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+/* A sample for a check the watch was not sized for is refused, even if
+ * the policy passed has it (the shell forgot rbd_watch_set_policy). */
+START_TEST(test_policy_mismatch)
+{
+	struct rbd_check nc[3] = {
+		{ .name = name_healthz, .fail_after = 3 },
+		{ .name = name_errrate, .fail_after = 2 },
+		{ .name = name_p99, .fail_after = 1 },
+	};
+
+	to_watching();
+	policy.checks = nc;
+	policy.n_checks = 3;
+	REFUSED(failing(2), T1 + WARMUP, -EINVAL, "no check #2");
+}
+END_TEST
+
+/* Tests that build the scripted history get the fixture. */
+static TCase *tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	return tc;
+}
+
+static Suite *watch_suite(void)
+{
+	Suite *s = suite_create("watch");
+	TCase *tc;
+
+	tc = tcase("deployed");
+	tcase_add_test(tc, test_deploy_first);
+	tcase_add_loop_test(tc, test_deploy_no_actor, 0, 2);
+	tcase_add_test(tc, test_deploy_supersedes);
+	tcase_add_test(tc, test_deploy_same_again);
+	tcase_add_test(tc, test_deploy_bad_again);
+	tcase_add_test(tc, test_deploy_from_verifying);
+	tcase_add_test(tc, test_deploy_from_held);
+	tcase_add_test(tc, test_deploy_refused_rolling_back);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("window");
+	tcase_add_test(tc, test_promote_on_timer);
+	tcase_add_test(tc, test_promote_late_timer);
+	tcase_add_test(tc, test_sample_at_end_promotes);
+	tcase_add_test(tc, test_sample_before_end_rolls_back);
+	tcase_add_test(tc, test_warmup_boundary);
+	tcase_add_loop_test(tc, test_timer_without_window, 0, 4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("samples");
+	tcase_add_test(tc, test_fail_after_per_check);
+	tcase_add_test(tc, test_ok_resets);
+	tcase_add_test(tc, test_unknown_neither);
+	tcase_add_test(tc, test_fail_after_one);
+	tcase_add_loop_test(tc, test_fail_no_detail, 0, 2);
+	tcase_add_loop_test(tc, test_sample_bad_index, 0, 2);
+	tcase_add_loop_test(tc, test_sample_outside_window, 0, 4);
+	tcase_add_test(tc, test_degraded_rolls_back);
+	tcase_add_test(tc, test_degraded_no_known_good);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("rollback");
+	tcase_add_test(tc, test_rollback_deploy_ok);
+	tcase_add_loop_test(tc, test_rollback_deploy_failed, 0,
+	    N_ELEMENTS(deploy_failures));
+	tcase_add_test(tc, test_stale_deploy_done);
+	tcase_add_test(tc, test_verified);
+	tcase_add_test(tc, test_verify_window_rules);
+	tcase_add_test(tc, test_verify_degraded_holds);
+	tcase_add_test(tc, test_no_ping_pong);
+	tcase_add_test(tc, test_bad_never_target);
+	tcase_add_test(tc, test_rollback_target);
+	tcase_add_test(tc, test_rollback_target_loaded);
+	tcase_add_test(tc, test_good_list_bounded);
+	tcase_add_test(tc, test_bad_list_bounded);
+	tcase_add_test(tc, test_deploy_ids_unique);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("operator");
+	tcase_add_loop_test(tc, test_operator, 0, N_ELEMENTS(op_cases));
+	tcase_add_test(tc, test_operator_no_actor);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("hostile");
+	tcase_add_loop_test(tc, test_hostile_version, 0,
+	    N_ELEMENTS(hostile) * N_ELEMENTS(versioned));
+	tcase_add_test(tc, test_hostile_messages);
+	tcase_add_test(tc, test_malformed_events);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("resume");
+	tcase_add_loop_test(tc, test_resume_nothing, 0, 3);
+	tcase_add_test(tc, test_resume_watching);
+	tcase_add_test(tc, test_resume_verifying);
+	tcase_add_test(tc, test_resume_rolling_back);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("reload");
+	tcase_add_test(tc, test_set_policy_by_name);
+	tcase_add_test(tc, test_set_policy_edges);
+	tcase_add_test(tc, test_policy_mismatch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return rbd_test_run(watch_suite());
+}
