@@ -33,7 +33,10 @@ struct rbd_store;
  * Returns 0, or a negative errno with a message in errbuf naming the file
  * and what is wrong ("...: database disk image is malformed",
  * "...: attempt to write a readonly database", "schema version 7 is newer
- * than this rollbackd understands (1)"). */
+ * than this rollbackd understands (1)"). Errors: -ENOENT/-ENOTDIR (no
+ * state_dir), -EACCES/-EROFS (cannot write the file), -EIO (not a
+ * database, damaged, quick_check failed), -ENOSPC, -EBUSY (locked by
+ * another process beyond the busy timeout), -ENOTSUP (newer schema). */
 int rbd_store_open(const char *state_dir, struct rbd_store **ret,
     char *errbuf, size_t errlen);
 void rbd_store_free(struct rbd_store *s);
@@ -44,7 +47,10 @@ void rbd_store_free(struct rbd_store *s);
  * Call it after rbd_watch_step() and before carrying out step->actions.
  * A step without a record still refreshes nothing and returns 0.
  * Returns 0 or a negative errno with a message in errbuf; on failure
- * nothing is written and the caller must not carry out the actions. */
+ * nothing is written and the caller must not carry out the actions.
+ * -EINVAL: the step or w is not something the engine makes (bad state,
+ * service name); -E2BIG: meta of RBD_STORE_META_MAX bytes or more (check
+ * it before rbd_watch_step). Failure counts (w->fails) are not stored. */
 int rbd_store_commit(struct rbd_store *s, const char *service,
     const struct rbd_watch *w, const struct rbd_step *step,
     const struct rbd_event *ev, uint64_t now_mono, uint64_t now_wall,
@@ -52,7 +58,10 @@ int rbd_store_commit(struct rbd_store *s, const char *service,
 
 /* Fill w (made by rbd_watch_new for this service's policy) from the last
  * snapshot: state, releases, known-good and bad lists. *ret_found is false
- * when the store has never seen the service (w is left idle). */
+ * when the store has never seen the service (w is left idle). On failure
+ * (-EIO for a snapshot that does not make sense) w is unchanged. Failure
+ * counts are reset to 0. w->since is clamped to 0 when the time elapsed
+ * since the snapshot's state began exceeds now_mono. */
 int rbd_store_load(struct rbd_store *s, const char *service,
     struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
     bool *ret_found, char *errbuf, size_t errlen);
@@ -70,7 +79,7 @@ struct rbd_history_entry {
 };
 
 /* The newest entries first, at most limit of them, into a new array owned
- * by the caller (free()). */
+ * by the caller (free()); NULL with *ret_n == 0 when there are none. */
 int rbd_store_history(struct rbd_store *s, const char *service, size_t limit,
     struct rbd_history_entry **ret, size_t *ret_n, char *errbuf,
     size_t errlen);
@@ -79,7 +88,7 @@ int rbd_store_history(struct rbd_store *s, const char *service, size_t limit,
 struct rbd_release {
 	char version[RBD_VERSION_MAX + 1];
 	enum rbd_release_status status;
-	uint64_t announced_wall;
+	uint64_t announced_wall;	/* 0: never announced by a deploy hook */
 	uint64_t updated_wall;
 	char announced_by[RBD_ACTOR_MAX];
 	char meta[RBD_STORE_META_MAX];

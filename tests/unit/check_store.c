@@ -1,0 +1,1010 @@
+/* The SQLite store: what one step records survives a restart, and a store
+ * that cannot be trusted or written is a clear error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "duration.h"
+#include "store.h"
+#include "template.h"
+#include "testutil.h"
+
+#define WALL0	UINT64_C(1700000000000000)	/* Nov 2023, usec */
+#define MONO0	(1000 * RBD_USEC_PER_SEC)
+
+static const struct rbd_policy policy = { .n_checks = 2 };
+
+/* Every test's directory lives under top, which main() removes. */
+static char top[64];
+static char dir[128];		/* this test's own mkdtemp directory */
+static char dbpath[192];	/* dir/rollbackd.db */
+
+/* Remove one entry of a tree (nftw callback). */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+/* Remove path and everything under it. */
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Checked fixture: a fresh directory for each test. */
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", top);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/%s", dir, RBD_STORE_FILE);
+}
+
+/* Checked fixture: remove the test's directory. */
+static void teardown(void)
+{
+	rm_rf(dir);
+}
+
+/* Open the store in dir; the test fails with the message otherwise. */
+static struct rbd_store *open_ok(void)
+{
+	struct rbd_store *s = NULL;
+	char err[512] = "";
+	int r = rbd_store_open(dir, &s, err, sizeof(err));
+
+	ck_assert_msg(r == 0, "open: %d %s", r, err);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Open the store in dir expecting failure r with message msg; returns
+ * nothing and checks that *ret was not written. */
+static void open_fails(int r, const char *msg)
+{
+	struct rbd_store *s = (struct rbd_store *)&s;
+	char err[512] = "";
+
+	ck_assert_int_eq(rbd_store_open(dir, &s, err, sizeof(err)), r);
+	ck_assert_ptr_eq(s, (struct rbd_store *)&s);
+	if (msg)
+		ck_assert_str_eq(err, msg);
+}
+
+/* A recorded step as the engine would make one. */
+static struct rbd_step mkstep(const char *event, enum rbd_state from,
+    enum rbd_state to, const char *reason)
+{
+	struct rbd_step st;
+
+	memset(&st, 0, sizeof(st));
+	st.record = true;
+	st.event = event;
+	st.from = from;
+	st.to = to;
+	snprintf(st.reason, sizeof(st.reason), "%s", reason);
+	return st;
+}
+
+/* Add a release status change to st. */
+static void add_update(struct rbd_step *st, const char *version,
+    enum rbd_release_status status)
+{
+	ck_assert_uint_lt(st->n_updates, RBD_STEP_UPDATES_MAX);
+	snprintf(st->updates[st->n_updates].version,
+	    sizeof(st->updates[0].version), "%s", version);
+	st->updates[st->n_updates++].status = status;
+}
+
+/* Put w in a state, as a step would have left it. */
+static void set_watch(struct rbd_watch *w, enum rbd_state state,
+    uint64_t since, const char *live, const char *target, const char *from,
+    const char *reason)
+{
+	w->state = state;
+	w->since = since;
+	snprintf(w->live, sizeof(w->live), "%s", live);
+	snprintf(w->target, sizeof(w->target), "%s", target);
+	snprintf(w->from, sizeof(w->from), "%s", from);
+	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+}
+
+/* Set a list of versions (good[] or bad[]) from a NULL-terminated list. */
+static void set_list(char (*list)[RBD_VERSION_MAX + 1], size_t *n,
+    const char *const *versions)
+{
+	for (*n = 0; versions[*n]; (*n)++)
+		snprintf(list[*n], RBD_VERSION_MAX + 1, "%s", versions[*n]);
+}
+
+/* Commit a step; the test fails with the message otherwise. */
+static void commit_ok(struct rbd_store *s, const char *service,
+    const struct rbd_watch *w, const struct rbd_step *st,
+    const struct rbd_event *ev, uint64_t mono, uint64_t wall)
+{
+	char err[512] = "";
+	int r = rbd_store_commit(s, service, w, st, ev, mono, wall, err,
+	    sizeof(err));
+
+	ck_assert_msg(r == 0, "commit: %d %s", r, err);
+}
+
+/* Load service into a new watch; *found says whether it was there. */
+static struct rbd_watch *load_ok(struct rbd_store *s, const char *service,
+    uint64_t mono, uint64_t wall, bool *found)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	char err[512] = "";
+	int r;
+
+	ck_assert_ptr_nonnull(w);
+	r = rbd_store_load(s, service, w, mono, wall, found, err, sizeof(err));
+	ck_assert_msg(r == 0, "load: %d %s", r, err);
+	return w;
+}
+
+/* Run SQL on the database file directly, as an outside tool would. */
+static void raw_exec(const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* The first column of the first row of a query on the file, as text
+ * (into buf) and as an integer. */
+static long long raw_query(const char *sql, char *buf, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	if (buf)
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Write n bytes of b at offset off of path. */
+static void overwrite(const char *path, off_t off, int b, size_t n)
+{
+	char *buf = malloc(n);
+	int fd = open(path, O_WRONLY);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_ge(fd, 0);
+	memset(buf, b, n);
+	ck_assert_int_eq(pwrite(fd, buf, n, off), (ssize_t)n);
+	ck_assert_int_eq(fsync(fd), 0);
+	close(fd);
+	free(buf);
+}
+
+/* --- a deploy, a degradation and a rollback, recorded and reloaded --- */
+
+/* Record: v1 announced and promoted, v2 announced, degraded, rolled back
+ * to v1 and verified. Returns the watch as the engine would have it. */
+static struct rbd_watch *record_rollback(struct rbd_store *s)
+{
+	static const char *const good[] = { "v1", "v0.9", "v0.8", NULL };
+	static const char *const bad[] = { "v2", "v1.5", NULL };
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_event ev = { .type = RBD_EV_DEPLOYED, .version = "v1",
+	    .actor = "uid 1000 pid 42", .meta = "{\"commit\":\"abc123\"}" };
+	struct rbd_event timer = { .type = RBD_EV_TIMER };
+	struct rbd_step st;
+	uint64_t m = MONO0, t = WALL0, min = RBD_USEC_PER_MIN;
+
+	ck_assert_ptr_nonnull(w);
+	set_watch(w, RBD_STATE_WATCHING, m, "v1", "", "", "v1 announced");
+	st = mkstep("deployed", RBD_STATE_IDLE, RBD_STATE_WATCHING,
+	    "v1 announced by uid 1000 pid 42; watching for 10m");
+	add_update(&st, "v1", RBD_RELEASE_WATCHING);
+	commit_ok(s, "checkout", w, &st, &ev, m, t);
+
+	set_watch(w, RBD_STATE_IDLE, m + 10 * min, "v1", "", "", "promoted");
+	set_list(w->good, &w->n_good, good + 2);	/* v0.8 */
+	st = mkstep("promoted", RBD_STATE_WATCHING, RBD_STATE_IDLE,
+	    "v1 healthy for 10m; now the known-good release");
+	add_update(&st, "v1", RBD_RELEASE_GOOD);
+	commit_ok(s, "checkout", w, &st, &timer, m + 10 * min, t + 10 * min);
+
+	ev = (struct rbd_event){ .type = RBD_EV_DEPLOYED, .version = "v2",
+	    .actor = "ci" };
+	set_watch(w, RBD_STATE_WATCHING, m + 20 * min, "v2", "", "",
+	    "v2 announced");
+	st = mkstep("deployed", RBD_STATE_IDLE, RBD_STATE_WATCHING,
+	    "v2 announced by ci; watching for 10m");
+	add_update(&st, "v2", RBD_RELEASE_WATCHING);
+	commit_ok(s, "checkout", w, &st, &ev, m + 20 * min, t + 20 * min);
+
+	set_watch(w, RBD_STATE_ROLLING_BACK, m + 22 * min, "v2", "v1", "v2",
+	    "rolling back");
+	set_list(w->bad, &w->n_bad, bad);
+	w->deploy_id = 1;
+	w->next_deploy_id = 2;
+	st = mkstep("degraded", RBD_STATE_WATCHING, RBD_STATE_ROLLING_BACK,
+	    "healthz: HTTP 500 for 3 consecutive samples (fail_after 3); "
+	    "rolling back from v2 to v1");
+	add_update(&st, "v2", RBD_RELEASE_BAD);
+	commit_ok(s, "checkout", w, &st, NULL, m + 22 * min, t + 22 * min);
+
+	set_watch(w, RBD_STATE_IDLE, m + 30 * min, "v1", "v1", "v2",
+	    "rollback to v1 verified: healthy for 5m");
+	set_list(w->good, &w->n_good, good);
+	st = mkstep("verified", RBD_STATE_VERIFYING, RBD_STATE_IDLE, w->reason);
+	commit_ok(s, "checkout", w, &st, &timer, m + 30 * min, t + 30 * min);
+	return w;
+}
+
+/* Check a loaded list against the expected NULL-terminated one. */
+static void assert_list(char (*list)[RBD_VERSION_MAX + 1], size_t n,
+    const char *const *want)
+{
+	size_t i;
+
+	for (i = 0; want[i]; i++) {
+		ck_assert_uint_lt(i, n);
+		ck_assert_str_eq(list[i], want[i]);
+	}
+	ck_assert_uint_eq(n, i);
+}
+
+START_TEST(test_transition_survives_reopen)
+{
+	static const char *const good[] = { "v1", "v0.9", "v0.8", NULL };
+	static const char *const bad[] = { "v2", "v1.5", NULL };
+	static const char *const events[] = { "verified", "degraded",
+	    "deployed", "promoted", "deployed" };
+	struct rbd_store *s = open_ok();
+	struct rbd_watch *before = record_rollback(s), *w;
+	struct rbd_history_entry *h = NULL;
+	struct rbd_release rel;
+	char err[512] = "", **names = NULL;
+	size_t n = 0;
+	bool found = false;
+
+	rbd_store_free(s);
+	s = open_ok();
+	w = load_ok(s, "checkout", MONO0, WALL0 + 31 * RBD_USEC_PER_MIN, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_IDLE);
+	ck_assert_str_eq(w->live, "v1");
+	ck_assert_str_eq(w->reason, "rollback to v1 verified: healthy for 5m");
+	ck_assert_uint_eq(w->deploy_id, 1);
+	ck_assert_uint_eq(w->next_deploy_id, 2);
+	assert_list(w->good, w->n_good, good);
+	assert_list(w->bad, w->n_bad, bad);
+	ck_assert_str_eq(w->target, before->target);
+	ck_assert_str_eq(w->from, before->from);
+
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 10, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, N_ELEMENTS(events));
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(h[i].event, events[i]);
+	ck_assert_int_eq(h[1].from, RBD_STATE_WATCHING);
+	ck_assert_int_eq(h[1].to, RBD_STATE_ROLLING_BACK);
+	ck_assert_str_eq(h[1].release, "v2");
+	ck_assert_str_eq(h[1].target, "v1");
+	ck_assert_str_eq(h[1].actor, "");
+	ck_assert_str_eq(h[1].reason, "healthz: HTTP 500 for 3 consecutive "
+	    "samples (fail_after 3); rolling back from v2 to v1");
+	ck_assert_uint_eq(h[1].at_wall, WALL0 + 22 * RBD_USEC_PER_MIN);
+	ck_assert_str_eq(h[0].target, "");	/* idle has no target */
+	ck_assert_str_eq(h[4].actor, "uid 1000 pid 42");
+	ck_assert_str_eq(h[4].release, "v1");
+	ck_assert_int_eq(h[4].from, RBD_STATE_IDLE);
+	ck_assert_int_eq(h[4].to, RBD_STATE_WATCHING);
+	free(h);
+
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v1", &rel, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(rel.version, "v1");
+	ck_assert_int_eq(rel.status, RBD_RELEASE_GOOD);
+	ck_assert_str_eq(rel.announced_by, "uid 1000 pid 42");
+	ck_assert_str_eq(rel.meta, "{\"commit\":\"abc123\"}");
+	ck_assert_uint_eq(rel.announced_wall, WALL0);
+	ck_assert_uint_eq(rel.updated_wall, WALL0 + 10 * RBD_USEC_PER_MIN);
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v2", &rel, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(rel.status, RBD_RELEASE_BAD);
+	ck_assert_str_eq(rel.announced_by, "ci");
+	ck_assert_str_eq(rel.meta, "");
+
+	ck_assert_int_eq(rbd_store_services(s, &names, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(names[0], "checkout");
+	ck_assert_ptr_null(names[1]);
+	rbd_argv_free(names);
+	rbd_watch_free(before);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_release_unknown_and_seeded)
+{
+	struct rbd_store *s = open_ok();
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_event ev = { .type = RBD_EV_MARK_GOOD, .version = "v0",
+	    .actor = "uid 0" };
+	struct rbd_step st = mkstep("marked-good", RBD_STATE_IDLE,
+	    RBD_STATE_IDLE, "v0 marked good by uid 0");
+	struct rbd_release rel;
+	char err[512] = "";
+
+	memset(&rel, 'x', sizeof(rel));
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v9", &rel, err,
+	    sizeof(err)), -ENOENT);
+	ck_assert_int_eq(rel.version[0], 'x');	/* untouched */
+	add_update(&st, "v0", RBD_RELEASE_GOOD);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0);
+	/* A release no hook announced: created by its status change. */
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v0", &rel, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(rel.status, RBD_RELEASE_GOOD);
+	ck_assert_uint_eq(rel.announced_wall, 0);
+	ck_assert_uint_eq(rel.updated_wall, WALL0);
+	ck_assert_str_eq(rel.announced_by, "");
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* --- a rollback interrupted by a crash --- */
+
+START_TEST(test_interrupted_rollback_resumes)
+{
+	struct rbd_watch *w;
+	struct rbd_store *s;
+	bool found = false;
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* The daemon: record the rollback, then die without closing
+		 * the store (the commit is in the WAL, not checkpointed). */
+		struct rbd_store *cs = NULL;
+		struct rbd_watch *cw = rbd_watch_new(&policy);
+		struct rbd_step st = mkstep("degraded", RBD_STATE_WATCHING,
+		    RBD_STATE_ROLLING_BACK, "healthz: HTTP 500 (fail_after 1); "
+		    "rolling back from v2 to v1");
+		char err[512];
+
+		set_watch(cw, RBD_STATE_ROLLING_BACK, MONO0, "v2", "v1", "v2",
+		    st.reason);
+		cw->deploy_id = 7;
+		cw->next_deploy_id = 8;
+		add_update(&st, "v2", RBD_RELEASE_BAD);
+		if (rbd_store_open(dir, &cs, err, sizeof(err)) < 0 ||
+		    rbd_store_commit(cs, "checkout", cw, &st, NULL, MONO0, WALL0,
+		    err, sizeof(err)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", 5 * RBD_USEC_PER_SEC, WALL0, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(w->target, "v1");
+	ck_assert_str_eq(w->from, "v2");
+	ck_assert_uint_eq(w->deploy_id, 7);
+	ck_assert_uint_eq(w->next_deploy_id, 8);
+	ck_assert_str_eq(w->reason,
+	    "healthz: HTTP 500 (fail_after 1); rolling back from v2 to v1");
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* --- the state entry time across a restart --- */
+
+static const struct {
+	const char *name;
+	uint64_t mono2, wall2;		/* the clocks after the restart */
+	uint64_t left;			/* of the 10m window, after load */
+} since_cases[] = {
+	/* 3 of 10 minutes had passed; restarted at once, new boot. */
+	{ "restart at once", 500 * RBD_USEC_PER_SEC, WALL0,
+	  7 * RBD_USEC_PER_MIN },
+	{ "one minute down", 777 * RBD_USEC_PER_SEC, WALL0 + RBD_USEC_PER_MIN,
+	  6 * RBD_USEC_PER_MIN },
+	{ "window passed while down", 9000 * RBD_USEC_PER_SEC,
+	  WALL0 + 8 * RBD_USEC_PER_MIN, 0 },
+	/* The wall clock went back an hour: counted as no time elapsed at
+	 * all, so the whole 10m window again, never more. */
+	{ "wall clock backwards", 500 * RBD_USEC_PER_SEC,
+	  WALL0 - RBD_USEC_PER_HOUR, 10 * RBD_USEC_PER_MIN },
+};
+
+START_TEST(test_since_conversion)
+{
+	uint64_t window = 10 * RBD_USEC_PER_MIN, end;
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v1 announced; watching for 10m");
+	struct rbd_store *s = open_ok();
+	bool found = false;
+
+	/* Committed 3 minutes after the watch began (a later transition
+	 * in the same state rewrites the snapshot, e.g. mark-good). */
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+	commit_ok(s, "checkout", w, &st, NULL, MONO0 + 3 * RBD_USEC_PER_MIN,
+	    WALL0);
+	rbd_store_free(s);
+	rbd_watch_free(w);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", since_cases[_i].mono2, since_cases[_i].wall2,
+	    &found);
+	ck_assert(found);
+	end = w->since + window;
+	ck_assert_msg((end > since_cases[_i].mono2 ?
+	    end - since_cases[_i].mono2 : 0) == since_cases[_i].left,
+	    "%s: since %llu", since_cases[_i].name,
+	    (unsigned long long)w->since);
+	ck_assert_uint_le(w->since, since_cases[_i].mono2);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_since_clamped)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v1 announced");
+	struct rbd_store *s = open_ok();
+	bool found = false;
+
+	/* 3 minutes elapsed, but after the restart the monotonic clock is
+	 * only at 1 minute: since cannot go below 0. */
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+	commit_ok(s, "a", w, &st, NULL, MONO0 + 3 * RBD_USEC_PER_MIN, WALL0);
+	/* A state entered "in the future" counts as just now; a wall clock
+	 * near the epoch cannot go before it. */
+	w->since = MONO0 + RBD_USEC_PER_HOUR;
+	commit_ok(s, "b", w, &st, NULL, MONO0, WALL0);
+	w->since = 0;
+	commit_ok(s, "c", w, &st, NULL, MONO0, 5);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+
+	s = open_ok();
+	w = load_ok(s, "a", RBD_USEC_PER_MIN, WALL0, &found);
+	ck_assert_uint_eq(w->since, 0);
+	rbd_watch_free(w);
+	w = load_ok(s, "b", 42, WALL0, &found);
+	ck_assert_uint_eq(w->since, 42);
+	rbd_watch_free(w);
+	ck_assert_int_eq(raw_query("SELECT since_at FROM snapshots "
+	    "WHERE service = 'c'", NULL, 0), 0);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* --- history --- */
+
+START_TEST(test_history_newest_first_with_limit)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_store *s = open_ok();
+	struct rbd_history_entry *h = (struct rbd_history_entry *)&h;
+	char err[512] = "", reason[32];
+	size_t n = 99;
+
+	for (int i = 1; i <= 5; i++) {
+		struct rbd_step st;
+
+		snprintf(reason, sizeof(reason), "step %d", i);
+		st = mkstep("marked-good", RBD_STATE_IDLE, RBD_STATE_IDLE,
+		    reason);
+		commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0 + i);
+		if (i <= 2)
+			commit_ok(s, "search", w, &st, NULL, MONO0, WALL0 + i);
+	}
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 3, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(h[0].reason, "step 5");
+	ck_assert_str_eq(h[1].reason, "step 4");
+	ck_assert_str_eq(h[2].reason, "step 3");
+	ck_assert_uint_eq(h[0].at_wall, WALL0 + 5);
+	ck_assert_int_gt(h[0].id, h[1].id);
+	ck_assert_int_gt(h[1].id, h[2].id);
+	free(h);
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 100, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(h[4].reason, "step 1");
+	free(h);
+	ck_assert_int_eq(rbd_store_history(s, "search", 100, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(h[0].reason, "step 2");
+	free(h);
+	ck_assert_int_eq(rbd_store_history(s, "search", 0, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(h);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* --- what is not written --- */
+
+START_TEST(test_no_record_writes_nothing)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy), *got;
+	struct rbd_step st = mkstep("sample", RBD_STATE_WATCHING,
+	    RBD_STATE_WATCHING, "nothing");
+	struct rbd_store *s = open_ok();
+	struct rbd_history_entry *h = NULL;
+	struct rbd_release rel;
+	char err[512] = "", **names = NULL;
+	size_t n = 99;
+	bool found = true;
+
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", "watching");
+	add_update(&st, "v1", RBD_RELEASE_WATCHING);
+	st.record = false;
+	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, NULL, MONO0,
+	    WALL0, err, sizeof(err)), 0);
+	got = load_ok(s, "checkout", MONO0, WALL0, &found);
+	ck_assert(!found);
+	ck_assert_int_eq(got->state, RBD_STATE_IDLE);	/* left as made */
+	ck_assert_str_eq(got->live, "");
+	rbd_watch_free(got);
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 10, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v1", &rel, err,
+	    sizeof(err)), -ENOENT);
+	ck_assert_int_eq(rbd_store_services(s, &names, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(names[0]);
+	rbd_argv_free(names);
+
+	/* Nor does it overwrite a snapshot that exists. */
+	st.record = true;
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	set_watch(w, RBD_STATE_HELD, MONO0, "v9", "", "", "held");
+	st.record = false;
+	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, NULL, MONO0,
+	    WALL0, err, sizeof(err)), 0);
+	got = load_ok(s, "checkout", MONO0, WALL0, &found);
+	ck_assert(found);
+	ck_assert_int_eq(got->state, RBD_STATE_WATCHING);
+	ck_assert_str_eq(got->live, "v1");
+	rbd_watch_free(got);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* A failed commit leaves no trace: no event, no release, no snapshot. */
+static void assert_empty(struct rbd_store *s)
+{
+	struct rbd_history_entry *h = NULL;
+	struct rbd_release rel;
+	char err[512] = "", **names = NULL;
+	size_t n = 99;
+
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 10, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v1", &rel, err,
+	    sizeof(err)), -ENOENT);
+	ck_assert_int_eq(rbd_store_services(s, &names, &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	rbd_argv_free(names);
+}
+
+START_TEST(test_failed_commit_is_rolled_back)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_event ev = { .type = RBD_EV_DEPLOYED, .version = "v1" };
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v1 announced");
+	struct rbd_store *s = open_ok();
+	char err[512] = "", want[512], meta[RBD_STORE_META_MAX + 1];
+
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+	set_list(w->good, &w->n_good, (const char *const[]){ "v0", NULL });
+	add_update(&st, "v1", RBD_RELEASE_WATCHING);
+	/* The last write of the transaction fails (another connection adds
+	 * a trigger): the event and release rows written before it go too. */
+	raw_exec("CREATE TRIGGER boom BEFORE INSERT ON snapshot_lists "
+	    "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, &ev, MONO0,
+	    WALL0, err, sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: disk says no", dbpath);
+	ck_assert_str_eq(err, want);
+	assert_empty(s);
+
+	ck_assert_int_eq(rbd_store_commit(s, "check/out", w, &st, &ev, MONO0,
+	    WALL0, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: cannot record check/out: invalid "
+	    "service name", dbpath);
+	ck_assert_str_eq(err, want);
+	memset(meta, 'm', sizeof(meta) - 1);
+	meta[sizeof(meta) - 1] = '\0';
+	ev.meta = meta;
+	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, &ev, MONO0,
+	    WALL0, err, sizeof(err)), -E2BIG);
+	assert_empty(s);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* --- schema --- */
+
+START_TEST(test_migrate_empty_file)
+{
+	char mode[16];
+	int fd = open(dbpath, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	struct rbd_store *s;
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	s = open_ok();
+	rbd_store_free(s);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0),
+	    RBD_STORE_SCHEMA);
+	raw_query("PRAGMA journal_mode", mode, sizeof(mode));
+	ck_assert_str_eq(mode, "wal");
+	ck_assert_int_eq(raw_query("SELECT count(*) FROM sqlite_schema WHERE "
+	    "name IN ('releases', 'events', 'snapshots', 'snapshot_lists')",
+	    NULL, 0), 4);
+	/* Opening a current store again migrates nothing (and fails on
+	 * nothing: "table already exists"). */
+	s = open_ok();
+	rbd_store_free(s);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0),
+	    RBD_STORE_SCHEMA);
+}
+END_TEST
+
+START_TEST(test_events_are_append_only)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("marked-good", RBD_STATE_IDLE,
+	    RBD_STATE_IDLE, "v1 marked good");
+	struct rbd_store *s = open_ok();
+	sqlite3 *db;
+
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_ne(sqlite3_exec(db, "UPDATE events SET reason = 'x'",
+	    NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_str_eq(sqlite3_errmsg(db), "events are append-only");
+	sqlite3_close(db);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+	char want[512], mode[16];
+
+	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 7;");
+	snprintf(want, sizeof(want), "%s: schema version 7 is newer than this "
+	    "rollbackd understands (1)", dbpath);
+	open_fails(-ENOTSUP, want);
+	/* Refused without changing the file. */
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 7);
+	raw_query("PRAGMA journal_mode", mode, sizeof(mode));
+	ck_assert_str_eq(mode, "delete");
+}
+END_TEST
+
+/* --- damaged and unusable files --- */
+
+START_TEST(test_garbage_file)
+{
+	static const char junk[] = "this is not a database, it is a shopping list\n";
+	char want[512];
+	FILE *f = fopen(dbpath, "w");
+
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 200; i++)
+		fputs(junk, f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(want, sizeof(want), "%s: file is not a database", dbpath);
+	open_fails(-EIO, want);
+}
+END_TEST
+
+START_TEST(test_damaged_page)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_store *s = open_ok();
+	char want[512], err[512] = "";
+	long long root, pagesize;
+
+	for (int i = 0; i < 20; i++) {
+		struct rbd_step st = mkstep("marked-good", RBD_STATE_IDLE,
+		    RBD_STATE_IDLE, "a reason long enough to fill a page or "
+		    "two of the events table with rows");
+
+		commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0 + i);
+	}
+	rbd_store_free(s);
+	root = raw_query("SELECT rootpage FROM sqlite_schema "
+	    "WHERE name = 'events'", NULL, 0);
+	pagesize = raw_query("PRAGMA page_size", NULL, 0);
+	ck_assert_int_gt(root, 1);
+	/* The events table is not read when a store opens: only
+	 * quick_check can notice the damage. */
+	overwrite(dbpath, (off_t)((root - 1) * pagesize), 0x5a,
+	    (size_t)pagesize);
+	s = (struct rbd_store *)&s;
+	ck_assert_int_eq(rbd_store_open(dir, &s, err, sizeof(err)), -EIO);
+	ck_assert_ptr_eq(s, (struct rbd_store *)&s);
+	/* "<path>: quick_check: Page 4: btreeInitPage() returns error code
+	 * 11"; what follows the page number is SQLite's wording. */
+	snprintf(want, sizeof(want), "%s: quick_check: Page %lld: ", dbpath,
+	    root);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0 &&
+	    strlen(err) > strlen(want) + 5, "message: %s", err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	rbd_watch_free(w);
+}
+END_TEST
+
+/* Open the store as an unprivileged user in a child process; returns the
+ * result and the message. Root ignores file modes, so the child drops to
+ * nobody (65534) first when it runs as root. */
+static int open_unprivileged(char *err, size_t len)
+{
+	int fds[2], status, r = 0;
+	ssize_t got;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rbd_store *s = NULL;
+		char msg[512] = "";
+
+		close(fds[0]);
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 ||
+		    setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0))
+			_exit(2);
+		r = rbd_store_open(dir, &s, msg, sizeof(msg));
+		rbd_store_free(s);
+		if (write(fds[1], &r, sizeof(r)) != sizeof(r) ||
+		    write(fds[1], msg, sizeof(msg)) != sizeof(msg))
+			_exit(3);
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &r, sizeof(r)), sizeof(r));
+	got = read(fds[0], err, len - 1);
+	ck_assert_int_gt(got, 0);
+	err[got] = '\0';
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %d", status);
+	return r;
+}
+
+/* The directory's mode: read-only, or writable by anyone (SQLite could
+ * then create its -wal and -shm files next to the read-only database). */
+static const mode_t ro_dir_modes[] = { 0555, 0777 };
+
+START_TEST(test_read_only_database)
+{
+	struct rbd_store *s = open_ok();
+	char err[512] = "", want[512];
+	int r;
+
+	rbd_store_free(s);
+	ck_assert_int_eq(chmod(dbpath, 0444), 0);
+	ck_assert_int_eq(chmod(dir, ro_dir_modes[_i]), 0);
+	r = open_unprivileged(err, sizeof(err));
+	chmod(dir, 0700);
+	ck_assert_int_eq(r, -EACCES);
+	snprintf(want, sizeof(want), "%s: attempt to write a readonly database",
+	    dbpath);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_missing_state_dir)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s/nope: state directory: No such file "
+	    "or directory", dir);
+	strcat(dir, "/nope");
+	open_fails(-ENOENT, want);
+	dir[strlen(dir) - strlen("/nope")] = '\0';
+	/* A file where the directory should be. */
+	close(open(dbpath, O_WRONLY | O_CREAT, 0600));
+	strcat(dir, "/" RBD_STORE_FILE);
+	snprintf(want, sizeof(want), "%s: state directory: Not a directory",
+	    dir);
+	open_fails(-ENOTDIR, want);
+	dir[strlen(dir) - strlen("/" RBD_STORE_FILE)] = '\0';
+}
+END_TEST
+
+/* --- what the file says is checked before it is believed --- */
+
+static const struct {
+	const char *sql;	/* damage done to a valid snapshot */
+	const char *msg;	/* after "<path>: " */
+} corrupt_cases[] = {
+	{ "UPDATE snapshots SET state = 'foo'",
+	  "corrupt snapshot for service checkout: unknown state 'foo'" },
+	{ "UPDATE snapshots SET live = '../../etc/passwd'",
+	  "corrupt snapshot for service checkout: live release "
+	  "'../../etc/passwd' is not a valid version" },
+	{ "UPDATE snapshots SET target = '-rf'",
+	  "corrupt snapshot for service checkout: rollback target '-rf' is not "
+	  "a valid version" },
+	{ "UPDATE snapshot_lists SET pos = 5 WHERE list = 'good' AND pos = 1",
+	  "corrupt snapshot for service checkout: good list entry 1 out of "
+	  "place" },
+	{ "UPDATE snapshots SET since_at = -1",
+	  "corrupt snapshot for service checkout: times or deploy ids are not "
+	  "integers" },
+	{ "UPDATE snapshot_lists SET version = "
+	  "replace(hex(zeroblob(100)), '0', 'v') WHERE list = 'bad'",
+	  "corrupt snapshot for service checkout: bad release #0 is too long" },
+	{ "UPDATE snapshot_lists SET version = '' WHERE list = 'good'",
+	  "corrupt snapshot for service checkout: good release #0 '' is not a "
+	  "valid version" },
+};
+
+START_TEST(test_corrupt_snapshot)
+{
+	static const char *const good[] = { "v1", "v0", NULL };
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("verified", RBD_STATE_VERIFYING,
+	    RBD_STATE_IDLE, "verified");
+	struct rbd_store *s = open_ok();
+	char err[512] = "", want[600];
+	bool found = false;
+
+	set_watch(w, RBD_STATE_IDLE, MONO0, "v1", "v1", "v2", "verified");
+	set_list(w->good, &w->n_good, good);
+	set_list(w->bad, &w->n_bad, good + 1);
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	rbd_watch_free(w);
+	raw_exec(corrupt_cases[_i].sql);
+
+	w = rbd_watch_new(&policy);
+	ck_assert_int_eq(rbd_store_load(s, "checkout", w, MONO0, WALL0, &found,
+	    err, sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: %s", dbpath, corrupt_cases[_i].msg);
+	ck_assert_str_eq(err, want);
+	/* Nothing half-loaded. */
+	ck_assert_int_eq(w->state, RBD_STATE_IDLE);
+	ck_assert_str_eq(w->live, "");
+	ck_assert_uint_eq(w->n_good, 0);
+	ck_assert(!found);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_corrupt_release_and_history)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("marked-bad", RBD_STATE_IDLE,
+	    RBD_STATE_IDLE, "v1 marked bad");
+	struct rbd_store *s = open_ok();
+	struct rbd_history_entry *h = (struct rbd_history_entry *)&h;
+	struct rbd_release rel;
+	char err[512] = "", want[600];
+	size_t n = 99;
+
+	add_update(&st, "v1", RBD_RELEASE_BAD);
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	raw_exec("UPDATE releases SET status = 'meh';"
+	    "DROP TRIGGER events_append_only;"
+	    "UPDATE events SET to_state = 'gone';");
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v1", &rel, err,
+	    sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: corrupt release v1 of service "
+	    "checkout: unknown status 'meh'", dbpath);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 10, &h, &n, err,
+	    sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: corrupt history for service "
+	    "checkout: event 1: unknown state 'idle' or 'gone'", dbpath);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_eq(h, (struct rbd_history_entry *)&h);
+	ck_assert_uint_eq(n, 99);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("durable");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_transition_survives_reopen);
+	tcase_add_test(tc, test_release_unknown_and_seeded);
+	tcase_add_test(tc, test_interrupted_rollback_resumes);
+	tcase_add_loop_test(tc, test_since_conversion, 0,
+	    N_ELEMENTS(since_cases));
+	tcase_add_test(tc, test_since_clamped);
+	tcase_add_test(tc, test_history_newest_first_with_limit);
+	tcase_add_test(tc, test_no_record_writes_nothing);
+	tcase_add_test(tc, test_failed_commit_is_rolled_back);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("schema");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_migrate_empty_file);
+	tcase_add_test(tc, test_events_are_append_only);
+	tcase_add_test(tc, test_newer_schema_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_garbage_file);
+	tcase_add_test(tc, test_damaged_page);
+	tcase_add_loop_test(tc, test_read_only_database, 0,
+	    N_ELEMENTS(ro_dir_modes));
+	tcase_add_test(tc, test_missing_state_dir);
+	tcase_add_loop_test(tc, test_corrupt_snapshot, 0,
+	    N_ELEMENTS(corrupt_cases));
+	tcase_add_test(tc, test_corrupt_release_and_history);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	int status;
+
+	snprintf(top, sizeof(top), "/tmp/check_store.XXXXXX");
+	if (!mkdtemp(top) || chmod(top, 0755) < 0) {
+		perror("check_store: mkdtemp");
+		return EXIT_FAILURE;
+	}
+	status = rbd_test_run(store_suite());
+	rm_rf(top);
+	return status;
+}
