@@ -1,0 +1,831 @@
+/* Unit tests of the policy loader (lib/policy.c) and its YAML reader
+ * (lib/yamlnode.c).
+ *
+ * tests/data/policy/invalid/NN-name.yaml are parsed from memory as
+ * "NN-name.yaml"; the whole list of errors must equal NN-name.err, one
+ * message per line, in order. tests/data/policy/valid/ files must load,
+ * and their values are checked field by field. tests/data/config/ holds
+ * main configs with their policy directories. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "policy.h"
+#include "testutil.h"
+#include "yamlnode.h"
+
+#define DATA RBD_SRCDIR "/tests/data"
+#define INVALID DATA "/policy/invalid"
+#define VALID DATA "/policy/valid"
+#define CONFIG DATA "/config"
+#define SEC RBD_USEC_PER_SEC
+#define MIN RBD_USEC_PER_MIN
+
+/* The invalid fixtures, sorted; filled before the suite runs. */
+static char **invalid;
+static size_t n_invalid;
+
+/* A policy pointer no loader may write on failure. */
+static struct rbd_policy *const UNTOUCHED = (struct rbd_policy *)&n_invalid;
+
+/* The whole file at path, NUL-terminated, in a new buffer. */
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	out = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(out);
+	for (int c; (c = fgetc(f)) != EOF;)
+		fputc(c, out);
+	fclose(f);
+	ck_assert_int_eq(fclose(out), 0);
+	*ret_len = len;
+	return buf;
+}
+
+/* Every error in d, one per line, to show when a comparison fails. */
+static char *diag_text(const struct rbd_diag *d)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(out);
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(out, "%s\n", d->msgs[i]);
+	fclose(out);
+	return text;
+}
+
+/* d must hold exactly the n messages of want, in order. */
+static void assert_diag(const struct rbd_diag *d, const char *const *want,
+    size_t n, const char *what)
+{
+	char *got = diag_text(d);
+
+	ck_assert_msg(d->dropped == 0, "%s: %zu errors dropped", what, d->dropped);
+	ck_assert_msg(d->n == n, "%s: %zu errors, expected %zu; got:\n%s",
+	    what, d->n, n, got);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(strcmp(d->msgs[i], want[i]) == 0,
+		    "%s: error %zu is\n  %s\nexpected\n  %s", what, i + 1,
+		    d->msgs[i], want[i]);
+	free(got);
+}
+
+/* d must hold exactly the one message want. */
+static void assert_diag1(const struct rbd_diag *d, const char *want)
+{
+	assert_diag(d, &want, 1, want);
+}
+
+/* Split text into its lines (text is modified). */
+static size_t split_lines(char *text, const char **lines, size_t max)
+{
+	size_t n = 0;
+
+	for (char *p = text; *p && n < max;) {
+		char *nl = strchr(p, '\n');
+
+		lines[n++] = p;
+		if (!nl)
+			break;
+		*nl = '\0';
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* Parse valid/name and require success without any error. */
+static struct rbd_policy *load_valid(const char *name)
+{
+	struct rbd_diag d = { 0 };
+	struct rbd_policy *p = NULL;
+	char path[512], *buf, *got;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), VALID "/%s", name);
+	buf = slurp(path, &len);
+	r = rbd_policy_parse(name, buf, len, &p, &d);
+	got = diag_text(&d);
+	ck_assert_msg(r == 0, "%s: %d, errors:\n%s", name, r, got);
+	ck_assert_msg(d.n == 0, "%s: errors on success:\n%s", name, got);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->file, name);
+	free(got);
+	free(buf);
+	rbd_diag_free(&d);
+	return p;
+}
+
+/* The deploy argv must be exactly want (and NULL-terminated). */
+static void assert_argv(const struct rbd_policy *p, const char *const *want,
+    size_t n)
+{
+	ck_assert_uint_eq(p->deploy_argc, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(p->deploy_argv[i], want[i]);
+	ck_assert_ptr_null(p->deploy_argv[n]);
+}
+
+/* The statuses of an http probe must be exactly want. */
+static void assert_status(const struct rbd_http_probe *h, const int *want,
+    size_t n)
+{
+	ck_assert_uint_eq(h->n_expect_status, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(h->expect_status[i], want[i]);
+}
+
+/* Each invalid fixture fails with exactly the errors of its .err file. */
+START_TEST(test_invalid_fixture)
+{
+	const char *name = invalid[_i];
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	char path[512], *buf, *err;
+	const char *want[64];
+	size_t len, elen, n;
+	int r;
+
+	snprintf(path, sizeof(path), INVALID "/%s", name);
+	buf = slurp(path, &len);
+	snprintf(path + strlen(path) - strlen(".yaml"), 8, ".err");
+	err = slurp(path, &elen);
+	n = split_lines(err, want, 64);
+	ck_assert_msg(n > 0, "%s: empty .err file", path);
+	r = rbd_policy_parse(name, buf, len, &p, &d);
+	ck_assert_msg(r == -EINVAL, "%s: returned %d", name, r);
+	ck_assert_msg(p == UNTOUCHED, "%s: *ret written on failure", name);
+	assert_diag(&d, want, n, name);
+	rbd_diag_free(&d);
+	free(err);
+	free(buf);
+}
+END_TEST
+
+/* The fixture set is there, every .yaml with its .err. */
+START_TEST(test_fixtures_present)
+{
+	ck_assert_msg(n_invalid >= 35, "only %zu invalid fixtures", n_invalid);
+	for (size_t i = 0; i < n_invalid; i++) {
+		char path[512];
+
+		snprintf(path, sizeof(path), INVALID "/%.*s.err",
+		    (int)(strlen(invalid[i]) - 5), invalid[i]);
+		ck_assert_msg(access(path, R_OK) == 0, "%s is missing", path);
+	}
+}
+END_TEST
+
+/* Only the required keys: every default. */
+START_TEST(test_valid_defaults)
+{
+	struct rbd_policy *p = load_valid("defaults.yaml");
+	const char *argv[] = { "/usr/local/bin/deploy-billing", "{version}" };
+	const struct rbd_check *c = &p->checks[0];
+
+	ck_assert_str_eq(p->service, "billing");
+	assert_argv(p, argv, 2);
+	ck_assert_uint_eq(p->deploy_timeout_usec, 5 * MIN);
+	ck_assert_uint_eq(p->duration_usec, 10 * MIN);
+	ck_assert_uint_eq(p->interval_usec, 10 * SEC);
+	ck_assert_uint_eq(p->warmup_usec, 0);
+	ck_assert_uint_eq(p->verify_usec, 10 * MIN);
+	ck_assert_uint_eq(p->n_checks, 1);
+	ck_assert_str_eq(c->name, "healthz");
+	ck_assert_int_eq(c->type, RBD_CHECK_HTTP);
+	ck_assert_str_eq(c->u.http.url, "http://127.0.0.1:9000/healthz");
+	ck_assert_uint_eq(c->u.http.timeout_usec, 2 * SEC);
+	assert_status(&c->u.http, (int[]){ 200 }, 1);
+	ck_assert_ptr_null(c->u.http.expect_body);
+	ck_assert_uint_eq(c->fail_after, 3);
+	ck_assert_uint_eq(c->line, 6);
+	ck_assert_uint_eq(c->col, 5);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* Every key set, in block style. */
+START_TEST(test_valid_full)
+{
+	struct rbd_policy *p = load_valid("full.yaml");
+	const char *argv[] = {
+		"/usr/local/bin/deploy", "--service", "{service}", "--version",
+		"{version}", "--from={from_version}",
+	};
+	const struct rbd_check *c = p->checks;
+
+	ck_assert_str_eq(p->service, "checkout");
+	assert_argv(p, argv, 6);
+	ck_assert_uint_eq(p->deploy_timeout_usec, 15 * MIN);
+	ck_assert_uint_eq(p->duration_usec, 20 * MIN);
+	ck_assert_uint_eq(p->interval_usec, 15 * SEC);
+	ck_assert_uint_eq(p->warmup_usec, 1 * MIN);
+	ck_assert_uint_eq(p->verify_usec, 5 * MIN);
+	ck_assert_uint_eq(p->n_checks, 3);
+
+	ck_assert_str_eq(c[0].name, "healthz");
+	ck_assert_str_eq(c[0].u.http.url, "http://127.0.0.1:8080/healthz");
+	ck_assert_uint_eq(c[0].u.http.timeout_usec, 3 * SEC);
+	assert_status(&c[0].u.http, (int[]){ 200, 204 }, 2);
+	ck_assert_str_eq(c[0].u.http.expect_body, "ok");
+	ck_assert_uint_eq(c[0].fail_after, 5);
+	ck_assert_uint_eq(c[0].line, 18);
+
+	ck_assert_str_eq(c[1].name, "cart-api.v2");
+	ck_assert_str_eq(c[1].u.http.url,
+	    "https://shop.example.com:8443/api/cart?probe=1");
+	ck_assert_uint_eq(c[1].u.http.timeout_usec, 14 * SEC);
+	assert_status(&c[1].u.http, (int[]){ 299 }, 1);
+	ck_assert_ptr_null(c[1].u.http.expect_body);
+	ck_assert_uint_eq(c[1].fail_after, 1000);
+
+	ck_assert_str_eq(c[2].name, "search_1");
+	ck_assert_str_eq(c[2].u.http.url, "http://[::1]:9200/_cluster/health");
+	ck_assert_uint_eq(c[2].u.http.timeout_usec, 2 * SEC);
+	assert_status(&c[2].u.http, (int[]){ 200 }, 1);
+	ck_assert_str_eq(c[2].u.http.expect_body, "status: \"green\"");
+	ck_assert_uint_eq(c[2].fail_after, 1);
+	ck_assert_uint_eq(c[2].line, 31);
+	ck_assert_uint_eq(c[2].col, 5);
+
+	ck_assert_int_eq(rbd_policy_find_check(p, "healthz"), 0);
+	ck_assert_int_eq(rbd_policy_find_check(p, "search_1"), 2);
+	ck_assert_int_eq(rbd_policy_find_check(p, "search"), -ENOENT);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* Quoted, flow, block, folded and tagged scalars; literal braces. */
+START_TEST(test_valid_styles)
+{
+	struct rbd_policy *p = load_valid("styles.yaml");
+	const char *argv[] = {
+		"/opt/orders/bin/deploy", "--json={{\"version\": \"{version}\"}}",
+		"a }} b", "42", "it's", "tab\there", "7", "true",
+	};
+	const struct rbd_check *c = p->checks;
+
+	ck_assert_str_eq(p->service, "orders");
+	assert_argv(p, argv, 8);
+	ck_assert_uint_eq(p->deploy_timeout_usec, 90 * SEC);
+	ck_assert_uint_eq(p->interval_usec, 1 * SEC);
+	ck_assert_uint_eq(p->duration_usec, 2 * MIN);
+	ck_assert_uint_eq(p->verify_usec, 2 * MIN);
+	ck_assert_uint_eq(p->n_checks, 2);
+
+	ck_assert_str_eq(c[0].name, "ready");
+	ck_assert_str_eq(c[0].u.http.url, "http://localhost/ready");
+	ck_assert_uint_eq(c[0].u.http.timeout_usec, 500 * RBD_USEC_PER_MSEC);
+	assert_status(&c[0].u.http, (int[]){ 503 }, 1);
+	ck_assert_uint_eq(c[0].fail_after, 3);
+
+	ck_assert_str_eq(c[1].name, "body");
+	ck_assert_str_eq(c[1].u.http.url, "http://localhost:8080/body");
+	ck_assert_str_eq(c[1].u.http.expect_body, "line one\nline two\n");
+	assert_status(&c[1].u.http, (int[]){ 200, 201 }, 2);
+	ck_assert_uint_eq(c[1].fail_after, 7);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* Every duration form. */
+START_TEST(test_valid_durations)
+{
+	static const struct {
+		const char *name;
+		uint64_t usec;
+	} want[] = {
+		{ "us", 1000 },
+		{ "ms", 250 * RBD_USEC_PER_MSEC },
+		{ "s", 10 * SEC },
+		{ "m", 5 * MIN },
+		{ "hm", 59 * MIN },
+		{ "all", RBD_USEC_PER_HOUR - 1 },
+		{ "ms-us", 1500 },
+	};
+	struct rbd_policy *p = load_valid("durations.yaml");
+
+	ck_assert_uint_eq(p->deploy_timeout_usec, SEC);
+	ck_assert_uint_eq(p->interval_usec, RBD_USEC_PER_HOUR);
+	ck_assert_uint_eq(p->duration_usec, RBD_USEC_PER_DAY);
+	ck_assert_uint_eq(p->warmup_usec, 0);
+	ck_assert_uint_eq(p->verify_usec, 2 * RBD_USEC_PER_DAY - 1);
+	ck_assert_uint_eq(p->n_checks, N_ELEMENTS(want));
+	for (size_t i = 0; i < p->n_checks; i++) {
+		ck_assert_str_eq(p->checks[i].name, want[i].name);
+		ck_assert_uint_eq(p->checks[i].u.http.timeout_usec, want[i].usec);
+	}
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* Defaults that depend on other keys; the limits themselves. */
+START_TEST(test_valid_short_interval)
+{
+	struct rbd_policy *p = load_valid("short-interval.yaml");
+
+	ck_assert_uint_eq(p->deploy_timeout_usec, 24 * RBD_USEC_PER_HOUR);
+	ck_assert_uint_eq(p->interval_usec, 100 * RBD_USEC_PER_MSEC);
+	ck_assert_uint_eq(p->duration_usec, 7 * RBD_USEC_PER_DAY);
+	ck_assert_uint_eq(p->warmup_usec, 6 * RBD_USEC_PER_DAY +
+	    23 * RBD_USEC_PER_HOUR);
+	ck_assert_uint_eq(p->verify_usec, 7 * RBD_USEC_PER_DAY);
+	/* default: the smaller of 2s and half the interval */
+	ck_assert_uint_eq(p->checks[0].u.http.timeout_usec,
+	    50 * RBD_USEC_PER_MSEC);
+	ck_assert_uint_eq(p->checks[1].u.http.timeout_usec,
+	    99 * RBD_USEC_PER_MSEC);
+	ck_assert_str_eq(rbd_check_type_str(p->checks[0].type), "http");
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* A temporary file of size bytes of YAML comment; its name in path. */
+static void make_big_file(char *path, size_t size)
+{
+	int fd;
+	char *buf = malloc(size);
+
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, ' ', size);
+	buf[0] = '#';
+	buf[size - 1] = '\n';
+	strcpy(path, "/tmp/check_policy.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, size), (ssize_t)size);
+	close(fd);
+	free(buf);
+}
+
+/* A file over the limit is refused before it is parsed. */
+START_TEST(test_file_too_large)
+{
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	char path[64], want[128];
+	int r;
+
+	make_big_file(path, RBD_POLICY_FILE_MAX + 1);
+	r = rbd_policy_load_file(path, &p, &d);
+	unlink(path);
+	ck_assert_int_eq(r, -EFBIG);
+	ck_assert(p == UNTOUCHED);
+	snprintf(want, sizeof(want), "%s: file is larger than 1048576 bytes", path);
+	assert_diag1(&d, want);
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* A file of exactly the limit is read. */
+START_TEST(test_file_at_limit)
+{
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	char path[64];
+	int r;
+
+	/* exactly the limit is read: a comment, so the keys are missing */
+	make_big_file(path, RBD_POLICY_FILE_MAX);
+	r = rbd_policy_load_file(path, &p, &d);
+	unlink(path);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert(p == UNTOUCHED);
+	ck_assert_uint_eq(d.n, 3);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], ": missing required key 'service'"));
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* The limit holds for buffers too. */
+START_TEST(test_parse_too_large)
+{
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	char *buf = calloc(1, RBD_POLICY_FILE_MAX + 1);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(rbd_policy_parse("big.yaml", buf, RBD_POLICY_FILE_MAX + 1,
+	    &p, &d), -EFBIG);
+	ck_assert(p == UNTOUCHED);
+	assert_diag1(&d, "big.yaml: file is larger than 1048576 bytes");
+	rbd_diag_free(&d);
+	free(buf);
+}
+END_TEST
+
+/* Loading from a path: success, a missing file, a directory. */
+START_TEST(test_load_file)
+{
+	struct rbd_policy *p = NULL;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(rbd_policy_load_file(VALID "/full.yaml", &p, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_str_eq(p->file, VALID "/full.yaml");
+	ck_assert_str_eq(p->service, "checkout");
+	rbd_policy_free(p);
+
+	p = UNTOUCHED;
+	ck_assert_int_eq(rbd_policy_load_file(VALID "/nope.yaml", &p, &d), -ENOENT);
+	assert_diag1(&d, VALID "/nope.yaml: cannot open: No such file or directory");
+	rbd_diag_free(&d);
+	ck_assert_int_eq(rbd_policy_load_file(VALID, &p, &d), -EINVAL);
+	assert_diag1(&d, VALID ": not a regular file");
+	ck_assert(p == UNTOUCHED);
+	rbd_diag_free(&d);
+	rbd_policy_free(NULL);
+}
+END_TEST
+
+/* YAML nested depth levels deep: a mapping, then sequences. */
+static int parse_nested(int depth, struct rbd_diag *d)
+{
+	struct rbd_ynode *root = NULL;
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "a: %.*s1%.*s\n", depth - 1,
+	    "[[[[[[[[[[[[[[[[[[[[", depth - 1, "]]]]]]]]]]]]]]]]]]]]");
+	int r = rbd_ynode_parse("deep.yaml", buf, (size_t)n, &root, d);
+
+	rbd_ynode_free(root);
+	return r;
+}
+
+/* 16 levels of nesting are fine, 17 are refused. */
+START_TEST(test_ynode_depth)
+{
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(parse_nested(RBD_POLICY_DEPTH_MAX, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_int_eq(parse_nested(RBD_POLICY_DEPTH_MAX + 1, &d), -EINVAL);
+	assert_diag1(&d, "deep.yaml:1:19: nesting deeper than 16 levels");
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* Positions, styles and kinds of scalars. */
+START_TEST(test_ynode_tree)
+{
+	static const char doc[] =
+	    "a: plain {x}\n"
+	    "b: \"quoted {x}\"\n"
+	    "c: \"esc\\taped {x}\"\n"
+	    "d: 'it''s {x}'\n"
+	    "e: |\n  block\n"
+	    "f: [1, -2, 3.5, true, ~, '7', !!str 8, !!int '9']\n";
+	struct rbd_ynode *root = NULL;
+	const struct rbd_ynode *n;
+	struct rbd_diag d = { 0 };
+	static const enum rbd_ynode_kind kinds[] = {
+		RBD_YKIND_INT, RBD_YKIND_INT, RBD_YKIND_FLOAT, RBD_YKIND_BOOL,
+		RBD_YKIND_NULL, RBD_YKIND_STRING, RBD_YKIND_STRING, RBD_YKIND_INT,
+	};
+
+	ck_assert_int_eq(rbd_ynode_parse("t", doc, sizeof(doc) - 1, &root, &d), 0);
+	ck_assert_uint_eq(rbd_ynode_count(root), 6);
+	n = rbd_ynode_get(root, "a");
+	ck_assert_uint_eq(n->col, 4);
+	ck_assert_uint_eq(rbd_ynode_col_at(n, 6), 10);	/* plain: inside */
+	n = rbd_ynode_get(root, "b");
+	ck_assert_int_eq(n->style, RBD_YNODE_DOUBLE_QUOTED);
+	ck_assert_uint_eq(rbd_ynode_col_at(n, 7), 12);	/* after the quote */
+	n = rbd_ynode_get(root, "c");
+	ck_assert_uint_eq(rbd_ynode_col_at(n, 7), 4);	/* escapes: the start */
+	n = rbd_ynode_get(root, "d");
+	ck_assert_int_eq(n->style, RBD_YNODE_SINGLE_QUOTED);
+	ck_assert_uint_eq(rbd_ynode_col_at(n, 5), 4);
+	n = rbd_ynode_get(root, "e");
+	ck_assert_int_eq(n->style, RBD_YNODE_LITERAL);
+	ck_assert_str_eq(n->value, "block\n");
+	n = rbd_ynode_get(root, "f");
+	ck_assert_uint_eq(rbd_ynode_count(n), 8);
+	for (size_t i = 0; i < 8; i++)
+		ck_assert_int_eq(rbd_ynode_kind(n->kids[i]), kinds[i]);
+	ck_assert_ptr_null(rbd_ynode_get(root, "g"));
+	ck_assert_ptr_null(rbd_ynode_get(n, "a"));
+	rbd_ynode_free(root);
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* Aliases are refused, never expanded. */
+START_TEST(test_ynode_billion_laughs)
+{
+	/* With aliases followed this would be 10^9 nodes; here it is a
+	 * refusal per anchor and alias, and nothing is expanded. */
+	static const char doc[] =
+	    "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+	    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+	struct rbd_ynode *root = NULL;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(rbd_ynode_parse("lol.yaml", doc, sizeof(doc) - 1,
+	    &root, &d), -EINVAL);
+	ck_assert_ptr_null(root);
+	ck_assert_uint_eq(rbd_diag_count(&d), 9 + 80);
+	ck_assert_str_eq(d.msgs[0],
+	    "lol.yaml:1:4: anchors and aliases are not supported (&a)");
+	ck_assert_str_eq(d.msgs[2],
+	    "lol.yaml:2:8: anchors and aliases are not supported (*a)");
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* A wide mapping, and a duplicate key at its end. */
+START_TEST(test_ynode_many_keys)
+{
+	/* Duplicate keys are found by sorting: a wide mapping stays fast. */
+	size_t n = 50000, len = 0;
+	char *buf = malloc(n * 16 + 32);
+	struct rbd_ynode *root = NULL;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(buf + len, "k%zu: %zu\n", i, i);
+	ck_assert_int_eq(rbd_ynode_parse("wide", buf, len, &root, &d), 0);
+	ck_assert_uint_eq(rbd_ynode_count(root), n);
+	rbd_ynode_free(root);
+	len += (size_t)sprintf(buf + len, "k7: again\n");
+	ck_assert_int_eq(rbd_ynode_parse("wide", buf, len, &root, &d), -EINVAL);
+	assert_diag1(&d, "wide:50001:1: duplicate key 'k7' (first at line 8)");
+	rbd_diag_free(&d);
+	free(buf);
+}
+END_TEST
+
+/* Load a config, requiring success without errors. */
+static struct rbd_config *config_ok(const char *path)
+{
+	struct rbd_config *c = NULL;
+	struct rbd_diag d = { 0 };
+	int r = rbd_config_load(path, &c, &d);
+	char *got = diag_text(&d);
+
+	ck_assert_msg(r == 0 && d.n == 0, "%s: %d, errors:\n%s", path, r, got);
+	free(got);
+	rbd_diag_free(&d);
+	return c;
+}
+
+/* A main config with relative paths and two policies. */
+START_TEST(test_config_good)
+{
+	struct rbd_config *c = config_ok(CONFIG "/good/rollbackd.yaml");
+
+	ck_assert_str_eq(c->file, CONFIG "/good/rollbackd.yaml");
+	ck_assert_str_eq(c->socket, CONFIG "/good/run/rbd.sock");
+	ck_assert_str_eq(c->state_dir, CONFIG "/good/state");
+	ck_assert_str_eq(c->policies_dir, CONFIG "/good/policies");
+	/* .hidden.yaml, notes.txt, *.bak, *~ and the dir.yaml directory are
+	 * not policies: they would not load. */
+	ck_assert_uint_eq(c->n_policies, 2);
+	/* sorted by service, not by file name */
+	ck_assert_str_eq(c->policies[0]->service, "alpha");
+	ck_assert_str_eq(c->policies[0]->file,
+	    CONFIG "/good/policies/b-alpha.yaml");
+	ck_assert_uint_eq(c->policies[0]->duration_usec, MIN);
+	ck_assert_str_eq(c->policies[1]->service, "zeta");
+	ck_assert_ptr_eq(rbd_config_find(c, "zeta"), c->policies[1]);
+	ck_assert_ptr_eq(rbd_config_find(c, "alpha"), c->policies[0]);
+	ck_assert_ptr_null(rbd_config_find(c, "beta"));
+	rbd_config_free(c);
+	rbd_config_free(NULL);
+}
+END_TEST
+
+/* A relative main config path. */
+START_TEST(test_config_relative)
+{
+	char cwd[4096], want[4200];
+	struct rbd_config *c;
+
+	/* A relative config path still gives absolute paths, resolved against
+	 * the working directory (as the kernel sees it: no symlinks). */
+	ck_assert_int_eq(chdir(CONFIG), 0);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	c = config_ok("good/rollbackd.yaml");
+	snprintf(want, sizeof(want), "%s/good/policies", cwd);
+	ck_assert_str_eq(c->policies_dir, want);
+	snprintf(want, sizeof(want), "%s/good/run/rbd.sock", cwd);
+	ck_assert_str_eq(c->socket, want);
+	ck_assert_uint_eq(c->n_policies, 2);
+	rbd_config_free(c);
+	ck_assert_int_eq(chdir("good"), 0);
+	c = config_ok("rollbackd.yaml");
+	snprintf(want, sizeof(want), "%s/good/state", cwd);
+	ck_assert_str_eq(c->state_dir, want);
+	rbd_config_free(c);
+}
+END_TEST
+
+/* Defaults of the main config; an empty policy directory. */
+START_TEST(test_config_defaults)
+{
+	struct rbd_config *c = config_ok(CONFIG "/defaults/rollbackd.yaml");
+
+	ck_assert_str_eq(c->socket, RBD_DEFAULT_SOCKET);
+	ck_assert_str_eq(c->state_dir, RBD_DEFAULT_STATE_DIR);
+	ck_assert_str_eq(c->policies_dir, CONFIG "/defaults/policies");
+	ck_assert_uint_eq(c->n_policies, 0);
+	ck_assert_ptr_null(rbd_config_find(c, "x"));
+	rbd_config_free(c);
+}
+END_TEST
+
+/* Two files for one service: the later is blamed, naming the first. */
+START_TEST(test_config_duplicate_service)
+{
+	struct rbd_config *c = NULL;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(rbd_config_load(CONFIG "/dup/rollbackd.yaml", &c, &d),
+	    -EINVAL);
+	ck_assert_ptr_null(c);
+	assert_diag1(&d, CONFIG "/dup/policies/b.yaml:1:10: service "
+	    "'checkout' is already defined in " CONFIG "/dup/policies/a.yaml:1:10");
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* A missing policy directory is named with its errno text. */
+START_TEST(test_config_missing_dir)
+{
+	struct rbd_config *c = NULL;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(rbd_config_load(CONFIG "/missing/rollbackd.yaml", &c, &d),
+	    -ENOENT);
+	ck_assert_ptr_null(c);
+	assert_diag1(&d, CONFIG "/missing/no-such-dir: cannot open policies "
+	    "directory: No such file or directory");
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* A missing main config. */
+START_TEST(test_config_missing_file)
+{
+	struct rbd_config *c = NULL;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(rbd_config_load(CONFIG "/nope.yaml", &c, &d), -ENOENT);
+	ck_assert_ptr_null(c);
+	assert_diag1(&d, CONFIG "/nope.yaml: cannot open: No such file or directory");
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* Errors in the main config and in a policy are all reported. */
+START_TEST(test_config_errors)
+{
+	static const char sock[] = "this/relative/path/is/far/too/long/to/fit/"
+	    "into/sun_path/once/it/is/resolved/against/the/directory/of/the/"
+	    "config/rollbackd.sock";
+	struct rbd_config *c = NULL;
+	struct rbd_diag d = { 0 };
+	char first[512];
+	const char *want[] = {
+		first,
+		CONFIG "/bad/rollbackd.yaml:2:12: state_dir: must not be empty",
+		CONFIG "/bad/rollbackd.yaml:3:1: unknown key 'polices' "
+		    "(did you mean 'policies'?)",
+		CONFIG "/bad/policies/b-broken.yaml:4:12: deploy.timeout: "
+		    "invalid duration '5': needs a unit, e.g. 5s",
+		CONFIG "/bad/policies/b-broken.yaml:5:9: checks: must not be empty",
+	};
+
+	/* Every error: the main config's, then each policy file's. */
+	snprintf(first, sizeof(first), CONFIG "/bad/rollbackd.yaml:1:9: socket: "
+	    "path too long after resolving (%zu bytes, at most 107)",
+	    strlen(CONFIG "/bad/") + strlen(sock));
+	ck_assert_int_eq(rbd_config_load(CONFIG "/bad/rollbackd.yaml", &c, &d),
+	    -EINVAL);
+	ck_assert_ptr_null(c);
+	assert_diag(&d, want, 5, "bad/rollbackd.yaml");
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* The shipped example configuration loads. */
+START_TEST(test_config_shipped)
+{
+	struct rbd_config *c = config_ok(RBD_SRCDIR "/conf/rollbackd.yaml");
+	const struct rbd_policy *p;
+
+	ck_assert_str_eq(c->socket, "/run/rollbackd/rollbackd.sock");
+	ck_assert_str_eq(c->state_dir, "/var/lib/rollbackd");
+	ck_assert_str_eq(c->policies_dir, RBD_SRCDIR "/conf/policies.d");
+	ck_assert_uint_eq(c->n_policies, 2);
+	ck_assert_ptr_nonnull(rbd_config_find(c, "billing"));
+	p = rbd_config_find(c, "checkout");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->warmup_usec, 30 * SEC);
+	ck_assert_uint_eq(p->n_checks, 2);
+	rbd_config_free(c);
+}
+END_TEST
+
+/* Order names with strcmp, for qsort. */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The invalid fixtures' names, sorted. */
+static void list_invalid(void)
+{
+	DIR *d = opendir(INVALID);
+	struct dirent *de;
+
+	if (!d) {
+		perror(INVALID);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		invalid = realloc(invalid, (n_invalid + 1) * sizeof(*invalid));
+		if (!invalid || !(invalid[n_invalid++] = strdup(de->d_name)))
+			abort();
+	}
+	closedir(d);
+	qsort(invalid, n_invalid, sizeof(*invalid), name_cmp);
+}
+
+static Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("invalid");
+
+	tcase_add_test(tc, test_fixtures_present);
+	tcase_add_loop_test(tc, test_invalid_fixture, 0, (int)n_invalid);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("valid");
+	tcase_add_test(tc, test_valid_defaults);
+	tcase_add_test(tc, test_valid_full);
+	tcase_add_test(tc, test_valid_styles);
+	tcase_add_test(tc, test_valid_durations);
+	tcase_add_test(tc, test_valid_short_interval);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("files");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_file_too_large);
+	tcase_add_test(tc, test_file_at_limit);
+	tcase_add_test(tc, test_parse_too_large);
+	tcase_add_test(tc, test_load_file);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("yamlnode");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_ynode_depth);
+	tcase_add_test(tc, test_ynode_tree);
+	tcase_add_test(tc, test_ynode_billion_laughs);
+	tcase_add_test(tc, test_ynode_many_keys);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("config");
+	tcase_add_test(tc, test_config_good);
+	tcase_add_test(tc, test_config_relative);
+	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_duplicate_service);
+	tcase_add_test(tc, test_config_missing_dir);
+	tcase_add_test(tc, test_config_missing_file);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_config_shipped);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	int status;
+
+	list_invalid();
+	status = rbd_test_run(policy_suite());
+	for (size_t i = 0; i < n_invalid; i++)
+		free(invalid[i]);
+	free(invalid);
+	return status;
+}
