@@ -814,6 +814,13 @@ static void finish_watch(struct ctx *c, struct rbd_policy *p,
 		order_err(c, rbd_ynode_get(w, "verify"), "watch.verify",
 		    p->verify_usec, "not be shorter than", "watch.interval",
 		    p->interval_usec);
+	/* Warm-up applies to verification too: a verify window inside the
+	 * warm-up would pass a restored release without judging a sample. */
+	if (ve && wu && rbd_ynode_get(w, "verify") &&
+	    p->verify_usec <= p->warmup_usec)
+		order_err(c, rbd_ynode_get(w, "verify"), "watch.verify",
+		    p->verify_usec, "be longer than", "watch.warmup",
+		    p->warmup_usec);
 }
 
 /* Defaults of one check, and its timeout against the interval. */
