@@ -58,18 +58,21 @@ SHELL_OBJS := $(SHELL_SRCS:%.c=$(BUILD)/%.o)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 PROGS      := $(PROG_SRCS:daemon/%.c=$(BUILD)/%)
 TESTS      := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# The demo service: the tour's and the integration tests' HTTP service.
+DEMO_SRCS  := $(wildcard tests/demo/*.c)
+DEMO_PROGS := $(DEMO_SRCS:tests/demo/%.c=$(BUILD)/%)
 
 LIBRBD     := $(BUILD)/librbd.a
 LIBSHELL   := $(BUILD)/librbdshell.a
 
-.PHONY: all deps check unit unit-san lint-man demo install clean
+.PHONY: all deps check unit unit-san integration lint-man demo install clean
 .DEFAULT_GOAL := all
 
 all: deps
 	@$(MAKE) --no-print-directory build-all
 
 .PHONY: build-all
-build-all: $(LIBRBD) $(LIBSHELL) $(PROGS) $(TESTS)
+build-all: $(LIBRBD) $(LIBSHELL) $(PROGS) $(TESTS) $(DEMO_PROGS)
 
 # Install what pkg-config cannot find. As root this runs apt-get; otherwise
 # it prints the exact command and stops. Checked every time: it is cheap.
@@ -112,6 +115,9 @@ $(LIBSHELL): $(SHELL_OBJS)
 $(PROGS): $(BUILD)/%: $(BUILD)/daemon/%.o $(LIBSHELL) $(LIBRBD)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBSHELL) $(LIBRBD) $(PKG_LIBS)
 
+$(DEMO_PROGS): $(BUILD)/%: $(BUILD)/tests/demo/%.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 # Tests find their fixtures through RBD_SRCDIR.
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += -DRBD_SRCDIR='"$(CURDIR)"' -Itests/unit
 $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(TEST_HELPER_OBJS) $(LIBSHELL) $(LIBRBD)
@@ -132,6 +138,11 @@ unit-san:
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit
 
+# Integration tests: the real daemon, client and demo service on private
+# sockets and temporary directories.
+integration: build-all
+	@sh tests/integration/run.sh $(BUILD)
+
 lint-man:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
@@ -140,6 +151,7 @@ check: deps
 	@$(MAKE) --no-print-directory unit-san
 	@$(MAKE) --no-print-directory lint-man
 	@$(MAKE) --no-print-directory demo-check
+	@if [ -f tests/integration/run.sh ]; then $(MAKE) --no-print-directory integration; fi
 
 # The config test on the shipped examples must pass.
 .PHONY: demo-check
@@ -154,6 +166,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples/policies.d
 	install -m 0755 $(BUILD)/rollbackd $(DESTDIR)$(SBINDIR)/rollbackd
+	$(if $(wildcard daemon/rollbackctl.c),install -d $(DESTDIR)$(BINDIR) && install -m 0755 $(BUILD)/rollbackctl $(DESTDIR)$(BINDIR)/rollbackctl)
+	$(if $(wildcard man/*.1),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/)
 	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
 	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/)
 	install -m 0644 conf/rollbackd.yaml $(DESTDIR)$(DOCDIR)/examples/

@@ -1,0 +1,59 @@
+/* The control protocol's requests: one JSON object per line over the
+ * daemon's Unix socket (Jansson). Pure: text in, a checked request out,
+ * and back. Replies are JSON objects too; their fields are documented in
+ * rollbackd(8) and built where they are answered.
+ *
+ * Every name a request carries is validated here (rbd_service_check,
+ * rbd_version_check) before it goes anywhere else, so the daemon never
+ * sees a hostile version string. */
+#ifndef RBD_PROTO_H
+#define RBD_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "version.h"
+
+#define RBD_PROTO_LINE_MAX	(64 * 1024)	/* bytes in one request line */
+#define RBD_PROTO_META_MAX	4000		/* bytes of meta as compact JSON (the store keeps < 4096) */
+#define RBD_PROTO_META_KEYS	32
+#define RBD_PROTO_HISTORY_DEFAULT 20
+#define RBD_PROTO_HISTORY_MAX	1000
+
+enum rbd_cmd {
+	RBD_CMD_DEPLOYED,
+	RBD_CMD_STATUS,
+	RBD_CMD_HISTORY,
+	RBD_CMD_MARK_GOOD,
+	RBD_CMD_MARK_BAD,
+	RBD_CMD_ROLLBACK,
+	RBD_CMD_RELOAD,
+	_RBD_CMD_MAX,
+};
+const char *rbd_cmd_str(enum rbd_cmd c);	/* "deployed", "mark-good", ... */
+int rbd_cmd_from_str(const char *s, enum rbd_cmd *ret);
+
+struct rbd_request {
+	enum rbd_cmd cmd;
+	char service[RBD_SERVICE_MAX + 1];	/* "" when absent (status) */
+	char version[RBD_VERSION_MAX + 1];	/* "" when absent (rollback: auto) */
+	char *meta;		/* deployed: compact JSON object of strings, or NULL */
+	bool wait;		/* deployed: stream progress until the verdict */
+	size_t limit;		/* history */
+};
+
+/* Parse one request line (without the newline). Returns 0 and fills *ret,
+ * or -EINVAL with a message for the client in errbuf: "not JSON: ...",
+ * "unknown command 'x'", "missing 'service'", "invalid release version
+ * 'x': must not start with '-'" (a hostile value is shown escaped and cut),
+ * "unknown field 'x' for deployed", "meta values must be strings", ...
+ * rbd_request_clear() frees what a parsed request holds. */
+int rbd_request_parse(const char *line, size_t len, struct rbd_request *ret,
+    char *errbuf, size_t errlen);
+void rbd_request_clear(struct rbd_request *r);
+
+/* The request as one JSON line without the newline, for the client.
+ * Returns a new string (free()) or NULL when out of memory. */
+char *rbd_request_format(const struct rbd_request *r);
+
+#endif
