@@ -16,8 +16,8 @@ void rbd_diag_free(struct rbd_diag *d)
 	d->n = d->cap = d->dropped = 0;
 }
 
-/* Keep msg (owned) at the end of the list, or count it as dropped. The last
- * slot under RBD_DIAG_MAX is left for the "too many errors" summary. */
+/* Keep msg (owned) at the end of the list, or count it as dropped once
+ * RBD_DIAG_MAX are kept. */
 static void diag_push(struct rbd_diag *d, char *msg)
 {
 	if (!msg || d->n >= RBD_DIAG_MAX) {

@@ -1331,8 +1331,11 @@ static int names_add(DIR *d, const char *name, char ***names, size_t *n)
 	struct stat st;
 	char **grown;
 
-	if (!is_policy_name(name) || fstatat(dirfd(d), name, &st, 0) < 0 ||
-	    !S_ISREG(st.st_mode))
+	/* A policy that cannot be read (a dangling link, a FIFO) is kept in
+	 * the list so that loading it reports why: a policy must never
+	 * silently disappear. Only directories are passed over. */
+	if (!is_policy_name(name) ||
+	    (fstatat(dirfd(d), name, &st, 0) == 0 && S_ISDIR(st.st_mode)))
 		return 0;
 	if (*n >= RBD_POLICY_FILES_MAX)
 		return -E2BIG;

@@ -30,6 +30,25 @@ static const char *lookup(const char *name, size_t len,
 	return NULL;
 }
 
+/* "unknown placeholder {name}", the name cut and with control characters
+ * shown as '?': the message ends up in a terminal and a log. */
+static void unknown_placeholder(const char *name, size_t len, char *errbuf,
+    size_t errlen)
+{
+	char shown[PLACEHOLDER_NAME_MAX + 1];
+	size_t n = len > PLACEHOLDER_NAME_MAX ? PLACEHOLDER_NAME_MAX : len;
+
+	for (size_t i = 0; i < n; i++)
+		shown[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ?
+		    '?' : name[i];
+	shown[n] = '\0';
+	if (len > PLACEHOLDER_NAME_MAX)
+		snprintf(errbuf, errlen, "unknown placeholder {%s...}", shown);
+	else
+		snprintf(errbuf, errlen, "unknown placeholder {%s}"
+		    " (known: {service}, {version}, {from_version})", shown);
+}
+
 /* Walk s once: check it and, when out is not NULL, write the expansion to
  * it. Returns 0 or -EINVAL with the problem's 1-based column and text. */
 static int walk(const char *s, const struct rbd_template_vars *vars,
@@ -63,16 +82,8 @@ static int walk(const char *s, const struct rbd_template_vars *vars,
 		}
 		value = lookup(p + 1, (size_t)(end - p - 1), vars);
 		if (!value) {
-			int n = (int)(end - p - 1);
-
 			*ret_col = (unsigned)(p - s) + 1;
-			if (n > PLACEHOLDER_NAME_MAX)
-				snprintf(errbuf, errlen, "unknown placeholder {%.*s...}",
-				    PLACEHOLDER_NAME_MAX, p + 1);
-			else
-				snprintf(errbuf, errlen, "unknown placeholder {%.*s}"
-				    " (known: {service}, {version}, {from_version})",
-				    n, p + 1);
+			unknown_placeholder(p + 1, (size_t)(end - p - 1), errbuf, errlen);
 			return -EINVAL;
 		}
 		if (out)

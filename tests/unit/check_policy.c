@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -684,6 +685,36 @@ START_TEST(test_config_missing_dir)
 }
 END_TEST
 
+/* A policy that cannot be read (here a dangling link) is an error, never
+ * silently left out. */
+START_TEST(test_config_dangling_policy)
+{
+	char dir[] = "/tmp/check_policy.XXXXXX", path[256], want[512];
+	struct rbd_config *c = NULL;
+	struct rbd_diag d = { 0 };
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/rollbackd.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("policies: p\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/p", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/p/checkout.yaml", dir);
+	ck_assert_int_eq(symlink("/nonexistent/checkout.yaml", path), 0);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	snprintf(path, sizeof(path), "%s/rollbackd.yaml", dir);
+	ck_assert_int_lt(rbd_config_load(path, &c, &d), 0);
+	ck_assert_ptr_null(c);
+	assert_diag1(&d, want);
+	rbd_diag_free(&d);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 /* A missing main config. */
 START_TEST(test_config_missing_file)
 {
@@ -812,6 +843,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_config_duplicate_service);
 	tcase_add_test(tc, test_config_missing_dir);
 	tcase_add_test(tc, test_config_missing_file);
+	tcase_add_test(tc, test_config_dangling_policy);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_shipped);
 	suite_add_tcase(s, tc);

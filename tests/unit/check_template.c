@@ -50,6 +50,7 @@ static const struct {
 	{ "{ver{sion}", 1, "unclosed '{' (write '{{' for a literal brace)" },
 	{ "{version}}", 10, "unmatched '}' (write '}}' for a literal brace)" },
 	{ "a}b", 2, "unmatched '}' (write '}}' for a literal brace)" },
+	{ "x{ver\nsion\x1b[31m}", 2, "unknown placeholder {ver?sion?[31m} (known: {service}, {version}, {from_version})" },
 	{ "{$(reboot)}", 1, "unknown placeholder {$(reboot)} (known: {service}, {version}, {from_version})" },
 };
 
