@@ -571,12 +571,20 @@ static int on_sample(struct ctx *c)
 	}
 }
 
-/* TIMER: the window has passed, unless the timer is stale. */
+/* TIMER: the window has passed. A timer that fires before the window's
+ * end (the shell's timer clock is coarser than its sample clock) is armed
+ * again for the end; one outside a window is stale and ignored. */
 static int on_timer(struct ctx *c)
 {
-	if (!has_window(c->w.state) || c->now < window_end(&c->w, c->p))
+	struct rbd_action *a;
+
+	if (!has_window(c->w.state))
 		return 0;
-	return window_passed(c);
+	if (c->now >= window_end(&c->w, c->p))
+		return window_passed(c);
+	a = add_action(c, RBD_ACT_SET_TIMER);
+	a->deadline = window_end(&c->w, c->p);
+	return 0;
 }
 
 /* DEPLOY_DONE: the rollback's deploy command ended. */
