@@ -12,6 +12,7 @@
 #define RBD_CONTROL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "proto.h"
@@ -34,32 +35,71 @@ struct rbd_peer {
 
 /* A parsed request arrived on c. The handler answers with rbd_conn_reply
  * (and usually rbd_conn_close); it may keep c open to stream (--wait),
- * having registered with rbd_conn_on_close to learn when the client goes. */
+ * having registered with rbd_conn_on_close to learn when the client goes.
+ * req is valid during the call only (copy what you keep); peer lives as
+ * long as c. A request that does not parse never reaches the handler: it
+ * is answered {"ok":false,"error":"protocol"|"refused",...} and closed.
+ *
+ * Lifetime of c: a handler that keeps c past its return registers a
+ * close callback (rbd_conn_on_close) and forgets c there; c is valid
+ * until that callback has run, and it runs exactly once:
+ *   - from inside rbd_conn_close / rbd_conn_fail: the daemon hands c back
+ *     (the queued replies are still flushed afterwards, by this module);
+ *   - from the event loop when the client hangs up, a write fails or
+ *     stalls, or a reply hit the output cap (never from inside
+ *     rbd_conn_reply: a loop over waiters that replies stays safe);
+ *   - from inside rbd_control_free.
+ * After rbd_conn_close / rbd_conn_fail c must not be used. After a failed
+ * rbd_conn_reply, c is dying: further replies return -EPIPE, and
+ * rbd_conn_close is still the way to let go of it at once. Do not call
+ * rbd_control_free from the request callback. */
 typedef void (*rbd_request_cb)(void *arg, struct rbd_conn *c,
     const struct rbd_request *req, const struct rbd_peer *peer);
 
-/* Listen on path (or on fd when fd >= 0: a socket passed by systemd).
- * Returns 0 and the server, or a negative errno with a message in errbuf
- * ("/run/x: directory is writable by others"). */
+/* Listen on path (or on fd when fd >= 0: a listening socket passed by
+ * systemd; it is made non-blocking, the caller keeps owning it and
+ * rbd_control_free does not close it). Returns 0 and the server, or a negative errno with a message in
+ * errbuf:
+ *   -EPERM       "/run/x: directory is writable by others; refusing to
+ *                create the control socket there" (group or world)
+ *   -EADDRINUSE  "another rollbackd is listening on /run/x/x.sock"
+ *   -EEXIST      "/run/x/x.sock: exists and is not a socket; refusing to
+ *                replace it"
+ *   -ENAMETOOLONG, -ENOENT, -ENOTDIR, ... "path: strerror"
+ * A stale socket file (nothing answers on it) is replaced. The socket is
+ * created with mode 0660. SIGPIPE must be ignored by the process. */
 int rbd_control_new(struct event_base *base, const char *path, int fd,
     rbd_request_cb cb, void *arg, struct rbd_control **ret, char *errbuf,
     size_t errlen);
-/* Stop listening, close every connection (calling their close callbacks),
- * remove the socket file when we created it. */
+/* Stop listening, close every connection (calling their close callbacks,
+ * synchronously, from here), remove the socket file when we created it
+ * (and it is still ours). NULL is fine. */
 void rbd_control_free(struct rbd_control *ctl);
 
-/* Queue one reply line: obj serialised compactly plus '\n'. obj is not
- * stolen. Returns 0 or -ENOMEM / -ENOBUFS (output cap reached: the
- * connection is closed). */
+/* For tests: the time a client has to send its request line (default
+ * RBD_CONTROL_TIMEOUT_SEC; also the stall limit on flushing replies) and
+ * the number of clients (default RBD_CONTROL_CLIENTS_MAX); 0 keeps the
+ * default. Applies to connections accepted afterwards. */
+void rbd_control_set_limits(struct rbd_control *ctl, uint64_t timeout_usec,
+    unsigned clients_max);
+
+/* Queue one reply line: obj (an object) serialised compactly plus '\n'.
+ * obj is not stolen. Returns 0 or -ENOMEM / -EINVAL (not an object) /
+ * -ENOBUFS (output cap reached: the connection is dropped) / -EPIPE (c is
+ * closing or gone). */
 int rbd_conn_reply(struct rbd_conn *c, const struct json_t *obj);
-/* Close after every queued reply has been written. After this, c must not
- * be used by the caller. */
+/* Hand c back: its close callback runs now (if it has not run yet), and
+ * the connection is closed once every queued reply has been written (or
+ * the client stalls for the timeout). After this, c must not be used. */
 void rbd_conn_close(struct rbd_conn *c);
-/* Called once when c goes away for any reason (client hung up, error,
- * rbd_conn_close done, server freed). Replaces any earlier callback. */
+/* cb(arg) runs once when c goes away for the caller, for any reason (see
+ * the lifetime rules above); c must not be used from then on. Replaces
+ * any earlier callback; cb NULL removes it. A client that shuts down its
+ * writing side while c is open (before rbd_conn_close) counts as gone. */
 void rbd_conn_on_close(struct rbd_conn *c, void (*cb)(void *arg), void *arg);
 
-/* One reply and close: {"ok":false,"error":code,"message":msg}. */
+/* One reply and rbd_conn_close: {"ok":false,"error":code,"message":msg}.
+ * Bytes that are not UTF-8 in msg are replaced by '?'. */
 void rbd_conn_fail(struct rbd_conn *c, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -37,6 +37,8 @@ struct rbd_probe_result {
 	enum rbd_sample_result result;
 	const char *detail;
 	uint64_t started;	/* monotonic usec: when the sample was taken */
+	uint64_t planned;	/* monotonic usec: when the schedule wanted it
+				 * (started - planned is the lateness) */
 	uint64_t latency;	/* usec from start to completion */
 	long status;		/* HTTP status, 0 when none */
 };
@@ -47,7 +49,8 @@ typedef void (*rbd_probe_cb)(void *arg, const struct rbd_probe_result *r);
 
 /* A prober on base. Returns NULL when curl or libevent cannot be set up. */
 struct rbd_prober *rbd_prober_new(struct event_base *base);
-/* Stops and frees every probe still registered, then the prober. */
+/* Stops and frees every probe still registered, then the prober. Callbacks
+ * are not called. Not from inside a probe callback. NULL is fine. */
 void rbd_prober_free(struct rbd_prober *p);
 
 /* Start probing cfg every interval_usec; the first sample comes within one
@@ -68,6 +71,9 @@ struct rbd_prober_stats {
 	uint64_t samples;	/* completed since start */
 	uint64_t skipped;	/* ticks skipped because still running */
 	uint64_t late;		/* samples started more than 100ms late */
+	uint64_t missed;	/* ticks dropped: the loop was a whole interval
+				 * or more behind (no catch-up burst) */
+	uint64_t connects;	/* new connections opened (keep-alive misses) */
 	uint64_t handles;	/* easy handles allocated (pool size) */
 };
 void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret);

@@ -1,24 +1,37 @@
-/* rollbackd: the daemon's entry point.
+/* rollbackd: the daemon. Loads the configuration, opens the store, resumes
+ * every service from it, and runs one event loop for the control socket,
+ * probes, timers, deploy commands and signals.
  *
- * This build knows the configuration test (-t): load the main config and
- * every policy, print each error as file:line:col: message, and exit
- * non-zero if there was any, like nginx -t. */
+ * -t tests the configuration instead: every error as file:line:col:
+ * message, like nginx -t. */
 #include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 
+#include "control.h"
+#include "daemon.h"
 #include "diag.h"
+#include "log.h"
 #include "policy.h"
+#include "probe_http.h"
+#include "runner.h"
+#include "store.h"
+
+#define ERRBUF_MAX 512
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: rollbackd [-t] [-c FILE]\n"
+	    "usage: rollbackd [-dt] [-c FILE]\n"
 	    "  -c FILE  main configuration (default " RBD_DEFAULT_CONFIG ")\n"
 	    "  -t       test the configuration and every policy, then exit\n"
+	    "  -d       log per-sample detail (debug level)\n"
 	    "  -h       this help\n");
 }
 
@@ -31,43 +44,302 @@ static void print_diag(const struct rbd_diag *d)
 		fprintf(stderr, "rollbackd: and %zu more errors\n", d->dropped);
 }
 
-/* -t: exit 0 with a one-line summary when everything loads, 1 otherwise. */
-static int test_config(const char *path)
+/* Log every collected error. */
+static void log_diag(const struct rbd_diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		rbd_log(LOG_ERR, "%s", d->msgs[i]);
+	if (d->dropped)
+		rbd_log(LOG_ERR, "and %zu more errors", d->dropped);
+}
+
+/* Load path, printing every error; the summary counts checks. */
+static int load_config(const char *path, struct rbd_config **ret)
 {
 	struct rbd_diag diag = { 0 };
-	struct rbd_config *c = NULL;
-	size_t checks = 0;
 	int r;
 
-	r = rbd_config_load(path, &c, &diag);
+	r = rbd_config_load(path, ret, &diag);
 	if (r < 0) {
 		print_diag(&diag);
 		if (!rbd_diag_count(&diag))
 			fprintf(stderr, "%s: %s\n", path, strerror(-r));
 		fprintf(stderr, "rollbackd: configuration %s has %zu error%s\n",
 		    path, rbd_diag_count(&diag), rbd_diag_count(&diag) == 1 ? "" : "s");
-		rbd_diag_free(&diag);
-		return 1;
 	}
+	rbd_diag_free(&diag);
+	return r;
+}
+
+/* Checks in every policy of c. */
+static size_t count_checks(const struct rbd_config *c)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < c->n_policies; i++)
-		checks += c->policies[i]->n_checks;
+		n += c->policies[i]->n_checks;
+	return n;
+}
+
+/* -t: exit 0 with a one-line summary when everything loads, 1 otherwise. */
+static int test_config(const char *path)
+{
+	struct rbd_config *c = NULL;
+	size_t checks;
+
+	if (load_config(path, &c) < 0)
+		return 1;
+	checks = count_checks(c);
 	printf("rollbackd: configuration %s is ok: %zu polic%s, %zu check%s\n",
 	    path, c->n_policies, c->n_policies == 1 ? "y" : "ies",
 	    checks, checks == 1 ? "" : "s");
 	rbd_config_free(c);
-	rbd_diag_free(&diag);
 	return 0;
+}
+
+struct rbd_svc *daemon_find(const struct rbd_daemon *d, const char *name)
+{
+	size_t lo = 0, hi = d->n_svcs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, d->svcs[mid]->name);
+
+		if (c == 0)
+			return d->svcs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Services for every policy of cfg, keeping those of d that are still
+ * configured (their watches go on) and making new ones. The result is in
+ * policy order, which is sorted by service name. */
+static int build_services(struct rbd_daemon *d, const struct rbd_config *cfg,
+    struct rbd_svc ***ret, size_t *ret_n)
+{
+	struct rbd_svc **svcs = calloc(cfg->n_policies + 1, sizeof(*svcs));
+
+	if (!svcs)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_policies; i++) {
+		const struct rbd_policy *p = cfg->policies[i];
+		struct rbd_svc *s = daemon_find(d, p->service);
+		int r = s ? svc_set_policy(s, p) : svc_new(d, p, &s);
+
+		if (r < 0) {
+			/* Only out of memory or an unreadable store gets here;
+			 * the service is left out and says why in the log. */
+			rbd_log(LOG_ERR, "%s: not watched: %s", p->service, strerror(-r));
+			if (s)
+				svc_retire(s);
+			continue;
+		}
+		svcs[(*ret_n)++] = s;
+	}
+	*ret = svcs;
+	return 0;
+}
+
+int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
+{
+	struct rbd_config *cfg = NULL, *old = d->config;
+	struct rbd_svc **svcs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = rbd_config_load(d->config_path, &cfg, diag);
+	if (r < 0) {
+		if (!rbd_diag_count(diag))
+			rbd_diag_add(diag, d->config_path, 0, 0, "%s", strerror(-r));
+		rbd_log(LOG_ERR, "reload rejected, the old configuration keeps running:");
+		log_diag(diag);
+		return r;
+	}
+	if (strcmp(cfg->socket, old->socket) || strcmp(cfg->state_dir, old->state_dir))
+		rbd_log(LOG_WARNING, "reload: socket and state_dir changes take "
+		    "effect at the next restart");
+	r = build_services(d, cfg, &svcs, &n);
+	if (r < 0) {
+		rbd_diag_add(diag, d->config_path, 0, 0, "%s", strerror(-r));
+		rbd_config_free(cfg);
+		return r;
+	}
+	/* Services whose policy is gone. */
+	for (size_t i = 0; i < d->n_svcs; i++)
+		if (!rbd_config_find(cfg, d->svcs[i]->name)) {
+			rbd_log(LOG_NOTICE, "%s: policy removed, no longer watched",
+			    d->svcs[i]->name);
+			svc_retire(d->svcs[i]);
+		}
+	free(d->svcs);
+	d->svcs = svcs;
+	d->n_svcs = n;
+	d->config = cfg;
+	rbd_config_free(old);
+	rbd_log(LOG_NOTICE, "configuration reloaded: %zu polic%s, %zu checks",
+	    n, n == 1 ? "y" : "ies", count_checks(cfg));
+	return 0;
+}
+
+/* SIGHUP: reload, logging the outcome. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct rbd_diag diag = { 0 };
+
+	(void)sig;
+	(void)what;
+	rbd_log(LOG_NOTICE, "SIGHUP: reloading");
+	daemon_reload(arg, &diag);
+	rbd_diag_free(&diag);
+}
+
+/* Every deploy command has stopped: leave the loop. */
+static void on_runner_done(void *arg)
+{
+	struct rbd_daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+/* SIGTERM, SIGINT: no new work, children get their grace period. Every
+ * decision is already committed: commits are synchronous. */
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct rbd_daemon *d = arg;
+
+	(void)what;
+	if (d->stopping)
+		return;
+	rbd_log(LOG_NOTICE, "%s: stopping", strsignal(sig));
+	d->stopping = true;
+	rbd_control_free(d->control);
+	d->control = NULL;
+	for (size_t i = 0; i < d->n_svcs; i++)
+		svc_quiesce(d->svcs[i]);
+	rbd_runner_shutdown(d->runner, RBD_RUN_GRACE_USEC, on_runner_done, d);
+}
+
+/* Make directory dir if it is missing; what names it in messages. */
+static int dir_ensure(const char *dir, mode_t mode, const char *what)
+{
+	if (mkdir(dir, mode) < 0 && errno != EEXIST) {
+		int r = -errno;
+
+		rbd_log(LOG_ERR, "%s: cannot create the %s: %s", dir, what,
+		    strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* Make the control socket's directory if it is missing: readable by all,
+ * writable by us only (the control socket refuses anything laxer). */
+static int socket_dir_ensure(const char *socket)
+{
+	char *dir = strdup(socket), *slash;
+	int r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		r = dir_ensure(dir, 0755, "socket directory");
+	}
+	free(dir);
+	return r;
+}
+
+/* Everything but the loop. Returns 0 or an exit status. */
+static int daemon_start(struct rbd_daemon *d)
+{
+	char err[ERRBUF_MAX];
+	size_t n = 0;
+
+	if (load_config(d->config_path, &d->config) < 0)
+		return EX_CONFIG;
+	if (dir_ensure(d->config->state_dir, 0750, "state directory") < 0)
+		return EX_CANTCREAT;
+	if (rbd_store_open(d->config->state_dir, &d->store, err, sizeof(err)) < 0) {
+		rbd_log(LOG_ERR, "cannot open the store: %s", err);
+		return EX_CANTCREAT;
+	}
+	d->base = event_base_new();
+	d->prober = d->base ? rbd_prober_new(d->base) : NULL;
+	d->runner = d->base ? rbd_runner_new(d->base) : NULL;
+	if (!d->prober || !d->runner) {
+		rbd_log(LOG_ERR, "cannot set up the event loop");
+		return EX_OSERR;
+	}
+	if (build_services(d, d->config, &d->svcs, &n) < 0)
+		return EX_OSERR;
+	d->n_svcs = n;
+	if (socket_dir_ensure(d->config->socket) < 0)
+		return EX_CANTCREAT;
+	if (rbd_control_new(d->base, d->config->socket, -1, daemon_on_request, d,
+	    &d->control, err, sizeof(err)) < 0) {
+		rbd_log(LOG_ERR, "%s", err);
+		return EX_CANTCREAT;
+	}
+	rbd_log(LOG_NOTICE, "watching %zu service%s, %zu checks; control socket %s",
+	    n, n == 1 ? "" : "s", count_checks(d->config), d->config->socket);
+	return 0;
+}
+
+/* Free everything, in the reverse order of daemon_start. */
+static void daemon_stop(struct rbd_daemon *d)
+{
+	for (size_t i = 0; i < d->n_svcs; i++)
+		svc_free(d->svcs[i]);
+	free(d->svcs);
+	rbd_control_free(d->control);
+	rbd_runner_free(d->runner);
+	rbd_prober_free(d->prober);
+	rbd_store_free(d->store);
+	rbd_config_free(d->config);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+/* Run the loop with its signal handlers until a clean stop. */
+static int daemon_run(struct rbd_daemon *d)
+{
+	struct event *ev[3];
+	int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
+	int r;
+
+	ev[0] = evsignal_new(d->base, SIGHUP, on_sighup, d);
+	ev[1] = evsignal_new(d->base, SIGTERM, on_sigterm, d);
+	ev[2] = evsignal_new(d->base, SIGINT, on_sigterm, d);
+	for (int i = 0; i < 3; i++)
+		if (!ev[i] || evsignal_add(ev[i], NULL) < 0) {
+			rbd_log(LOG_ERR, "cannot handle signal %d", sigs[i]);
+			return EX_OSERR;
+		}
+	r = event_base_dispatch(d->base);
+	for (int i = 0; i < 3; i++)
+		event_free(ev[i]);
+	rbd_log(LOG_NOTICE, "stopped");
+	return r < 0 ? EX_SOFTWARE : 0;
 }
 
 int main(int argc, char **argv)
 {
+	struct rbd_daemon d = { 0 };
 	const char *config = RBD_DEFAULT_CONFIG;
-	int test = 0, ch;
+	int test = 0, ch, r;
 
-	while ((ch = getopt(argc, argv, "c:th")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dth")) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'd':
+			rbd_log_set_level(LOG_DEBUG);
 			break;
 		case 't':
 			test = 1;
@@ -84,10 +356,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (!test) {
-		fprintf(stderr, "rollbackd: this build only tests configurations; "
-		    "run it with -t\n");
-		return EX_SOFTWARE;
-	}
-	return test_config(config);
+	if (test)
+		return test_config(config);
+	/* A client that hangs up must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	d.config_path = (char *)config;
+	r = daemon_start(&d);
+	if (r == 0)
+		r = daemon_run(&d);
+	daemon_stop(&d);
+	return r;
 }

@@ -43,17 +43,35 @@ struct rbd_request {
 };
 
 /* Parse one request line (without the newline). Returns 0 and fills *ret,
- * or -EINVAL with a message for the client in errbuf: "not JSON: ...",
- * "unknown command 'x'", "missing 'service'", "invalid release version
- * 'x': must not start with '-'" (a hostile value is shown escaped and cut),
- * "unknown field 'x' for deployed", "meta values must be strings", ...
+ * or fails with a message for the client in errbuf (errbuf may be NULL):
+ *  -EPROTO  the request is malformed: "not JSON: ...", "empty request",
+ *           "request must be a JSON object, got an array", "missing 'cmd'",
+ *           "unknown command 'x'", "unknown field 'x' for deployed",
+ *           "missing 'service'", "'limit' must be an integer, got a string",
+ *           "meta values must be strings ('k' is an integer)", "request
+ *           line longer than 65536 bytes" (reply "error":"protocol");
+ *  -EINVAL  a value is refused: "invalid release version 'x': must not
+ *           start with '-'", "invalid service name 'x': ...", "'limit' must
+ *           be between 1 and 1000, got 0", "too many meta keys (33; at most
+ *           32)", "meta is too big (...)", "invalid meta key 'x': ..."
+ *           (reply "error":"refused");
+ *  -ENOMEM.
+ * A value from the peer is shown escaped (\n, \x1b, \xc3) and cut to 64
+ * bytes with "...": the message is safe to print. *ret is not written on
+ * failure. History's limit defaults to RBD_PROTO_HISTORY_DEFAULT; an empty
+ * meta object gives meta NULL.
  * rbd_request_clear() frees what a parsed request holds. */
 int rbd_request_parse(const char *line, size_t len, struct rbd_request *ret,
     char *errbuf, size_t errlen);
 void rbd_request_clear(struct rbd_request *r);
 
-/* The request as one JSON line without the newline, for the client.
- * Returns a new string (free()) or NULL when out of memory. */
+/* The request as one compact JSON line without the newline, for the
+ * client: only the fields r->cmd takes, and of those only the ones set
+ * (service/version non-empty, meta non-NULL, wait true, limit non-zero;
+ * limit 0 means the daemon's default). Values are not validated here: the
+ * daemon refuses what rbd_request_parse refuses. Returns a new string
+ * (free()), or NULL when out of memory or when meta is not a JSON object
+ * (or a name is not UTF-8). parse(format(r)) gives r back. */
 char *rbd_request_format(const struct rbd_request *r);
 
 #endif

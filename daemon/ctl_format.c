@@ -1,0 +1,431 @@
+/* rollbackctl's human output: see ctl_format.h.
+ *
+ * Tables are printed in two passes over the reply (measure, then print),
+ * each row's cells built into fixed buffers, so nothing is allocated. The
+ * last column (a reason or a detail) is never padded nor cut. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_format.h"
+#include "duration.h"
+
+#define CELL	160	/* bytes of one padded cell; longer ones end "..." */
+#define GAP	2	/* spaces between columns */
+
+/* The length of the UTF-8 sequence at s (2 to 4 bytes), 0 when it is
+ * not one: such bytes are escaped, a lone 0x9b is a C1 control too. */
+static size_t utf8_len(const char *s)
+{
+	unsigned char c = (unsigned char)s[0];
+	size_t n = c >= 0xf5 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 :
+	    c >= 0xc2 ? 2 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* The escape of the character at s, written into tmp (9 bytes); returns
+ * how many bytes of s it stands for. */
+static size_t escape_one(const char *s, char *tmp)
+{
+	unsigned char c = (unsigned char)s[0], d = (unsigned char)s[1];
+	size_t n;
+
+	switch (c) {
+	case '\n':
+		strcpy(tmp, "\\n");
+		return 1;
+	case '\r':
+		strcpy(tmp, "\\r");
+		return 1;
+	case '\t':
+		strcpy(tmp, "\\t");
+		return 1;
+	}
+	if (c < 0x20 || c == 0x7f) {
+		snprintf(tmp, 9, "\\x%02x", c);
+		return 1;
+	}
+	if (c < 0x80) {
+		tmp[0] = (char)c;
+		tmp[1] = '\0';
+		return 1;
+	}
+	n = utf8_len(s);
+	if (n == 0) {
+		snprintf(tmp, 9, "\\x%02x", c);
+		return 1;
+	}
+	/* U+0080..U+009F: C1 controls, which some terminals obey. */
+	if (c == 0xc2 && d <= 0x9f) {
+		snprintf(tmp, 9, "\\u%04x", d);
+		return 2;
+	}
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	return n;
+}
+
+char *rbd_ctl_escape(const char *s, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (s = s ? s : "-"; *s;) {
+		char tmp[9];
+		size_t used = escape_one(s, tmp), n = strlen(tmp);
+
+		if (off + n >= len) {
+			/* Cut on a character boundary, leaving room for "...". */
+			if (off > len - 4)
+				off = len - 4;
+			while (off > 0 && ((unsigned char)buf[off] & 0xc0) == 0x80)
+				off--;
+			strcpy(buf + off, "...");
+			return buf;
+		}
+		memcpy(buf + off, tmp, n);
+		off += n;
+		s += used;
+	}
+	buf[off] = '\0';
+	return buf;
+}
+
+void rbd_ctl_puts(FILE *out, const char *s)
+{
+	for (s = s ? s : "-"; *s;) {
+		char tmp[9];
+
+		s += escape_one(s, tmp);
+		fputs(tmp, out);
+	}
+}
+
+char *rbd_ctl_time(uint64_t usec, bool date, char *buf, size_t len)
+{
+	time_t t = (time_t)(usec / RBD_USEC_PER_SEC);
+	struct tm tm;
+	size_t n = 0;
+
+	if (localtime_r(&t, &tm))
+		n = date ? strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) :
+		    strftime(buf, len, "%H:%M:%S", &tm);
+	if (n == 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* A string member of obj; NULL when absent, null or not a string. */
+static const char *str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* s, or "-" for a missing value. */
+static const char *dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* A wall-clock usec member of obj; 0 when absent or not positive. */
+static uint64_t usec_of(const json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Columns on a terminal: UTF-8 continuation bytes take none. */
+static size_t width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Widen w[] to fit every cell of a row. */
+static void widen(size_t *w, char cells[][CELL], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (width(cells[i]) > w[i])
+			w[i] = width(cells[i]);
+}
+
+/* Print the padded cells of a row; the caller prints the last column. */
+static void put_cells(FILE *out, char cells[][CELL], const size_t *w,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%*s", cells[i],
+		    (int)(w[i] - width(cells[i]) + GAP), "");
+}
+
+/* A header row into cells. */
+static void head(char cells[][CELL], const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(cells[i], CELL, "%s", names[i]);
+}
+
+/* "3m12s ago" for a wall-clock time, truncated to seconds; "-" unknown. */
+static void ago(uint64_t then, uint64_t now, char *buf, size_t len)
+{
+	char d[RBD_DURATION_STR_MAX];
+	uint64_t diff;
+
+	if (!then) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	diff = now > then ? now - then : 0;
+	diff -= diff % RBD_USEC_PER_SEC;
+	snprintf(buf, len, "%s ago", rbd_duration_str(diff, d, sizeof(d)));
+}
+
+enum { ST_SERVICE, ST_STATE, ST_LIVE, ST_GOOD, ST_SINCE, ST_COLS };
+
+static const char *const status_head[ST_COLS] = {
+	"SERVICE", "STATE", "LIVE", "KNOWN-GOOD", "SINCE",
+};
+
+/* The cells of one service's status row: the state names its target
+ * ("rolling_back to v2.4.1") and says when a deploy command is running. */
+static void status_cells(const json_t *svc, uint64_t now, char cells[][CELL])
+{
+	const char *target = str(svc, "target");
+	char state[2 * CELL];
+
+	snprintf(state, sizeof(state), "%s%s%s%s", dash(str(svc, "state")),
+	    target ? " to " : "", target ? target : "",
+	    json_is_true(json_object_get(svc, "deploying")) ? " (deploying)" : "");
+	rbd_ctl_escape(str(svc, "service"), cells[ST_SERVICE], CELL);
+	rbd_ctl_escape(state, cells[ST_STATE], CELL);
+	rbd_ctl_escape(str(svc, "live"), cells[ST_LIVE], CELL);
+	rbd_ctl_escape(str(svc, "known_good"), cells[ST_GOOD], CELL);
+	ago(usec_of(svc, "since"), now, cells[ST_SINCE], CELL);
+}
+
+enum { CK_NAME, CK_LAST, CK_FAILS, CK_COLS };
+
+static const char *const check_head[CK_COLS] = { "CHECK", "LAST", "FAILS" };
+
+/* The cells of one check's row: FAILS is "2/3" (fails/fail_after). */
+static void check_cells(const json_t *ck, char cells[][CELL])
+{
+	const json_t *limit = json_object_get(ck, "fail_after");
+	long long fails = json_integer_value(json_object_get(ck, "fails"));
+
+	rbd_ctl_escape(str(ck, "name"), cells[CK_NAME], CELL);
+	rbd_ctl_escape(str(ck, "last"), cells[CK_LAST], CELL);
+	if (json_is_integer(limit))
+		snprintf(cells[CK_FAILS], CELL, "%lld/%lld", fails,
+		    (long long)json_integer_value(limit));
+	else
+		snprintf(cells[CK_FAILS], CELL, "%lld", fails);
+}
+
+/* The checks of one service, as a table after a blank line. */
+static void print_checks(FILE *out, const json_t *svc)
+{
+	const json_t *checks = json_object_get(svc, "checks"), *ck;
+	char cells[CK_COLS][CELL];
+	size_t w[CK_COLS] = { 0 }, i;
+
+	if (!json_is_array(checks) || json_array_size(checks) == 0)
+		return;
+	head(cells, check_head, CK_COLS);
+	widen(w, cells, CK_COLS);
+	json_array_foreach(checks, i, ck) {
+		check_cells(ck, cells);
+		widen(w, cells, CK_COLS);
+	}
+	fputc('\n', out);
+	head(cells, check_head, CK_COLS);
+	put_cells(out, cells, w, CK_COLS);
+	fputs("DETAIL\n", out);
+	json_array_foreach(checks, i, ck) {
+		check_cells(ck, cells);
+		put_cells(out, cells, w, CK_COLS);
+		rbd_ctl_puts(out, str(ck, "detail"));
+		fputc('\n', out);
+	}
+}
+
+int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
+    bool checks)
+{
+	const json_t *svcs = json_object_get(reply, "services"), *svc;
+	char cells[ST_COLS][CELL];
+	size_t w[ST_COLS] = { 0 }, i;
+
+	if (!json_is_array(svcs))
+		return -EBADMSG;
+	if (json_array_size(svcs) == 0) {
+		fputs("no services are configured\n", out);
+		return 0;
+	}
+	head(cells, status_head, ST_COLS);
+	widen(w, cells, ST_COLS);
+	json_array_foreach(svcs, i, svc) {
+		status_cells(svc, now_usec, cells);
+		widen(w, cells, ST_COLS);
+	}
+	head(cells, status_head, ST_COLS);
+	put_cells(out, cells, w, ST_COLS);
+	fputs("REASON\n", out);
+	json_array_foreach(svcs, i, svc) {
+		status_cells(svc, now_usec, cells);
+		put_cells(out, cells, w, ST_COLS);
+		rbd_ctl_puts(out, str(svc, "reason"));
+		fputc('\n', out);
+	}
+	if (checks)
+		json_array_foreach(svcs, i, svc)
+			print_checks(out, svc);
+	return 0;
+}
+
+enum { HI_AT, HI_EVENT, HI_MOVE, HI_RELEASE, HI_COLS };
+
+/* The cells of one history line: local time, event, "from -> to",
+ * the release and, for a rollback, "-> target". */
+static void history_cells(const json_t *ev, char cells[][CELL])
+{
+	const char *target = str(ev, "target");
+	char buf[2 * CELL];
+
+	rbd_ctl_time(usec_of(ev, "at"), true, cells[HI_AT], CELL);
+	rbd_ctl_escape(str(ev, "event"), cells[HI_EVENT], CELL);
+	snprintf(buf, sizeof(buf), "%s -> %s", dash(str(ev, "from")),
+	    dash(str(ev, "to")));
+	rbd_ctl_escape(buf, cells[HI_MOVE], CELL);
+	snprintf(buf, sizeof(buf), "%s%s%s", dash(str(ev, "release")),
+	    target ? " -> " : "", target ? target : "");
+	rbd_ctl_escape(buf, cells[HI_RELEASE], CELL);
+}
+
+int rbd_ctl_print_history(FILE *out, const json_t *reply)
+{
+	const json_t *events = json_object_get(reply, "events"), *ev;
+	char cells[HI_COLS][CELL];
+	size_t w[HI_COLS] = { 0 }, i;
+
+	if (!json_is_array(events))
+		return -EBADMSG;
+	if (json_array_size(events) == 0) {
+		rbd_ctl_puts(out, str(reply, "service"));
+		fputs(": no history yet\n", out);
+		return 0;
+	}
+	json_array_foreach(events, i, ev) {
+		history_cells(ev, cells);
+		widen(w, cells, HI_COLS);
+	}
+	json_array_foreach(events, i, ev) {
+		const char *actor = str(ev, "actor"), *reason = str(ev, "reason");
+
+		history_cells(ev, cells);
+		put_cells(out, cells, w, HI_COLS);
+		rbd_ctl_puts(out, reason);
+		/* Said once: reasons often name who asked already. */
+		if (actor && !(reason && strstr(reason, actor))) {
+			fputs(" (by ", out);
+			rbd_ctl_puts(out, actor);
+			fputc(')', out);
+		}
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+void rbd_ctl_print_state(FILE *out, const json_t *reply)
+{
+	const char *live = str(reply, "live"), *target = str(reply, "target");
+	const char *reason = str(reply, "reason");
+
+	rbd_ctl_puts(out, str(reply, "service"));
+	fputs(": ", out);
+	rbd_ctl_puts(out, str(reply, "state"));
+	if (live) {
+		fputc(' ', out);
+		rbd_ctl_puts(out, live);
+	}
+	if (target) {
+		fputs(" to ", out);
+		rbd_ctl_puts(out, target);
+	}
+	if (reason) {
+		fputs(" (", out);
+		rbd_ctl_puts(out, reason);
+		fputc(')', out);
+	}
+	fputc('\n', out);
+}
+
+/* "checkout: watching -> rolling_back to v2.4.1 (reason)": the target
+ * only while it is not live yet. */
+static void print_transition(FILE *out, const json_t *ev)
+{
+	const char *target = str(ev, "target"), *live = str(ev, "live");
+
+	if (target && live && strcmp(target, live) == 0)
+		target = NULL;
+
+	rbd_ctl_puts(out, str(ev, "service"));
+	fputs(": ", out);
+	rbd_ctl_puts(out, str(ev, "from"));
+	fputs(" -> ", out);
+	rbd_ctl_puts(out, str(ev, "to"));
+	if (target) {
+		fputs(" to ", out);
+		rbd_ctl_puts(out, target);
+	}
+	fputs(" (", out);
+	rbd_ctl_puts(out, str(ev, "reason"));
+	fputs(")\n", out);
+}
+
+/* "checkout: healthz fail 2/3: HTTP 500 (expected 200)". */
+static void print_sample(FILE *out, const json_t *ev)
+{
+	char cells[CK_COLS][CELL];
+	const char *detail = str(ev, "detail");
+
+	rbd_ctl_puts(out, str(ev, "service"));
+	fputs(": ", out);
+	rbd_ctl_puts(out, str(ev, "check"));
+	fputc(' ', out);
+	rbd_ctl_puts(out, str(ev, "result"));
+	check_cells(ev, cells);
+	fprintf(out, " %s", cells[CK_FAILS]);
+	if (detail) {
+		fputs(": ", out);
+		rbd_ctl_puts(out, detail);
+	}
+	fputc('\n', out);
+}
+
+void rbd_ctl_print_progress(FILE *out, const json_t *msg, uint64_t now_usec)
+{
+	const char *event = str(msg, "event");
+	uint64_t at = usec_of(msg, "at");
+	char t[32];
+
+	rbd_ctl_time(at ? at : now_usec, false, t, sizeof(t));
+	if (!event && json_object_get(msg, "ok")) {
+		fprintf(out, "%s ", t);
+		rbd_ctl_print_state(out, msg);
+	} else if (event && strcmp(event, "transition") == 0) {
+		fprintf(out, "%s ", t);
+		print_transition(out, msg);
+	} else if (event && strcmp(event, "sample") == 0) {
+		fprintf(out, "%s ", t);
+		print_sample(out, msg);
+	}
+}

@@ -1,0 +1,55 @@
+/* rollbackctl's human output: the status table, the history timeline and
+ * the lines of a --wait stream, built from the daemon's reply objects
+ * (their fields are documented in rollbackd(8)).
+ *
+ * Formatting only: the current wall clock comes in as a parameter and
+ * nothing here talks to the daemon, so the output can be tested with
+ * canned replies. Every string that came from the daemon is printed with
+ * its control characters escaped, so that a reason (which may quote a
+ * deploy command's output) cannot rewrite the operator's terminal. */
+#ifndef RBD_CTL_FORMAT_H
+#define RBD_CTL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* Copy s into buf with control characters (C0, DEL and the UTF-8 encoded
+ * C1 range) written as \n, \r, \t, \xNN or \u00NN, and bytes that are
+ * not UTF-8 as \xNN. When the result does not fit,
+ * it is cut and ends with "...". NULL s gives "-". len must be at least
+ * 8. Returns buf. */
+char *rbd_ctl_escape(const char *s, char *buf, size_t len);
+
+/* Print s escaped as above, however long it is. NULL s prints "-". */
+void rbd_ctl_puts(FILE *out, const char *s);
+
+/* A status reply ({"ok":true,"services":[...]}) as a table: SERVICE,
+ * STATE, LIVE, KNOWN-GOOD, SINCE (relative to now_usec, wall clock),
+ * REASON. With checks, each service's checks follow in a second table.
+ * Returns 0, or -EBADMSG when the reply has no "services" array. */
+int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
+    bool checks);
+
+/* A history reply ({"ok":true,"service":..,"events":[...]}), newest first,
+ * one line per event with its local time. Returns 0, or -EBADMSG when the
+ * reply has no "events" array. */
+int rbd_ctl_print_history(FILE *out, const json_t *reply);
+
+/* The state a request left a service in, from a reply with "service",
+ * "state", "live" and "reason": "checkout: watching v2.4.2 (reason)". */
+void rbd_ctl_print_state(FILE *out, const json_t *reply);
+
+/* One progress line of a --wait stream, prefixed with the local time of
+ * its "at" (or of now_usec): the first reply, a "transition" or a "sample"
+ * event. Other events print nothing, so that a newer daemon can add some. */
+void rbd_ctl_print_progress(FILE *out, const json_t *msg, uint64_t now_usec);
+
+/* The local time of a wall-clock usec into buf: "2026-11-27 15:04:05"
+ * with date, "15:04:05" without. Returns buf. */
+char *rbd_ctl_time(uint64_t usec, bool date, char *buf, size_t len);
+
+#endif

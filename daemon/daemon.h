@@ -1,0 +1,130 @@
+/* The daemon's shared state, and the services it watches.
+ *
+ * One event_base runs everything. Each service (struct rbd_svc) owns its
+ * watch state (lib/watch.h), its timer, its probes, the deploy command in
+ * flight and the clients waiting for a verdict. svc_event() is the one path
+ * from an event to its effects: the engine decides, the store records the
+ * decision, and only then are the actions carried out (write-ahead). */
+#ifndef RBD_DAEMON_H
+#define RBD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "watch.h"
+
+struct event;
+struct event_base;
+struct json_t;
+struct rbd_conn;
+struct rbd_control;
+struct rbd_job;
+struct rbd_probe;
+struct rbd_prober;
+struct rbd_runner;
+struct rbd_store;
+struct rbd_svc;
+
+struct rbd_daemon {
+	struct event_base *base;
+	char *config_path;
+	struct rbd_config *config;
+	struct rbd_store *store;
+	struct rbd_prober *prober;
+	struct rbd_runner *runner;
+	struct rbd_control *control;
+	struct rbd_svc **svcs;		/* sorted by name, one per policy */
+	size_t n_svcs;
+	bool stopping;			/* SIGTERM: no new work */
+};
+
+/* The last sample of one check, for status. */
+struct rbd_check_state {
+	struct rbd_svc *svc;
+	size_t index;
+	struct rbd_probe *probe;	/* NULL when not probing */
+	enum rbd_sample_result last;
+	bool has_last;
+	char detail[RBD_DETAIL_MAX];
+};
+
+struct rbd_waiter {
+	struct rbd_conn *conn;
+	char version[RBD_VERSION_MAX + 1];
+	struct rbd_svc *svc;
+	struct rbd_waiter *next;
+};
+
+struct rbd_svc {
+	struct rbd_daemon *d;
+	/* A copy: an orphan outlives the configuration its policy was in. */
+	char name[RBD_SERVICE_MAX + 1];
+	const struct rbd_policy *policy;	/* owned by d->config; not for orphans */
+	size_t n_checks;			/* entries in checks[] */
+	struct rbd_watch *w;
+	struct event *timer;
+	struct rbd_check_state *checks;		/* policy->n_checks */
+	struct rbd_job *job;			/* deploy command running, or NULL */
+	bool deploying;				/* a deploy is running or reporting */
+	struct rbd_waiter *waiters;
+	bool broken;				/* its state could not be recorded */
+	bool orphan;				/* policy removed; freed when the deploy ends */
+};
+
+/* Monotonic time for the engine, usec. See daemon.c for the offset. */
+uint64_t rbd_now_mono(void);
+/* The engine's time for a CLOCK_MONOTONIC reading in usec (a probe's
+ * start time). */
+uint64_t rbd_mono_from_clock(uint64_t clock_monotonic_usec);
+/* Wall-clock time, usec since the epoch, for records. */
+uint64_t rbd_now_wall(void);
+
+/* A service for policy, with its state loaded from the store and resumed
+ * (an interrupted rollback is run again). Returns 0 or a negative errno,
+ * logged. */
+int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
+    struct rbd_svc **ret);
+/* Stop probes and timers, drop waiters; free unless a deploy is running,
+ * in which case it becomes an orphan freed when the deploy ends. */
+void svc_retire(struct rbd_svc *s);
+/* Shutdown: stop probes and the timer, close waiters; the state stays as
+ * recorded so the next start resumes it. */
+void svc_quiesce(struct rbd_svc *s);
+/* Free now (shutdown: the runner has been stopped). */
+void svc_free(struct rbd_svc *s);
+
+/* Feed one event through the engine, record it, carry out the actions.
+ * Returns 0, or a negative errno with a reason for the requester in errbuf
+ * (a refusal by the engine, or a store failure). */
+int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
+    char *errbuf, size_t errlen);
+
+/* After a reload kept this service: adopt its new policy. */
+int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy);
+
+/* Stream progress of s to conn until the verdict on version, then close
+ * conn. */
+int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
+    const char *version);
+
+/* The service's status as a JSON object (new reference), or NULL. */
+struct json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall);
+
+/* The service of that name, or NULL. */
+struct rbd_svc *daemon_find(const struct rbd_daemon *d, const char *name);
+
+/* Control requests (requests.c). */
+struct rbd_request;
+struct rbd_peer;
+void daemon_on_request(void *arg, struct rbd_conn *c,
+    const struct rbd_request *req, const struct rbd_peer *peer);
+
+/* Reload the configuration: returns 0, or a negative errno with every
+ * error in diag; the old configuration keeps running on failure. */
+struct rbd_diag;
+int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag);
+
+#endif

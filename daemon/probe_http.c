@@ -1,0 +1,982 @@
+/* HTTP probes on the event loop: see probe_http.h for the contract.
+ *
+ * The hiperfifo pattern: curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION);
+ * libevent tells curl what happened (curl_multi_socket_action), and
+ * curl_multi_info_read hands back the finished transfers.
+ *
+ * Lifetimes, because callbacks can remove probes:
+ *   - user callbacks run only from transfer_done() and probe_tick(), never
+ *     from inside a curl callback, so rbd_probe_remove() may call
+ *     curl_multi_remove_handle() right away;
+ *   - a transfer's easy handle is out of the multi and back in the pool
+ *     before its probe's callback runs;
+ *   - a probe removed while any user callback is on the stack is only
+ *     unlinked; its memory and timer event are freed later by the reaper
+ *     event, so no object is freed while its own callback is running.
+ *
+ * Steady state allocates nothing here: probe timers are allocated once per
+ * probe, easy handles and socket watchers come from free lists, and the body
+ * is never stored, only scanned through a small window per handle. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "duration.h"
+#include "probe_http.h"
+
+#define LATE_USEC		(100 * RBD_USEC_PER_MSEC)
+/* Idle easy handles kept for reuse: enough for the bursts of a busy loop
+ * (~9 KiB each), few enough that a burst of hanging endpoints does not pin
+ * memory for good. */
+#define IDLE_HANDLES_MAX	64
+/* Cached connections: one per probe, so that distinct endpoints each keep
+ * theirs, within [CONNS_MIN, CONNS_MAX] and half the descriptor limit. */
+#define CONNS_MIN		16
+#define CONNS_MAX		4096
+#define USER_AGENT		"rollbackd"
+#define SKIPPED_DETAIL		"skipped: previous probe still running"
+#define NEEDLE_SHOWN_MAX	64	/* bytes of expect_body quoted in a detail */
+
+/* A socket curl asked us to watch. Kept for reuse; freed with the prober. */
+struct rbd_sock {
+	struct event *ev;
+	short kind;			/* EV_READ | EV_WRITE watched, 0: none */
+	curl_socket_t fd;
+	struct rbd_sock *next_free;
+	struct rbd_sock *next_all;
+};
+
+/* An easy handle with the state of the one transfer it carries. */
+struct rbd_handle {
+	CURL *easy;
+	struct rbd_probe *probe;	/* NULL while idle */
+	struct rbd_handle *next;	/* idle list */
+	size_t body_seen;		/* bytes of body scanned, <= the cap */
+	bool capped;			/* we stopped the transfer at the cap */
+	bool body_found;
+	char *win;			/* carry of the last chunk + next head */
+	size_t win_cap;
+	size_t carry;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct rbd_probe {
+	struct rbd_prober *prober;
+	struct rbd_probe *prev, *next;	/* registered list; next links the
+					 * zombies once removed */
+	struct event *tick;
+	rbd_probe_cb cb;
+	void *arg;
+	uint64_t interval;
+	uint64_t next_tick;		/* planned time of the next tick */
+	uint64_t planned, started;	/* of the sample in flight */
+	uint64_t timeout_usec;
+	long timeout_ms;
+	struct rbd_handle *handle;	/* in flight, or NULL */
+	bool removed;
+	const char *url;		/* these point into the same block */
+	const char *host;
+	const char *body;		/* expect_body, or NULL */
+	size_t body_len;
+	const int *status;
+	size_t n_status;
+};
+
+struct rbd_prober {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer;		/* curl's single timeout */
+	struct event *reaper;		/* frees removed probes off their stacks */
+	struct rbd_probe *probes;
+	struct rbd_probe *zombies;
+	struct rbd_handle *idle;
+	size_t n_idle;
+	struct rbd_sock *free_socks;
+	struct rbd_sock *all_socks;
+	uint64_t seq;			/* probes ever added: spreads first ticks */
+	unsigned depth;			/* user callbacks on the stack */
+	long conns_max, conns_set;
+	bool curl_global;
+	struct rbd_prober_stats stats;
+};
+
+static void check_multi_info(struct rbd_prober *p);
+
+/* Monotonic time in usec. */
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* A relative libevent timeout from usec. */
+static struct timeval usec_tv(uint64_t usec)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(usec / RBD_USEC_PER_SEC);
+	tv.tv_usec = (suseconds_t)(usec % RBD_USEC_PER_SEC);
+	return tv;
+}
+
+/* Where in its interval probe number seq first fires. The fractional parts
+ * of seq * golden ratio fall evenly over [0, 1) for any run of consecutive
+ * seq (the three-distance theorem), so a thousand probes added at once land
+ * about interval / 1000 apart instead of in one burst. */
+static uint64_t spread_offset(uint64_t seq, uint64_t interval)
+{
+	uint64_t frac = seq * UINT64_C(0x9E3779B97F4A7C15);
+	uint64_t off = (uint64_t)((double)(frac >> 11) * 0x1p-53 * (double)interval);
+
+	return off < interval ? off : interval - 1;
+}
+
+/* The most connections worth caching: half the descriptor limit, bounded. */
+static long conns_limit(void)
+{
+	struct rlimit rl;
+	rlim_t half;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return CONNS_MAX;
+	half = rl.rlim_cur / 2;
+	if (half < CONNS_MIN)
+		return CONNS_MIN;
+	return half > CONNS_MAX ? CONNS_MAX : (long)half;
+}
+
+/* Size the multi handle's connection cache to the probes registered. */
+static void conns_update(struct rbd_prober *p)
+{
+	long want = p->stats.probes > (uint64_t)p->conns_max ?
+	    p->conns_max : (long)p->stats.probes;
+
+	if (want < CONNS_MIN)
+		want = CONNS_MIN;
+	if (want == p->conns_set)
+		return;
+	if (curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, want) == CURLM_OK)
+		p->conns_set = want;
+}
+
+/* A socket watcher from the free list, or a new one. */
+static struct rbd_sock *sock_get(struct rbd_prober *p)
+{
+	struct rbd_sock *sk = p->free_socks;
+
+	if (sk) {
+		p->free_socks = sk->next_free;
+		return sk;
+	}
+	sk = calloc(1, sizeof(*sk));
+	if (!sk)
+		return NULL;
+	sk->ev = event_new(p->base, -1, 0, NULL, NULL);
+	if (!sk->ev) {
+		free(sk);
+		return NULL;
+	}
+	sk->next_all = p->all_socks;
+	p->all_socks = sk;
+	return sk;
+}
+
+/* Stop watching and keep the watcher for the next socket. */
+static void sock_put(struct rbd_prober *p, struct rbd_sock *sk)
+{
+	event_del(sk->ev);
+	sk->kind = 0;
+	sk->next_free = p->free_socks;
+	p->free_socks = sk;
+}
+
+/* libevent saw activity on a socket of curl's: tell curl. */
+static void sock_event_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	struct rbd_prober *p = arg;
+	int action = (kind & EV_READ ? CURL_CSELECT_IN : 0) |
+	    (kind & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int running;
+
+	(void)curl_multi_socket_action(p->multi, fd, action, &running);
+	check_multi_info(p);
+}
+
+/* Watch fd for kind. event_assign only on a non-pending event, hence the
+ * event_del first (also when curl changes direction on the same fd). */
+static int sock_watch(struct rbd_prober *p, struct rbd_sock *sk,
+    curl_socket_t fd, short kind)
+{
+	if (sk->kind == kind && sk->fd == fd)
+		return 0;
+	event_del(sk->ev);
+	sk->kind = 0;
+	sk->fd = fd;
+	if (!kind)
+		return 0;
+	if (event_assign(sk->ev, p->base, fd, kind | EV_PERSIST, sock_event_cb, p) < 0 ||
+	    event_add(sk->ev, NULL) < 0)
+		return -1;
+	sk->kind = kind;
+	return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: what curl wants watched on socket s. */
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+	struct rbd_prober *p = userp;
+	struct rbd_sock *sk = socketp;
+	short kind;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (sk)
+			sock_put(p, sk);
+		return 0;
+	}
+	if (!sk) {
+		sk = sock_get(p);
+		if (!sk)
+			return -1;
+		if (curl_multi_assign(p->multi, s, sk) != CURLM_OK) {
+			sock_put(p, sk);
+			return -1;
+		}
+	}
+	kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+	    (what & CURL_POLL_OUT ? EV_WRITE : 0));
+	return sock_watch(p, sk, s, kind);
+}
+
+/* CURLMOPT_TIMERFUNCTION: (re)arm or cancel curl's one timer. Never calls
+ * curl from here: a 0 timeout fires from the loop. */
+static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct rbd_prober *p = userp;
+	struct timeval tv;
+
+	(void)multi;
+	if (timeout_ms < 0) {
+		evtimer_del(p->timer);
+		return 0;
+	}
+	tv = usec_tv((uint64_t)timeout_ms * RBD_USEC_PER_MSEC);
+	return evtimer_add(p->timer, &tv) < 0 ? -1 : 0;
+}
+
+/* curl's timer expired: let it run its timeouts. */
+static void curl_timer_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	struct rbd_prober *p = arg;
+	int running;
+
+	(void)fd;
+	(void)kind;
+	(void)curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_multi_info(p);
+}
+
+/* Free a probe that is unlinked and has nothing in flight. */
+static void probe_free(struct rbd_probe *pr)
+{
+	if (pr->tick)
+		event_free(pr->tick);
+	free(pr);
+}
+
+/* Free the probes removed while callbacks were on the stack. */
+static void reap(struct rbd_prober *p)
+{
+	struct rbd_probe *pr;
+
+	while ((pr = p->zombies)) {
+		p->zombies = pr->next;
+		probe_free(pr);
+	}
+}
+
+/* The reaper event: runs from the loop, off every probe's stack. */
+static void reap_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	(void)fd;
+	(void)kind;
+	reap(arg);
+}
+
+/* Release an easy handle for good. */
+static void handle_destroy(struct rbd_prober *p, struct rbd_handle *h)
+{
+	curl_easy_cleanup(h->easy);
+	free(h->win);
+	free(h);
+	p->stats.handles--;
+}
+
+/* An easy handle from the pool, or a new one. */
+static struct rbd_handle *handle_get(struct rbd_prober *p)
+{
+	struct rbd_handle *h = p->idle;
+
+	if (h) {
+		p->idle = h->next;
+		p->n_idle--;
+		h->next = NULL;
+		return h;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->easy = curl_easy_init();
+	if (!h->easy) {
+		free(h);
+		return NULL;
+	}
+	p->stats.handles++;
+	return h;
+}
+
+/* Back to the pool (out of the multi already), or freed beyond the bound. */
+static void handle_put(struct rbd_prober *p, struct rbd_handle *h)
+{
+	h->probe = NULL;
+	if (p->n_idle >= IDLE_HANDLES_MAX) {
+		handle_destroy(p, h);
+		return;
+	}
+	h->next = p->idle;
+	p->idle = h;
+	p->n_idle++;
+}
+
+/* Look for the needle in one more chunk of body. Only the last len - 1
+ * bytes are carried over, so a needle split across chunks is found without
+ * keeping the body. */
+static void body_scan(struct rbd_handle *h, const char *buf, size_t len)
+{
+	const struct rbd_probe *pr = h->probe;
+	size_t n = pr->body_len, head, wlen, keep;
+
+	if (!pr->body || h->body_found || len == 0)
+		return;
+	if (n <= 1) {
+		h->body_found = n == 0 || memchr(buf, pr->body[0], len);
+		return;
+	}
+	head = len < n - 1 ? len : n - 1;
+	memcpy(h->win + h->carry, buf, head);
+	wlen = h->carry + head;
+	if ((h->carry && memmem(h->win, wlen, pr->body, n)) ||
+	    memmem(buf, len, pr->body, n)) {
+		h->body_found = true;
+		return;
+	}
+	if (len >= n - 1) {
+		memcpy(h->win, buf + len - (n - 1), n - 1);
+		h->carry = n - 1;
+		return;
+	}
+	keep = wlen < n - 1 ? wlen : n - 1;
+	memmove(h->win, h->win + wlen - keep, keep);
+	h->carry = keep;
+}
+
+/* CURLOPT_WRITEFUNCTION: scan the body up to the cap, then stop the
+ * transfer (a write error we recognise later as "capped", not a failure). */
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct rbd_handle *h = userp;
+	size_t n = size * nmemb;
+	size_t room = RBD_PROBE_BODY_MAX - h->body_seen;
+	size_t take = n < room ? n : room;
+
+	body_scan(h, data, take);
+	h->body_seen += take;
+	if (take < n) {
+		h->capped = true;
+		return 0;
+	}
+	return n;
+}
+
+/* Room in the scan window for a needle of n bytes (grows, never shrinks). */
+static int win_reserve(struct rbd_handle *h, size_t n)
+{
+	size_t need = n > 1 ? 2 * (n - 1) : 0;
+	char *w;
+
+	if (need <= h->win_cap)
+		return 0;
+	w = realloc(h->win, need);
+	if (!w)
+		return -ENOMEM;
+	h->win = w;
+	h->win_cap = need;
+	return 0;
+}
+
+/* Only http and https, also for redirects should one ever be followed. */
+static CURLcode set_protocols(CURL *e)
+{
+#if LIBCURL_VERSION_NUM >= 0x075500
+	CURLcode c = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+
+	if (c == CURLE_OK)
+		c = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (c != CURLE_UNKNOWN_OPTION)
+		return c;
+	/* Built against 7.85+, running on an older libcurl. */
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK)
+		return CURLE_FAILED_INIT;
+	return curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+}
+
+/* Reset a pooled handle and set every option for one sample of pr. */
+static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
+{
+	CURL *e = h->easy;
+
+	curl_easy_reset(e);
+	h->probe = pr;
+	h->body_seen = 0;
+	h->capped = false;
+	h->body_found = false;
+	h->carry = 0;
+	h->errbuf[0] = '\0';
+	if (win_reserve(h, pr->body_len) < 0)
+		return -ENOMEM;
+	if (curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)h) ||
+	    curl_easy_setopt(e, CURLOPT_URL, pr->url) ||
+	    set_protocols(e) ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, pr->timeout_ms) ||
+	    curl_easy_setopt(e, CURLOPT_PROXY, "") ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)h))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Take pr's in-flight transfer out of the multi and its handle back to the
+ * pool. */
+static void probe_detach(struct rbd_probe *pr)
+{
+	struct rbd_prober *p = pr->prober;
+	struct rbd_handle *h = pr->handle;
+
+	if (!h)
+		return;
+	(void)curl_multi_remove_handle(p->multi, h->easy);
+	pr->handle = NULL;
+	handle_put(p, h);
+	p->stats.in_flight--;
+}
+
+/* Hand one sample to the probe's owner. The owner may remove any probe. */
+static void probe_report(struct rbd_probe *pr, const struct rbd_probe_result *r)
+{
+	struct rbd_prober *p = pr->prober;
+
+	p->depth++;
+	pr->cb(pr->arg, r);
+	p->depth--;
+}
+
+/* Append to a detail being built; truncation is harmless. */
+static size_t append(char *buf, size_t len, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t append(char *buf, size_t len, size_t at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (at >= len)
+		return at;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + at, len - at, fmt, ap);
+	va_end(ap);
+	return n < 0 ? at : at + (size_t)n;
+}
+
+/* Is status one the check accepts (200 when it names none)? */
+static bool status_expected(const struct rbd_probe *pr, long status)
+{
+	size_t i;
+
+	if (pr->n_status == 0)
+		return status == 200;
+	for (i = 0; i < pr->n_status; i++)
+		if (pr->status[i] == status)
+			return true;
+	return false;
+}
+
+/* "HTTP 500 (expected 200, 204)" */
+static void describe_status(const struct rbd_probe *pr, long status,
+    char *buf, size_t len)
+{
+	size_t at = append(buf, len, 0, "HTTP %ld (expected ", status);
+	size_t i;
+
+	if (pr->n_status == 0)
+		at = append(buf, len, at, "200");
+	for (i = 0; i < pr->n_status; i++)
+		at = append(buf, len, at, "%s%d", i ? ", " : "", pr->status[i]);
+	append(buf, len, at, ")");
+}
+
+/* Is this curl error about TLS? */
+static bool is_tls_error(CURLcode code)
+{
+	switch (code) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A transfer that ended in a curl error, in words. */
+static void describe_error(const struct rbd_probe *pr, CURL *e,
+    const char *errbuf, CURLcode code, char *buf, size_t len)
+{
+	char d[RBD_DURATION_STR_MAX];
+	long os_errno = 0;
+
+	switch (code) {
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(buf, len, "timed out after %s",
+		    rbd_duration_str(pr->timeout_usec, d, sizeof(d)));
+		return;
+	case CURLE_COULDNT_CONNECT:
+		curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+		if (os_errno == ECONNREFUSED)
+			snprintf(buf, len, "connection refused");
+		else if (os_errno > 0 && os_errno < INT_MAX)
+			snprintf(buf, len, "could not connect: %s", strerror((int)os_errno));
+		else
+			snprintf(buf, len, "could not connect");
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(buf, len, "could not resolve host '%s'", pr->host);
+		return;
+	default:
+		if (is_tls_error(code))
+			snprintf(buf, len, "TLS error: %.200s",
+			    errbuf[0] ? errbuf : curl_easy_strerror(code));
+		else
+			snprintf(buf, len, "%s", curl_easy_strerror(code));
+	}
+}
+
+/* Judge a finished transfer: result, status and detail into r and buf. */
+static void classify(const struct rbd_handle *h, CURLcode code,
+    struct rbd_probe_result *r, char *buf, size_t len)
+{
+	const struct rbd_probe *pr = h->probe;
+	long status = 0;
+
+	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+	r->status = status;
+	r->result = RBD_SAMPLE_FAIL;
+	r->detail = buf;
+	if (code == CURLE_WRITE_ERROR && h->capped)
+		code = CURLE_OK;
+	if (code != CURLE_OK) {
+		r->status = 0;
+		describe_error(pr, h->easy, h->errbuf, code, buf, len);
+	} else if (!status_expected(pr, status)) {
+		describe_status(pr, status, buf, len);
+	} else if (pr->body && !h->body_found) {
+		snprintf(buf, len, "body does not contain '%.*s%s'",
+		    NEEDLE_SHOWN_MAX, pr->body,
+		    pr->body_len > NEEDLE_SHOWN_MAX ? "..." : "");
+	} else {
+		snprintf(buf, len, "HTTP %ld", status);
+		r->result = RBD_SAMPLE_OK;
+	}
+}
+
+/* A transfer finished: judge it, free its handle, tell the owner. */
+static void transfer_done(struct rbd_prober *p, CURL *easy, CURLcode code)
+{
+	char detail[RBD_DETAIL_MAX];
+	struct rbd_probe_result r;
+	struct rbd_handle *h;
+	struct rbd_probe *pr;
+	char *priv = NULL;
+	long connects = 0;
+
+	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
+		return;		/* not ours: impossible, but never fatal */
+	h = (struct rbd_handle *)(void *)priv;
+	pr = h->probe;
+	classify(h, code, &r, detail, sizeof(detail));
+	if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK &&
+	    connects > 0)
+		p->stats.connects += (uint64_t)connects;
+	r.planned = pr->planned;
+	r.started = pr->started;
+	r.latency = now_usec() - pr->started;
+	probe_detach(pr);
+	p->stats.samples++;
+	probe_report(pr, &r);
+}
+
+/* Drain curl's finished transfers. A callback may remove other probes:
+ * curl_multi_remove_handle drops their pending messages too. */
+static void check_multi_info(struct rbd_prober *p)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(p->multi, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			transfer_done(p, msg->easy_handle, msg->data.result);
+}
+
+/* Start one sample of pr now. */
+static int probe_start(struct rbd_probe *pr, uint64_t planned, uint64_t now)
+{
+	struct rbd_prober *p = pr->prober;
+	struct rbd_handle *h = handle_get(p);
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	r = handle_setup(h, pr);
+	if (r >= 0 && curl_multi_add_handle(p->multi, h->easy) != CURLM_OK)
+		r = -ENOMEM;
+	if (r < 0) {
+		handle_put(p, h);
+		return r;
+	}
+	pr->handle = h;
+	pr->planned = planned;
+	pr->started = now;
+	p->stats.in_flight++;
+	return 0;
+}
+
+/* Report a tick that produced no request as an unknown sample. */
+static void probe_unknown(struct rbd_probe *pr, uint64_t planned, uint64_t now,
+    const char *detail)
+{
+	struct rbd_probe_result r = {
+		.result = RBD_SAMPLE_UNKNOWN,
+		.detail = detail,
+		.started = now,
+		.planned = planned,
+	};
+
+	probe_report(pr, &r);
+}
+
+/* Arm the next tick from the ideal schedule, so that it never drifts. A
+ * loop that fell a whole interval or more behind drops the missed ticks
+ * (counted) rather than firing them in a burst. */
+static int probe_schedule(struct rbd_probe *pr, uint64_t now)
+{
+	struct rbd_prober *p = pr->prober;
+	uint64_t next = pr->next_tick + pr->interval, behind;
+	struct timeval tv;
+
+	if (next <= now) {
+		behind = (now - next) / pr->interval + 1;
+		p->stats.missed += behind;
+		next += behind * pr->interval;
+	}
+	pr->next_tick = next;
+	tv = usec_tv(next - now);
+	return evtimer_add(pr->tick, &tv);
+}
+
+/* A probe's timer: start a sample, unless the last one is still running. */
+static void probe_tick(evutil_socket_t fd, short kind, void *arg)
+{
+	struct rbd_probe *pr = arg;
+	struct rbd_prober *p = pr->prober;
+	uint64_t now = now_usec(), planned = pr->next_tick;
+
+	(void)fd;
+	(void)kind;
+	/* Re-armed first: the callbacks below may remove the probe. */
+	if (probe_schedule(pr, now) < 0) {
+		probe_unknown(pr, planned, now, "probe stopped: cannot arm its timer");
+		return;
+	}
+	if (pr->handle) {
+		p->stats.skipped++;
+		probe_unknown(pr, planned, now, SKIPPED_DETAIL);
+		return;
+	}
+	if (now > planned + LATE_USEC)
+		p->stats.late++;
+	if (probe_start(pr, planned, now) < 0)
+		probe_unknown(pr, planned, now, "could not start probe: out of memory");
+}
+
+/* The host of an http(s) URL, or -EINVAL for anything else. */
+static int url_host(const char *url, char **ret)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int r = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https")) &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		*ret = strdup(host);
+		r = *ret ? 0 : -ENOMEM;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/* Copy cfg into one block: the probe, its status list and its strings. */
+static struct rbd_probe *probe_alloc(const struct rbd_http_probe *cfg,
+    const char *host)
+{
+	size_t nstat = cfg->n_expect_status * sizeof(int);
+	size_t lurl = strlen(cfg->url) + 1, lhost = strlen(host) + 1;
+	size_t lbody = cfg->expect_body ? strlen(cfg->expect_body) + 1 : 0;
+	struct rbd_probe *pr = calloc(1, sizeof(*pr) + nstat + lurl + lhost + lbody);
+	char *s;
+
+	if (!pr)
+		return NULL;
+	s = (char *)(pr + 1) + nstat;
+	if (nstat)
+		memcpy(pr + 1, cfg->expect_status, nstat);
+	pr->status = (const int *)(pr + 1);
+	pr->n_status = cfg->n_expect_status;
+	pr->url = memcpy(s, cfg->url, lurl);
+	pr->host = memcpy(s + lurl, host, lhost);
+	if (lbody) {
+		pr->body = memcpy(s + lurl + lhost, cfg->expect_body, lbody);
+		pr->body_len = lbody - 1;
+	}
+	return pr;
+}
+
+/* Is cfg something we can probe? */
+static bool cfg_valid(const struct rbd_http_probe *cfg)
+{
+	return cfg && cfg->url && strlen(cfg->url) <= RBD_POLICY_URL_MAX &&
+	    cfg->n_expect_status <= RBD_POLICY_STATUS_MAX &&
+	    (cfg->n_expect_status == 0 || cfg->expect_status) &&
+	    (!cfg->expect_body || strlen(cfg->expect_body) <= RBD_POLICY_SCALAR_MAX);
+}
+
+/* Timeouts: the check's, or the interval when it has none; whole ms. */
+static void probe_set_timeout(struct rbd_probe *pr, uint64_t timeout_usec,
+    uint64_t interval_usec)
+{
+	uint64_t usec = timeout_usec ? timeout_usec : interval_usec;
+	uint64_t ms = (usec + RBD_USEC_PER_MSEC - 1) / RBD_USEC_PER_MSEC;
+
+	if (ms > LONG_MAX)
+		ms = LONG_MAX;
+	pr->timeout_usec = usec;
+	pr->timeout_ms = (long)ms;
+}
+
+int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
+    uint64_t interval_usec, rbd_probe_cb cb, void *arg,
+    struct rbd_probe **ret)
+{
+	struct rbd_probe *pr;
+	struct timeval tv;
+	char *host = NULL;
+	uint64_t off;
+	int r;
+
+	if (!p || !cfg_valid(cfg) || !cb || !ret || interval_usec == 0)
+		return -EINVAL;
+	r = url_host(cfg->url, &host);
+	if (r < 0)
+		return r;
+	pr = probe_alloc(cfg, host);
+	free(host);
+	if (!pr)
+		return -ENOMEM;
+	pr->prober = p;
+	pr->cb = cb;
+	pr->arg = arg;
+	pr->interval = interval_usec;
+	probe_set_timeout(pr, cfg->timeout_usec, interval_usec);
+	pr->tick = evtimer_new(p->base, probe_tick, pr);
+	off = spread_offset(++p->seq, interval_usec);
+	pr->next_tick = now_usec() + off;
+	tv = usec_tv(off);
+	if (!pr->tick || evtimer_add(pr->tick, &tv) < 0) {
+		probe_free(pr);
+		return -ENOMEM;
+	}
+	pr->next = p->probes;
+	if (p->probes)
+		p->probes->prev = pr;
+	p->probes = pr;
+	p->stats.probes++;
+	conns_update(p);
+	*ret = pr;
+	return 0;
+}
+
+void rbd_probe_remove(struct rbd_probe *pr)
+{
+	struct rbd_prober *p;
+
+	if (!pr || pr->removed)
+		return;
+	p = pr->prober;
+	pr->removed = true;
+	event_del(pr->tick);
+	probe_detach(pr);
+	if (pr->prev)
+		pr->prev->next = pr->next;
+	else
+		p->probes = pr->next;
+	if (pr->next)
+		pr->next->prev = pr->prev;
+	p->stats.probes--;
+	conns_update(p);
+	if (p->depth == 0) {
+		probe_free(pr);
+		return;
+	}
+	/* A callback is on the stack (maybe pr's own): free it from the loop. */
+	pr->prev = NULL;
+	pr->next = p->zombies;
+	p->zombies = pr;
+	event_active(p->reaper, EV_TIMEOUT, 0);
+}
+
+/* Hook curl's multi handle to the loop. */
+static int multi_setup(struct rbd_prober *p)
+{
+	if (curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
+	    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, (void *)p) ||
+	    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb) ||
+	    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, (void *)p))
+		return -EINVAL;
+	conns_update(p);
+	return 0;
+}
+
+struct rbd_prober *rbd_prober_new(struct event_base *base)
+{
+	struct rbd_prober *p;
+
+	if (!base)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->base = base;
+	p->conns_max = conns_limit();
+	/* Reference-counted by curl; the matching cleanup is in _free. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(p);
+		return NULL;
+	}
+	p->curl_global = true;
+	p->timer = evtimer_new(base, curl_timer_cb, p);
+	p->reaper = event_new(base, -1, 0, reap_cb, p);
+	p->multi = curl_multi_init();
+	if (!p->timer || !p->reaper || !p->multi || multi_setup(p) < 0) {
+		rbd_prober_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Free the socket watchers. curl has told us to drop every socket by now
+ * (curl_multi_cleanup closes its cached connections through sock_cb). */
+static void socks_free(struct rbd_prober *p)
+{
+	struct rbd_sock *sk;
+
+	while ((sk = p->all_socks)) {
+		p->all_socks = sk->next_all;
+		event_free(sk->ev);
+		free(sk);
+	}
+	p->free_socks = NULL;
+}
+
+void rbd_prober_free(struct rbd_prober *p)
+{
+	struct rbd_handle *h;
+
+	if (!p)
+		return;
+	while (p->probes)
+		rbd_probe_remove(p->probes);
+	reap(p);
+	if (p->multi)
+		curl_multi_cleanup(p->multi);
+	while ((h = p->idle)) {
+		p->idle = h->next;
+		handle_destroy(p, h);
+	}
+	socks_free(p);
+	if (p->timer)
+		event_free(p->timer);
+	if (p->reaper)
+		event_free(p->reaper);
+	if (p->curl_global)
+		curl_global_cleanup();
+	free(p);
+}
+
+void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret)
+{
+	if (!ret)
+		return;
+	if (!p) {
+		memset(ret, 0, sizeof(*ret));
+		return;
+	}
+	*ret = p->stats;
+}

@@ -1,0 +1,633 @@
+/* One watched service: the glue between the engine, the store and the
+ * effects. See daemon.h. */
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "duration.h"
+#include "log.h"
+#include "probe_http.h"
+#include "runner.h"
+#include "store.h"
+#include "template.h"
+
+#define ERRBUF_MAX 512
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The engine's clock is CLOCK_MONOTONIC shifted by a century. The store
+ * converts a watch's start between this clock and the wall clock across a
+ * restart; after a reboot CLOCK_MONOTONIC starts near zero, and without the
+ * offset a watch that began before the reboot could not be placed before
+ * zero. */
+#define MONO_OFFSET (UINT64_C(100) * 365 * RBD_USEC_PER_DAY)
+
+static uint64_t clock_usec(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t rbd_now_mono(void)
+{
+	return clock_usec(CLOCK_MONOTONIC) + MONO_OFFSET;
+}
+
+uint64_t rbd_mono_from_clock(uint64_t clock_monotonic_usec)
+{
+	return clock_monotonic_usec + MONO_OFFSET;
+}
+
+uint64_t rbd_now_wall(void)
+{
+	return clock_usec(CLOCK_REALTIME);
+}
+
+static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
+    uint64_t now);
+
+/* The name every message about s starts with. */
+static const char *svc_name(const struct rbd_svc *s)
+{
+	return s->name;
+}
+
+/* ---- waiters (rollbackctl deployed --wait) ---- */
+
+/* The client went away (or was closed): forget it. */
+static void waiter_gone(void *arg)
+{
+	struct rbd_waiter *wt = arg;
+	struct rbd_waiter **pp;
+
+	for (pp = &wt->svc->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == wt) {
+			*pp = wt->next;
+			break;
+		}
+	free(wt);
+}
+
+/* Send obj to every waiter of s. */
+static void waiters_send(struct rbd_svc *s, json_t *obj)
+{
+	if (!obj)
+		return;
+	for (struct rbd_waiter *wt = s->waiters; wt; wt = wt->next)
+		rbd_conn_reply(wt->conn, obj);
+	json_decref(obj);
+}
+
+/* Close every waiter of s whose release has its verdict (version NULL:
+ * all of them, with an error). */
+static void waiters_finish(struct rbd_svc *s, const char *version, json_t *obj)
+{
+	struct rbd_waiter *wt = s->waiters, *next;
+
+	for (; wt; wt = next) {
+		next = wt->next;
+		if (version && strcmp(wt->version, version) != 0)
+			continue;
+		if (obj)
+			rbd_conn_reply(wt->conn, obj);
+		/* rbd_conn_close calls waiter_gone, which unlinks and frees. */
+		rbd_conn_close(wt->conn);
+	}
+	json_decref(obj);
+}
+
+int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
+    const char *version)
+{
+	struct rbd_waiter *wt = calloc(1, sizeof(*wt));
+
+	if (!wt)
+		return -ENOMEM;
+	wt->conn = conn;
+	wt->svc = s;
+	snprintf(wt->version, sizeof(wt->version), "%s", version);
+	wt->next = s->waiters;
+	s->waiters = wt;
+	rbd_conn_on_close(conn, waiter_gone, wt);
+	return 0;
+}
+
+/* ---- recording and logging a step ---- */
+
+/* One log line per transition: "checkout: watching v2 -> rolling_back to
+ * v1 (reason)". */
+static void log_step(const struct rbd_svc *s, const struct rbd_step *step)
+{
+	const struct rbd_watch *w = s->w;
+	int prio = LOG_NOTICE;
+
+	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK)
+		prio = LOG_WARNING;
+	if (step->from == step->to)
+		rbd_log(LOG_NOTICE, "%s: %s (%s)", svc_name(s), step->event,
+		    step->reason);
+	else
+		rbd_log(prio, "%s: %s -> %s%s%s (%s)", svc_name(s),
+		    rbd_state_str(step->from), rbd_state_str(step->to),
+		    *w->target && step->to == RBD_STATE_ROLLING_BACK ? " to " : "",
+		    step->to == RBD_STATE_ROLLING_BACK ? w->target : "",
+		    step->reason);
+}
+
+/* The transition as a stream line for waiters. */
+static json_t *transition_json(const struct rbd_svc *s,
+    const struct rbd_step *step, uint64_t wall)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:I}",
+	    "event", "transition", "service", svc_name(s),
+	    "from", rbd_state_str(step->from), "to", rbd_state_str(step->to),
+	    "live", *s->w->live ? s->w->live : NULL,
+	    "target", *s->w->target ? s->w->target : NULL,
+	    "reason", step->reason, "at", (json_int_t)wall);
+}
+
+/* The store could not record a decision: the engine's state is ahead of
+ * the record, so go back to the record and act on nothing. */
+static void record_failed(struct rbd_svc *s, const char *why, uint64_t now)
+{
+	char err[ERRBUF_MAX];
+	bool found;
+
+	rbd_log(LOG_CRIT, "%s: could not record the decision, not acting on it: %s",
+	    svc_name(s), why);
+	if (rbd_store_load(s->d->store, svc_name(s), s->w, now, rbd_now_wall(),
+	    &found, err, sizeof(err)) < 0) {
+		rbd_log(LOG_CRIT, "%s: cannot read the store either, this service "
+		    "is stopped until a restart: %s", svc_name(s), err);
+		s->broken = true;
+	}
+}
+
+int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
+    char *errbuf, size_t errlen)
+{
+	struct rbd_step step;
+	char err[ERRBUF_MAX];
+	uint64_t wall = rbd_now_wall();
+	int r;
+
+	if (s->broken) {
+		snprintf(errbuf, errlen, "%s: its state cannot be recorded; "
+		    "see the log and restart rollbackd", svc_name(s));
+		return -EIO;
+	}
+	r = rbd_watch_step(s->w, s->policy, ev, now, &step, errbuf, errlen);
+	if (r < 0)
+		return r;
+	if (step.record) {
+		r = rbd_store_commit(s->d->store, svc_name(s), s->w, &step, ev,
+		    now, wall, err, sizeof(err));
+		if (r < 0) {
+			record_failed(s, err, now);
+			snprintf(errbuf, errlen, "the decision could not be recorded: %s", err);
+			return r;
+		}
+		log_step(s, &step);
+		if (step.from != step.to)
+			waiters_send(s, transition_json(s, &step, wall));
+	}
+	carry_out(s, &step, now);
+	return 0;
+}
+
+/* ---- probes ---- */
+
+/* A sample arrived: record it for status and feed it to the engine. */
+static void on_sample(void *arg, const struct rbd_probe_result *res)
+{
+	struct rbd_check_state *cs = arg;
+	struct rbd_svc *s = cs->svc;
+	const struct rbd_check *chk = &s->policy->checks[cs->index];
+	struct rbd_event ev = {
+		.type = RBD_EV_SAMPLE, .check = cs->index,
+		.sample = res->result, .detail = res->detail,
+	};
+	char err[ERRBUF_MAX];
+
+	cs->last = res->result;
+	cs->has_last = true;
+	snprintf(cs->detail, sizeof(cs->detail), "%s", res->detail ? res->detail : "");
+	rbd_log(LOG_DEBUG, "%s: %s: %s (%s)", svc_name(s), chk->name,
+	    rbd_sample_result_str(res->result), cs->detail);
+	/* Judged at the time the sample was taken, not when it arrived. */
+	if (svc_event(s, &ev, rbd_mono_from_clock(res->started), err,
+	    sizeof(err)) < 0) {
+		rbd_log(LOG_ERR, "%s: sample of %s not taken into account: %s",
+		    svc_name(s), chk->name, err);
+		return;
+	}
+	/* cs may be gone now (a transition stopped the probes), but s is not:
+	 * services are only freed from the loop, never from an event. */
+	if (res->result == RBD_SAMPLE_FAIL && s->waiters &&
+	    cs->index < s->w->n_checks && s->w->fails[cs->index])
+		waiters_send(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+		    "event", "sample", "service", svc_name(s), "check", chk->name,
+		    "result", "fail", "detail", res->detail ? res->detail : "",
+		    "fails", (json_int_t)s->w->fails[cs->index],
+		    "fail_after", (json_int_t)chk->fail_after));
+}
+
+/* Start sampling every check of the policy. */
+static void probes_start(struct rbd_svc *s)
+{
+	for (size_t i = 0; i < s->policy->n_checks; i++) {
+		struct rbd_check_state *cs = &s->checks[i];
+		int r;
+
+		if (cs->probe)
+			continue;
+		r = rbd_prober_add(s->d->prober, &s->policy->checks[i].u.http,
+		    s->policy->interval_usec, on_sample, cs, &cs->probe);
+		if (r < 0)
+			rbd_log(LOG_ERR, "%s: cannot probe %s: %s", svc_name(s),
+			    s->policy->checks[i].name, strerror(-r));
+	}
+}
+
+/* Stop every probe of s. */
+static void probes_stop(struct rbd_svc *s)
+{
+	for (size_t i = 0; i < s->n_checks; i++) {
+		rbd_probe_remove(s->checks[i].probe);
+		s->checks[i].probe = NULL;
+	}
+}
+
+/* ---- the deploy command ---- */
+
+/* The deploy of s ended: tell the engine. */
+static void on_deploy_done(void *arg, const struct rbd_run_result *res)
+{
+	struct rbd_svc *s = arg;
+	struct rbd_event ev = {
+		.type = RBD_EV_DEPLOY_DONE, .deploy_id = 0,
+		.deploy = res->result, .detail = res->detail,
+	};
+	char err[ERRBUF_MAX], detail[RBD_DETAIL_MAX];
+	const char *last = NULL;
+
+	s->job = NULL;
+	s->deploying = false;
+	rbd_log(res->result == RBD_DEPLOY_OK ? LOG_INFO : LOG_ERR,
+	    "%s: deploy command %s after %llums", svc_name(s), res->detail,
+	    (unsigned long long)(res->duration / 1000));
+	/* The output, line by line, capped by the runner. */
+	for (const char *p = res->output; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (n > 0) {
+			rbd_log(LOG_INFO, "%s: deploy: %.*s", svc_name(s), n, p);
+			last = p;
+			snprintf(detail, sizeof(detail), "%s; last output: %.*s",
+			    res->detail, n, p);
+		}
+		p += n + (nl ? 1 : 0);
+	}
+	if (res->output_dropped)
+		rbd_log(LOG_INFO, "%s: deploy: (%zu more bytes of output not kept)",
+		    svc_name(s), res->output_dropped);
+	if (last && res->result != RBD_DEPLOY_OK)
+		ev.detail = detail;
+	if (s->orphan) {
+		svc_free(s);	/* its policy was removed by a reload */
+		return;
+	}
+	if (s->d->stopping)
+		return;		/* killed by our shutdown: re-run at the next start */
+	ev.deploy_id = s->w->deploy_id;
+	if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) < 0)
+		rbd_log(LOG_ERR, "%s: deploy result not taken into account: %s",
+		    svc_name(s), err);
+}
+
+/* Build the deploy command's environment from scratch. */
+static char **deploy_env(const struct rbd_svc *s, const struct rbd_action *a)
+{
+	const char *path = getenv("PATH"), *lang = getenv("LANG");
+	char **env = calloc(7, sizeof(*env));
+	int n = 0;
+
+	if (!env)
+		return NULL;
+	if (asprintf(&env[n++], "PATH=%s", path ? path : DEFAULT_PATH) < 0 ||
+	    asprintf(&env[n++], "LANG=%s", lang ? lang : "C.UTF-8") < 0 ||
+	    asprintf(&env[n++], "ROLLBACKD_SERVICE=%s", svc_name(s)) < 0 ||
+	    asprintf(&env[n++], "ROLLBACKD_VERSION=%s", a->version) < 0 ||
+	    asprintf(&env[n++], "ROLLBACKD_FROM_VERSION=%s", a->from_version) < 0 ||
+	    asprintf(&env[n++], "ROLLBACKD_REASON=%s", a->reason) < 0) {
+		env[n - 1] = NULL;	/* asprintf left it undefined */
+		rbd_argv_free(env);
+		return NULL;
+	}
+	return env;
+}
+
+/* The deploy could not even start: report it to the engine from the loop,
+ * not from inside the step that asked for it. */
+struct deferred_done {
+	struct rbd_svc *svc;
+	char detail[RBD_DETAIL_MAX];
+};
+
+static void deferred_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct deferred_done *dd = arg;
+	struct rbd_run_result res = {
+		.result = RBD_DEPLOY_FAILED, .exit_status = -1, .detail = dd->detail,
+	};
+
+	(void)fd;
+	(void)what;
+	on_deploy_done(dd->svc, &res);
+	free(dd);
+}
+
+/* Run the policy's deploy command for action a. */
+static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
+{
+	const struct rbd_template_vars vars = {
+		.service = svc_name(s), .version = a->version,
+		.from_version = a->from_version,
+	};
+	static const struct timeval now_tv = { 0, 0 };
+	struct deferred_done *dd;
+	char **argv = NULL, **env;
+	int r;
+
+	rbd_log(LOG_NOTICE, "%s: deploying %s (from %s)", svc_name(s), a->version,
+	    *a->from_version ? a->from_version : "nothing");
+	env = deploy_env(s, a);
+	r = env ? rbd_argv_expand(s->policy->deploy_argv, &vars, &argv) : -ENOMEM;
+	if (r >= 0)
+		r = rbd_runner_start(s->d->runner, argv, env,
+		    s->policy->deploy_timeout_usec, on_deploy_done, s, &s->job);
+	rbd_argv_free(argv);
+	rbd_argv_free(env);
+	s->deploying = true;	/* until on_deploy_done, whichever way */
+	if (r >= 0)
+		return;
+	dd = calloc(1, sizeof(*dd));
+	if (!dd) {
+		rbd_log(LOG_CRIT, "%s: out of memory starting the deploy", svc_name(s));
+		s->deploying = false;
+		return;
+	}
+	dd->svc = s;
+	snprintf(dd->detail, sizeof(dd->detail), "could not be started: %s",
+	    strerror(-r));
+	event_base_once(s->d->base, -1, EV_TIMEOUT, deferred_done_cb, dd, &now_tv);
+}
+
+/* ---- actions ---- */
+
+/* The service's one timer fired. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct rbd_svc *s = arg;
+	struct rbd_event ev = { .type = RBD_EV_TIMER };
+	char err[ERRBUF_MAX];
+
+	(void)fd;
+	(void)what;
+	if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) < 0)
+		rbd_log(LOG_ERR, "%s: timer: %s", svc_name(s), err);
+}
+
+/* Arm the timer for deadline (monotonic usec). */
+static void timer_set(struct rbd_svc *s, uint64_t deadline, uint64_t now)
+{
+	uint64_t in = deadline > now ? deadline - now : 0;
+	struct timeval tv = {
+		.tv_sec = (time_t)(in / RBD_USEC_PER_SEC),
+		.tv_usec = (suseconds_t)(in % RBD_USEC_PER_SEC),
+	};
+
+	evtimer_add(s->timer, &tv);
+}
+
+/* Tell waiters of a release their verdict, and close them. */
+static void notify(struct rbd_svc *s, const struct rbd_action *a)
+{
+	waiters_finish(s, a->version, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	    "event", "verdict", "service", svc_name(s), "version", a->version,
+	    "verdict", rbd_verdict_str(a->verdict), "reason", a->reason));
+}
+
+/* Carry out a recorded step's actions, in order. */
+static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
+    uint64_t now)
+{
+	for (size_t i = 0; i < step->n_actions; i++) {
+		const struct rbd_action *a = &step->actions[i];
+
+		switch (a->type) {
+		case RBD_ACT_START_PROBES:
+			if (!s->d->stopping)
+				probes_start(s);
+			break;
+		case RBD_ACT_STOP_PROBES:
+			probes_stop(s);
+			break;
+		case RBD_ACT_RUN_DEPLOY:
+			if (!s->d->stopping)
+				deploy_run(s, a);
+			break;
+		case RBD_ACT_SET_TIMER:
+			timer_set(s, a->deadline, now);
+			break;
+		case RBD_ACT_CANCEL_TIMER:
+			evtimer_del(s->timer);
+			break;
+		case RBD_ACT_NOTIFY:
+			notify(s, a);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ---- life cycle ---- */
+
+/* Allocate the per-check state for s->policy. */
+static int checks_alloc(struct rbd_svc *s)
+{
+	size_t n = s->policy->n_checks;
+
+	s->checks = calloc(n ? n : 1, sizeof(*s->checks));
+	if (!s->checks)
+		return -ENOMEM;
+	s->n_checks = n;
+	for (size_t i = 0; i < n; i++) {
+		s->checks[i].svc = s;
+		s->checks[i].index = i;
+	}
+	return 0;
+}
+
+int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
+    struct rbd_svc **ret)
+{
+	struct rbd_svc *s = calloc(1, sizeof(*s));
+	struct rbd_step step;
+	char err[ERRBUF_MAX];
+	uint64_t now = rbd_now_mono();
+	bool found = false;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	snprintf(s->name, sizeof(s->name), "%s", policy->service);
+	s->policy = policy;
+	s->w = rbd_watch_new(policy);
+	s->timer = evtimer_new(d->base, on_timer, s);
+	if (!s->w || !s->timer || checks_alloc(s) < 0) {
+		svc_free(s);
+		return -ENOMEM;
+	}
+	r = rbd_store_load(d->store, policy->service, s->w, now, rbd_now_wall(),
+	    &found, err, sizeof(err));
+	if (r < 0) {
+		rbd_log(LOG_ERR, "%s: %s", policy->service, err);
+		svc_free(s);
+		return r;
+	}
+	if (found && s->w->state != RBD_STATE_IDLE)
+		rbd_log(LOG_NOTICE, "%s: resuming %s %s (%s)", policy->service,
+		    rbd_state_str(s->w->state), s->w->live, s->w->reason);
+	rbd_watch_resume(s->w, policy, now, &step);
+	carry_out(s, &step, now);
+	*ret = s;
+	return 0;
+}
+
+int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
+{
+	struct rbd_check_state *old_checks = s->checks;
+	size_t old_n = s->n_checks;
+	const struct rbd_policy *old = s->policy;
+	bool probing = s->w->state == RBD_STATE_WATCHING ||
+	    s->w->state == RBD_STATE_VERIFYING;
+	struct rbd_step step;
+	uint64_t now;
+	int r;
+
+	s->policy = policy;
+	if (checks_alloc(s) < 0) {
+		s->policy = old;
+		s->checks = old_checks;
+		s->n_checks = old_n;
+		return -ENOMEM;
+	}
+	r = rbd_watch_set_policy(s->w, old, policy);
+	if (r < 0) {
+		free(s->checks);
+		s->policy = old;
+		s->checks = old_checks;
+		s->n_checks = old_n;
+		return r;
+	}
+	/* The old probes point into the old check states: stop them first. */
+	for (size_t i = 0; i < old_n; i++)
+		rbd_probe_remove(old_checks[i].probe);
+	free(old_checks);
+	if (probing) {
+		/* The same watch, with the new checks and window: in these two
+		 * states resume only starts probes and re-arms the timer. */
+		now = rbd_now_mono();
+		rbd_watch_resume(s->w, policy, now, &step);
+		carry_out(s, &step, now);
+	}
+	return 0;
+}
+
+void svc_free(struct rbd_svc *s)
+{
+	if (!s)
+		return;
+	if (s->checks)
+		probes_stop(s);
+	waiters_finish(s, NULL, NULL);
+	if (s->timer)
+		event_free(s->timer);
+	rbd_watch_free(s->w);
+	free(s->checks);
+	free(s);
+}
+
+/* Stop probing and timing s, and close its waiters with why. */
+static void svc_stop_effects(struct rbd_svc *s, const char *why)
+{
+	probes_stop(s);
+	evtimer_del(s->timer);
+	waiters_finish(s, NULL, json_pack("{s:b, s:s, s:s}", "ok", 0,
+	    "error", "internal", "message", why));
+}
+
+void svc_quiesce(struct rbd_svc *s)
+{
+	svc_stop_effects(s, "rollbackd is stopping; the watch resumes when it "
+	    "starts again");
+}
+
+void svc_retire(struct rbd_svc *s)
+{
+	svc_stop_effects(s, "the service's policy was removed by a reload");
+	if (!s->deploying) {
+		svc_free(s);
+		return;
+	}
+	rbd_log(LOG_WARNING, "%s: policy removed while its deploy command runs; "
+	    "its result will be logged, not acted on", svc_name(s));
+	s->orphan = true;	/* freed by on_deploy_done */
+}
+
+/* ---- status ---- */
+
+/* One check's status object. */
+static json_t *check_json(const struct rbd_svc *s, size_t i)
+{
+	const struct rbd_check_state *cs = &s->checks[i];
+	const struct rbd_check *chk = &s->policy->checks[i];
+
+	return json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "name", chk->name,
+	    "last", cs->has_last ? rbd_sample_result_str(cs->last) : NULL,
+	    "detail", cs->has_last ? cs->detail : NULL,
+	    "fails", (json_int_t)(i < s->w->n_checks ? s->w->fails[i] : 0),
+	    "fail_after", (json_int_t)chk->fail_after);
+}
+
+json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	const struct rbd_watch *w = s->w;
+	uint64_t age = now_mono > w->since ? now_mono - w->since : 0;
+	json_t *checks = json_array(), *o;
+
+	if (!checks)
+		return NULL;
+	for (size_t i = 0; i < s->policy->n_checks; i++)
+		json_array_append_new(checks, check_json(s, i));
+	o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:b, s:o}",
+	    "service", svc_name(s), "state", rbd_state_str(w->state),
+	    "live", *w->live ? w->live : NULL,
+	    "known_good", w->n_good ? w->good[0] : NULL,
+	    "target", *w->target ? w->target : NULL,
+	    "since", (json_int_t)(now_wall > age ? now_wall - age : 0),
+	    "reason", w->reason, "deploying", s->deploying, "checks", checks);
+	return o;
+}

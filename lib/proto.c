@@ -1,0 +1,495 @@
+/* The control protocol's requests: see proto.h.
+ *
+ * One table says which fields each command takes and which it requires;
+ * parsing and formatting both follow it, so what rbd_request_format
+ * writes, rbd_request_parse reads back unchanged. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "proto.h"
+
+/* A value from the peer quoted in a message: escaped, then cut to this
+ * many bytes. The message is shown in terminals and logs. */
+#define SHOW_MAX 64
+#define SHOW_JSON_MAX 160	/* Jansson's own error text */
+#define SHOW_BUF (SHOW_JSON_MAX + 4)
+#define META_KEY_MAX 64
+
+enum field {
+	F_SERVICE,
+	F_VERSION,
+	F_META,
+	F_WAIT,
+	F_LIMIT,
+	_F_MAX,
+};
+
+#define S (1u << F_SERVICE)
+#define V (1u << F_VERSION)
+#define M (1u << F_META)
+#define W (1u << F_WAIT)
+#define L (1u << F_LIMIT)
+
+static const char *const field_names[_F_MAX] = {
+	[F_SERVICE] = "service",
+	[F_VERSION] = "version",
+	[F_META] = "meta",
+	[F_WAIT] = "wait",
+	[F_LIMIT] = "limit",
+};
+
+/* Each command's name, the fields it takes and those it requires. */
+static const struct {
+	const char *name;
+	unsigned allowed;
+	unsigned required;
+} cmds[_RBD_CMD_MAX] = {
+	[RBD_CMD_DEPLOYED] = { "deployed", S | V | M | W, S | V },
+	[RBD_CMD_STATUS] = { "status", S, 0 },
+	[RBD_CMD_HISTORY] = { "history", S | L, S },
+	[RBD_CMD_MARK_GOOD] = { "mark-good", S | V, S | V },
+	[RBD_CMD_MARK_BAD] = { "mark-bad", S | V, S | V },
+	[RBD_CMD_ROLLBACK] = { "rollback", S | V, S },
+	[RBD_CMD_RELOAD] = { "reload", 0, 0 },
+};
+
+/* Where a parse writes its message. */
+struct perr {
+	char *buf;
+	size_t len;
+};
+
+const char *rbd_cmd_str(enum rbd_cmd c)
+{
+	if ((unsigned)c >= _RBD_CMD_MAX)
+		return "unknown";
+	return cmds[c].name;
+}
+
+int rbd_cmd_from_str(const char *s, enum rbd_cmd *ret)
+{
+	for (unsigned i = 0; s && i < _RBD_CMD_MAX; i++) {
+		if (strcmp(cmds[i].name, s) == 0) {
+			*ret = (enum rbd_cmd)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Fill the error message and return err. */
+__attribute__((format(printf, 3, 4)))
+static int fail(const struct perr *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->buf && e->len) {
+		va_start(ap, fmt);
+		vsnprintf(e->buf, e->len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* The escape sequence for byte c in out (up to 4 bytes); its length. */
+static size_t escape(unsigned char c, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c >= 0x20 && c < 0x7f && c != '\\') {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	switch (c) {
+	case '\\':
+		out[1] = '\\';
+		return 2;
+	case '\n':
+		out[1] = 'n';
+		return 2;
+	case '\r':
+		out[1] = 'r';
+		return 2;
+	case '\t':
+		out[1] = 't';
+		return 2;
+	}
+	out[1] = 'x';
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 0xf];
+	return 4;
+}
+
+/* s (len bytes) for a message: printable ASCII as it is, anything else
+ * escaped (\n, \\, \x1b, and non-ASCII bytes too), cut after max bytes
+ * with "...". buf holds max + 4 bytes. Returns buf. */
+static const char *show(const char *s, size_t len, char *buf, size_t max)
+{
+	size_t o = 0, i;
+	char e[4];
+
+	for (i = 0; i < len; i++) {
+		size_t n = escape((unsigned char)s[i], e);
+
+		if (o + n > max)
+			break;
+		memcpy(buf + o, e, n);
+		o += n;
+	}
+	if (i < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* A JSON string's value for a message. */
+static const char *show_str(const json_t *v, char *buf)
+{
+	return show(json_string_value(v), json_string_length(v), buf, SHOW_MAX);
+}
+
+/* "an object", "a string", ... for "must be X, got Y". */
+static const char *type_str(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+/* "'service' must be a string, got an integer". */
+static int type_err(const struct perr *e, const char *name, const char *want,
+    const json_t *v)
+{
+	return fail(e, -EPROTO, "'%s' must be %s, got %s", name, want, type_str(v));
+}
+
+/* A service name or release version, checked and copied to out. */
+static int parse_name(const struct perr *e, const char *name, const json_t *v,
+    bool is_version, char *out, size_t size)
+{
+	const char *s = json_string_value(v), *why = "is invalid";
+	char buf[SHOW_BUF];
+
+	if (!json_is_string(v))
+		return type_err(e, name, "a string", v);
+	if (strlen(s) != json_string_length(v) ||
+	    (is_version ? rbd_version_check(s, &why) : rbd_service_check(s, &why)) < 0)
+		return fail(e, -EINVAL, "invalid %s '%s': %s",
+		    is_version ? "release version" : "service name",
+		    show_str(v, buf), why);
+	if (strlen(s) >= size)
+		return fail(e, -EINVAL, "'%s' is too long", name);
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+/* True if k is 1..64 characters of A-Z a-z 0-9 . _ - */
+static bool meta_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > META_KEY_MAX)
+		return false;
+	return strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n;
+}
+
+/* Check meta's keys and values, before it is serialised. */
+static int check_meta(const struct perr *e, const json_t *v)
+{
+	char buf[SHOW_BUF];
+	const char *k;
+	json_t *x;
+
+	if (!json_is_object(v))
+		return type_err(e, "meta", "an object", v);
+	if (json_object_size(v) > RBD_PROTO_META_KEYS)
+		return fail(e, -EINVAL, "too many meta keys (%zu; at most %d)",
+		    json_object_size(v), RBD_PROTO_META_KEYS);
+	json_object_foreach((json_t *)v, k, x) {
+		if (!meta_key_ok(k))
+			return fail(e, -EINVAL, "invalid meta key '%s': must be"
+			    " 1 to %d characters of A-Z a-z 0-9 . _ -",
+			    show(k, strlen(k), buf, SHOW_MAX), META_KEY_MAX);
+		if (!json_is_string(x))
+			return fail(e, -EPROTO, "meta values must be strings"
+			    " ('%s' is %s)", k, type_str(x));
+	}
+	return 0;
+}
+
+/* meta as compact JSON in *ret, NULL when empty. */
+static int parse_meta(const struct perr *e, const json_t *v, char **ret)
+{
+	size_t n;
+	char *s;
+	int r;
+
+	r = check_meta(e, v);
+	if (r < 0)
+		return r;
+	if (json_object_size(v) == 0)
+		return 0;
+	s = json_dumps(v, JSON_COMPACT);
+	if (!s)
+		return fail(e, -ENOMEM, "out of memory");
+	n = strlen(s);
+	if (n > RBD_PROTO_META_MAX) {
+		free(s);
+		return fail(e, -EINVAL, "meta is too big (%zu bytes as JSON;"
+		    " at most %d)", n, RBD_PROTO_META_MAX);
+	}
+	*ret = s;
+	return 0;
+}
+
+/* history's limit: an integer in 1..RBD_PROTO_HISTORY_MAX. */
+static int parse_limit(const struct perr *e, const json_t *v, size_t *ret)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return type_err(e, "limit", "an integer", v);
+	n = json_integer_value(v);
+	if (n < 1 || n > RBD_PROTO_HISTORY_MAX)
+		return fail(e, -EINVAL, "'limit' must be between 1 and %d, got %lld",
+		    RBD_PROTO_HISTORY_MAX, (long long)n);
+	*ret = (size_t)n;
+	return 0;
+}
+
+/* Field f's value v into r. */
+static int parse_field(const struct perr *e, enum field f, const json_t *v,
+    struct rbd_request *r)
+{
+	switch (f) {
+	case F_SERVICE:
+		return parse_name(e, "service", v, false, r->service,
+		    sizeof(r->service));
+	case F_VERSION:
+		return parse_name(e, "version", v, true, r->version,
+		    sizeof(r->version));
+	case F_META:
+		return parse_meta(e, v, &r->meta);
+	case F_WAIT:
+		if (!json_is_boolean(v))
+			return type_err(e, "wait", "true or false", v);
+		r->wait = json_is_true(v);
+		return 0;
+	case F_LIMIT:
+		return parse_limit(e, v, &r->limit);
+	case _F_MAX:
+		break;
+	}
+	return -EINVAL;
+}
+
+/* The field named k, or _F_MAX. */
+static enum field field_from_str(const char *k)
+{
+	for (unsigned f = 0; f < _F_MAX; f++)
+		if (strcmp(field_names[f], k) == 0)
+			return (enum field)f;
+	return _F_MAX;
+}
+
+/* The command named by root's "cmd". */
+static int parse_cmd(const struct perr *e, const json_t *root,
+    enum rbd_cmd *ret)
+{
+	const json_t *v = json_object_get(root, "cmd");
+	char buf[SHOW_BUF];
+
+	if (!v)
+		return fail(e, -EPROTO, "missing 'cmd'");
+	if (!json_is_string(v))
+		return type_err(e, "cmd", "a string", v);
+	if (strlen(json_string_value(v)) != json_string_length(v) ||
+	    rbd_cmd_from_str(json_string_value(v), ret) < 0)
+		return fail(e, -EPROTO, "unknown command '%s'", show_str(v, buf));
+	return 0;
+}
+
+/* Refuse any field that cmd does not take. */
+static int check_fields(const struct perr *e, const json_t *root,
+    enum rbd_cmd cmd)
+{
+	char buf[SHOW_BUF];
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)root, k, v) {
+		enum field f = field_from_str(k);
+
+		if (strcmp(k, "cmd") == 0)
+			continue;
+		if (f == _F_MAX || !(cmds[cmd].allowed & (1u << f)))
+			return fail(e, -EPROTO, "unknown field '%s' for %s",
+			    show(k, strlen(k), buf, SHOW_MAX), cmds[cmd].name);
+	}
+	return 0;
+}
+
+/* A decoded request object into r (which the caller clears on failure). */
+static int from_json(const struct perr *e, const json_t *root,
+    struct rbd_request *r)
+{
+	int ret;
+
+	if (!json_is_object(root))
+		return fail(e, -EPROTO, "request must be a JSON object, got %s",
+		    type_str(root));
+	ret = parse_cmd(e, root, &r->cmd);
+	if (ret < 0)
+		return ret;
+	ret = check_fields(e, root, r->cmd);
+	if (ret < 0)
+		return ret;
+	if (r->cmd == RBD_CMD_HISTORY)
+		r->limit = RBD_PROTO_HISTORY_DEFAULT;
+	for (unsigned f = 0; f < _F_MAX; f++) {
+		const json_t *v = json_object_get(root, field_names[f]);
+
+		if (!(cmds[r->cmd].allowed & (1u << f)))
+			continue;
+		if (!v && (cmds[r->cmd].required & (1u << f)))
+			return fail(e, -EPROTO, "missing '%s'", field_names[f]);
+		if (!v)
+			continue;
+		ret = parse_field(e, (enum field)f, v, r);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* True if s (len bytes) is only JSON whitespace. */
+static bool blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", s[i]) || s[i] == '\0')
+			return false;
+	return true;
+}
+
+int rbd_request_parse(const char *line, size_t len, struct rbd_request *ret,
+    char *errbuf, size_t errlen)
+{
+	const struct perr e = { errbuf, errlen };
+	struct rbd_request r = { 0 };
+	char buf[SHOW_BUF];
+	json_error_t jerr;
+	json_t *root;
+	int err;
+
+	if (len > RBD_PROTO_LINE_MAX)
+		return fail(&e, -EPROTO, "request line longer than %d bytes",
+		    RBD_PROTO_LINE_MAX);
+	if (!line || blank(line, len))
+		return fail(&e, -EPROTO, "empty request");
+	if (memchr(line, '\0', len))
+		return fail(&e, -EPROTO, "request contains a NUL byte");
+	root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!root && json_error_code(&jerr) == json_error_out_of_memory)
+		return fail(&e, -ENOMEM, "out of memory");
+	if (!root && json_error_code(&jerr) == json_error_null_character)
+		return fail(&e, -EPROTO, "not JSON: strings must not contain"
+		    " \\u0000");
+	if (!root)
+		return fail(&e, -EPROTO, "not JSON: %s",
+		    show(jerr.text, strlen(jerr.text), buf, SHOW_JSON_MAX));
+	err = from_json(&e, root, &r);
+	json_decref(root);
+	if (err < 0) {
+		rbd_request_clear(&r);
+		return err;
+	}
+	*ret = r;
+	return 0;
+}
+
+void rbd_request_clear(struct rbd_request *r)
+{
+	if (!r)
+		return;
+	free(r->meta);
+	r->meta = NULL;
+}
+
+/* Set o[key] to v, taking v; false if v is NULL or on failure. */
+static bool set(json_t *o, const char *key, json_t *v)
+{
+	return v && json_object_set_new(o, key, v) == 0;
+}
+
+/* Add field f of r to o when r has it. */
+static bool format_field(json_t *o, enum field f, const struct rbd_request *r)
+{
+	json_t *meta;
+
+	switch (f) {
+	case F_SERVICE:
+		return !r->service[0] || set(o, "service", json_string(r->service));
+	case F_VERSION:
+		return !r->version[0] || set(o, "version", json_string(r->version));
+	case F_META:
+		if (!r->meta)
+			return true;
+		meta = json_loads(r->meta, 0, NULL);
+		if (!json_is_object(meta)) {
+			json_decref(meta);
+			return false;
+		}
+		return set(o, "meta", meta);
+	case F_WAIT:
+		return !r->wait || set(o, "wait", json_true());
+	case F_LIMIT:
+		return !r->limit || set(o, "limit", json_integer((json_int_t)r->limit));
+	case _F_MAX:
+		break;
+	}
+	return false;
+}
+
+char *rbd_request_format(const struct rbd_request *r)
+{
+	json_t *o;
+	char *s = NULL;
+
+	if (!r || (unsigned)r->cmd >= _RBD_CMD_MAX)
+		return NULL;
+	o = json_object();
+	if (!o || !set(o, "cmd", json_string(cmds[r->cmd].name)))
+		goto out;
+	for (unsigned f = 0; f < _F_MAX; f++)
+		if ((cmds[r->cmd].allowed & (1u << f)) &&
+		    !format_field(o, (enum field)f, r))
+			goto out;
+	s = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(o);
+	return s;
+}

@@ -1,0 +1,1107 @@
+/* HTTP probes against a real HTTP server: libevent's evhttp on 127.0.0.1,
+ * on the same event_base as the prober. Every wait is a bounded poll of the
+ * loop (never a sleep), and assertions are on counts and texts rather than
+ * on tight timing, so that a loaded machine slows the tests down without
+ * failing them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "duration.h"
+#include "probe_http.h"
+#include "testutil.h"
+
+#define MSEC		RBD_USEC_PER_MSEC
+#define SEC		RBD_USEC_PER_SEC
+#define WAIT		(20 * SEC)	/* bound on any wait; never reached when all is well */
+#define PENDING_MAX	256		/* /slow and /hang requests held at once */
+#define LIVE_MAX	4096		/* server connections tracked */
+#define CLOSED_MAX	64
+#define SAMPLES_MAX	256
+#define BIG_SIZE	(1024 * 1024)
+#define NEEDLE_AT	30000		/* inside the cap */
+#define NEEDLE_LEN	5000		/* long: spans a chunk boundary somewhere */
+#define BEYOND_AT	200000		/* past RBD_PROBE_BODY_MAX */
+#define BEYOND		"beyond-the-cap"
+#define SLOW_USEC	(300 * MSEC)
+#define SKIPPED		"skipped: previous probe still running"
+#define LONG_LABEL	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+/* A label over 63 bytes: no resolver can answer it, and none is asked. */
+#define UNRESOLVABLE	LONG_LABEL ".invalid"
+
+/* A request answered later (/slow) or only at teardown (/hang). */
+struct pending {
+	struct evhttp_request *req;
+	struct event *timer;		/* armed for /slow */
+	bool used;
+};
+
+struct server {
+	struct evhttp *http;
+	struct evconnlistener *closer;	/* accepts, then sends EOF */
+	int port, closer_port, refused_port, refused_fd;
+	int closed_fds[CLOSED_MAX];
+	size_t n_closed_fds;
+	struct pending pending[PENDING_MAX];
+	unsigned hung, slow, slow_now, slow_max;
+	struct evhttp_connection *live[LIVE_MAX];
+	size_t n_live;
+	unsigned accepted;		/* HTTP connections seen */
+	char *big;
+	char needle[NEEDLE_LEN + 1];
+};
+
+static struct event_base *base;
+static struct server srv;
+static struct rbd_prober *prober;
+static struct event *wake;
+
+/* Monotonic usec, as the prober counts. */
+static uint64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Send a reply with an optional body. */
+static void reply(struct evhttp_request *req, int code, const char *reason,
+    const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	ck_assert_ptr_nonnull(b);
+	if (body)
+		evbuffer_add(b, body, strlen(body));
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+/* A tracked connection went away. */
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < srv.n_live; i++)
+		if (srv.live[i] == evcon) {
+			srv.live[i] = srv.live[--srv.n_live];
+			return;
+		}
+}
+
+/* Count the connection of req if it is new. */
+static void conn_track(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	size_t i;
+
+	for (i = 0; i < srv.n_live; i++)
+		if (srv.live[i] == evcon)
+			return;
+	srv.accepted++;
+	if (srv.n_live < LIVE_MAX) {
+		srv.live[srv.n_live++] = evcon;
+		evhttp_connection_set_closecb(evcon, conn_closed, NULL);
+	}
+}
+
+/* A free slot for a request answered later, or NULL. */
+static struct pending *pending_get(struct evhttp_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (!srv.pending[i].used) {
+			srv.pending[i].used = true;
+			srv.pending[i].req = req;
+			return &srv.pending[i];
+		}
+	return NULL;
+}
+
+/* evhttp gave up on req (and calls us again for a last reply). */
+static void pending_forget(struct evhttp_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv.pending[i].used && srv.pending[i].req == req) {
+			evtimer_del(srv.pending[i].timer);
+			srv.pending[i].used = false;
+			if (srv.slow_now > 0)
+				srv.slow_now--;
+		}
+}
+
+/* /slow: answer 300ms after the request. */
+static void slow_fire(evutil_socket_t fd, short kind, void *arg)
+{
+	struct pending *pd = arg;
+
+	(void)fd;
+	(void)kind;
+	pd->used = false;
+	srv.slow_now--;
+	reply(pd->req, 200, "OK", "ok");
+}
+
+/* /slow and /hang: keep the request. */
+static void hold(struct evhttp_request *req, bool answer)
+{
+	struct pending *pd = pending_get(req);
+	struct timeval tv = { 0, SLOW_USEC };
+
+	if (!pd) {
+		reply(req, 503, "Busy", NULL);
+		return;
+	}
+	if (!answer) {
+		srv.hung++;
+		return;
+	}
+	srv.slow++;
+	if (++srv.slow_now > srv.slow_max)
+		srv.slow_max = srv.slow_now;
+	evtimer_add(pd->timer, &tv);
+}
+
+/* /big: 1 MiB, the needle inside the cap and BEYOND past it. */
+static void big(struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	ck_assert_ptr_nonnull(b);
+	evbuffer_add_reference(b, srv.big, BIG_SIZE, NULL, NULL);
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* Every request of the test server. */
+static void serve(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	(void)arg;
+	if (!path) {
+		pending_forget(req);
+		reply(req, 400, "Bad Request", NULL);
+		return;
+	}
+	conn_track(req);
+	if (!strcmp(path, "/ok"))
+		reply(req, 200, "OK", "ok");
+	else if (!strcmp(path, "/500"))
+		reply(req, 500, "Internal Server Error", "oops");
+	else if (!strcmp(path, "/body-wrong"))
+		reply(req, 200, "OK", "nope");
+	else if (!strcmp(path, "/redirect")) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Location", "/ok");
+		reply(req, 302, "Found", NULL);
+	} else if (!strcmp(path, "/big"))
+		big(req);
+	else if (!strcmp(path, "/slow"))
+		hold(req, true);
+	else if (!strcmp(path, "/hang"))
+		hold(req, false);
+	else
+		reply(req, 404, "Not Found", NULL);
+}
+
+/* The port a bound socket got. */
+static int bound_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+/* The closer: accept, then half-close, so the client reads EOF. */
+static void closer_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	(void)arg;
+	shutdown(fd, SHUT_WR);
+	if (srv.n_closed_fds < CLOSED_MAX)
+		srv.closed_fds[srv.n_closed_fds++] = fd;
+	else
+		close(fd);
+}
+
+/* The closer listener and a bound port nobody listens on. */
+static void extra_ports(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv.closer = evconnlistener_new_bind(base, closer_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	ck_assert_ptr_nonnull(srv.closer);
+	srv.closer_port = bound_port(evconnlistener_get_fd(srv.closer));
+	/* Bound but not listening: connecting to it is refused. */
+	srv.refused_fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(srv.refused_fd, 0);
+	ck_assert_int_eq(bind(srv.refused_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	srv.refused_port = bound_port(srv.refused_fd);
+}
+
+/* The big body and the needle hidden in it. */
+static void big_body(void)
+{
+	size_t i;
+
+	srv.big = malloc(BIG_SIZE);
+	ck_assert_ptr_nonnull(srv.big);
+	memset(srv.big, 'x', BIG_SIZE);
+	for (i = 0; i < NEEDLE_LEN; i++)
+		srv.needle[i] = (char)('a' + i % 23);
+	srv.needle[NEEDLE_LEN] = '\0';
+	memcpy(srv.big + NEEDLE_AT, srv.needle, NEEDLE_LEN);
+	memcpy(srv.big + BEYOND_AT, BEYOND, strlen(BEYOND));
+}
+
+/* Start the server on base. */
+static void server_start(void)
+{
+	struct evhttp_bound_socket *bs;
+	size_t i;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.http = evhttp_new(base);
+	ck_assert_ptr_nonnull(srv.http);
+	evhttp_set_gencb(srv.http, serve, NULL);
+	bs = evhttp_bind_socket_with_handle(srv.http, "127.0.0.1", 0);
+	ck_assert_ptr_nonnull(bs);
+	srv.port = bound_port(evhttp_bound_socket_get_fd(bs));
+	for (i = 0; i < PENDING_MAX; i++) {
+		srv.pending[i].timer = evtimer_new(base, slow_fire, &srv.pending[i]);
+		ck_assert_ptr_nonnull(srv.pending[i].timer);
+	}
+	extra_ports();
+	big_body();
+}
+
+/* Answer what is held (evhttp frees those requests), then stop. */
+static void server_stop(void)
+{
+	size_t i;
+
+	for (i = 0; i < PENDING_MAX; i++) {
+		if (srv.pending[i].used)
+			reply(srv.pending[i].req, 503, "Stopping", NULL);
+		event_free(srv.pending[i].timer);
+	}
+	evhttp_free(srv.http);
+	evconnlistener_free(srv.closer);
+	for (i = 0; i < srv.n_closed_fds; i++)
+		close(srv.closed_fds[i]);
+	close(srv.refused_fd);
+	free(srv.big);
+}
+
+/* Wakes the loop now and then, so that every wait meets its deadline. */
+static void wake_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	(void)fd;
+	(void)kind;
+	(void)arg;
+}
+
+static void setup(void)
+{
+	struct timeval tv = { 0, 50 * MSEC };
+
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	server_start();
+	prober = rbd_prober_new(base);
+	ck_assert_ptr_nonnull(prober);
+	wake = event_new(base, -1, EV_PERSIST, wake_cb, NULL);
+	ck_assert_ptr_nonnull(wake);
+	event_add(wake, &tv);
+}
+
+static void teardown(void)
+{
+	rbd_prober_free(prober);
+	prober = NULL;
+	server_stop();
+	event_free(wake);
+	event_base_free(base);
+	base = NULL;
+}
+
+/* Run the loop until done(arg) or timeout; false on timeout. */
+static bool run_until(bool (*done)(const void *), const void *arg,
+    uint64_t timeout)
+{
+	uint64_t deadline = mono() + timeout;
+
+	while (!done(arg)) {
+		if (mono() >= deadline)
+			return false;
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+	return true;
+}
+
+/* A URL on 127.0.0.1 (a small ring of buffers: several live at once). */
+static const char *url(const char *scheme, int port, const char *path)
+{
+	static char ring[8][128];
+	static unsigned next;
+	char *buf = ring[next++ % 8];
+
+	snprintf(buf, sizeof(ring[0]), "%s://127.0.0.1:%d%s", scheme, port, path);
+	return buf;
+}
+
+/* ---- one probe's samples ---- */
+
+struct sample {
+	enum rbd_sample_result result;
+	char detail[RBD_DETAIL_MAX];
+	uint64_t planned, started, latency;
+	long status;
+};
+
+struct sink {
+	struct rbd_probe *probe;
+	struct sample s[SAMPLES_MAX];
+	size_t n, ok, fail, unknown;
+	size_t remove_self_at;		/* remove own probe at this count; 0: never */
+	bool remove_on_unknown;
+	bool remove_when_judged;	/* at the first ok or failed sample */
+	struct rbd_probe **victim;	/* removed at the first sample */
+	size_t want;			/* for the wait predicates */
+};
+
+/* The probe callback of a sink. */
+static void sink_cb(void *arg, const struct rbd_probe_result *r)
+{
+	struct sink *k = arg;
+	struct sample *s = &k->s[k->n < SAMPLES_MAX ? k->n : SAMPLES_MAX - 1];
+
+	ck_assert_ptr_nonnull(k->probe);
+	s->result = r->result;
+	snprintf(s->detail, sizeof(s->detail), "%s", r->detail);
+	s->planned = r->planned;
+	s->started = r->started;
+	s->latency = r->latency;
+	s->status = r->status;
+	k->n++;
+	k->ok += r->result == RBD_SAMPLE_OK;
+	k->fail += r->result == RBD_SAMPLE_FAIL;
+	k->unknown += r->result == RBD_SAMPLE_UNKNOWN;
+	if (k->victim && *k->victim) {
+		rbd_probe_remove(*k->victim);
+		*k->victim = NULL;
+	}
+	if ((k->remove_self_at && k->n == k->remove_self_at) ||
+	    (k->remove_on_unknown && r->result == RBD_SAMPLE_UNKNOWN) ||
+	    (k->remove_when_judged && r->result != RBD_SAMPLE_UNKNOWN)) {
+		rbd_probe_remove(k->probe);
+		k->probe = NULL;
+	}
+}
+
+/* Register a probe whose samples go to k. */
+static void add(struct sink *k, const char *u, uint64_t interval,
+    uint64_t timeout, const int *status, size_t n_status, const char *body)
+{
+	struct rbd_http_probe cfg = {
+		.url = (char *)u,
+		.timeout_usec = timeout,
+		.expect_status = (int *)status,
+		.n_expect_status = n_status,
+		.expect_body = (char *)body,
+	};
+
+	ck_assert_int_eq(rbd_prober_add(prober, &cfg, interval, sink_cb, k,
+	    &k->probe), 0);
+	ck_assert_ptr_nonnull(k->probe);
+}
+
+/* Wait predicates. */
+static bool has_n(const void *arg)
+{
+	const struct sink *k = arg;
+
+	return k->n >= k->want;
+}
+
+static bool has_ok(const void *arg)
+{
+	const struct sink *k = arg;
+
+	return k->ok >= k->want;
+}
+
+static bool has_fail(const void *arg)
+{
+	const struct sink *k = arg;
+
+	return k->fail >= k->want;
+}
+
+static bool has_judged(const void *arg)
+{
+	const struct sink *k = arg;
+
+	return k->ok + k->fail >= k->want;
+}
+
+static bool has_hung(const void *arg)
+{
+	return srv.hung >= *(const unsigned *)arg;
+}
+
+/* Wait for k to have n samples. */
+static void wait_n(struct sink *k, size_t n)
+{
+	k->want = n;
+	ck_assert_msg(run_until(has_n, k, WAIT), "%zu of %zu samples", k->n, n);
+}
+
+/* Wait until the server holds n hanging requests. */
+static void wait_hung(unsigned n)
+{
+	ck_assert_msg(run_until(has_hung, &n, WAIT), "%u of %u hung", srv.hung, n);
+}
+
+static struct sink *sink_new(void)
+{
+	struct sink *k = calloc(1, sizeof(*k));
+
+	ck_assert_ptr_nonnull(k);
+	return k;
+}
+
+static struct rbd_prober_stats stats(void)
+{
+	struct rbd_prober_stats st;
+
+	rbd_prober_stats(prober, &st);
+	return st;
+}
+
+/* ---- every detail a person will read ---- */
+
+enum target { SRV, REFUSED, CLOSER, NOHOST, TLS };
+
+static const int st_200[] = { 200 };
+static const int st_200_204[] = { 200, 204 };
+
+static const struct {
+	enum target target;
+	const char *path;
+	const int *status;
+	size_t n_status;
+	const char *body;		/* "@needle": the one hidden in /big */
+	uint64_t timeout;
+	enum rbd_sample_result result;
+	long code;
+	const char *detail;
+	bool prefix;			/* detail is a prefix only */
+} details[] = {
+	{ SRV, "/ok", NULL, 0, NULL, SEC, RBD_SAMPLE_OK, 200, "HTTP 200", false },
+	{ SRV, "/ok", st_200, 1, "ok", SEC, RBD_SAMPLE_OK, 200, "HTTP 200", false },
+	{ SRV, "/500", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 500,
+	    "HTTP 500 (expected 200)", false },
+	{ SRV, "/500", st_200_204, 2, NULL, SEC, RBD_SAMPLE_FAIL, 500,
+	    "HTTP 500 (expected 200, 204)", false },
+	{ SRV, "/body-wrong", NULL, 0, "ok", SEC, RBD_SAMPLE_FAIL, 200,
+	    "body does not contain 'ok'", false },
+	{ SRV, "/redirect", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 302,
+	    "HTTP 302 (expected 200)", false },
+	{ SRV, "/big", NULL, 0, NULL, SEC, RBD_SAMPLE_OK, 200, "HTTP 200", false },
+	{ SRV, "/big", NULL, 0, "@needle", SEC, RBD_SAMPLE_OK, 200, "HTTP 200", false },
+	{ SRV, "/big", NULL, 0, BEYOND, SEC, RBD_SAMPLE_FAIL, 200,
+	    "body does not contain '" BEYOND "'", false },
+	{ SRV, "/hang", NULL, 0, NULL, 200 * MSEC, RBD_SAMPLE_FAIL, 0,
+	    "timed out after 200ms", false },
+	{ SRV, "/hang", NULL, 0, NULL, 2 * SEC + 500 * MSEC, RBD_SAMPLE_FAIL, 0,
+	    "timed out after 2s500ms", false },
+	{ REFUSED, "/ok", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 0,
+	    "connection refused", false },
+	{ CLOSER, "/ok", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 0,
+	    "Server returned nothing (no headers, no data)", false },
+	{ NOHOST, "/ok", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 0,
+	    "could not resolve host '" UNRESOLVABLE "'", false },
+	{ TLS, "/ok", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 0, "TLS error: ", true },
+};
+
+/* The URL a detail case probes. */
+static const char *detail_url(enum target t, const char *path)
+{
+	switch (t) {
+	case SRV:
+		return url("http", srv.port, path);
+	case REFUSED:
+		return url("http", srv.refused_port, path);
+	case CLOSER:
+		return url("http", srv.closer_port, path);
+	case NOHOST:
+		return "http://" UNRESOLVABLE "/ok";
+	case TLS:
+		return url("https", srv.port, path);
+	}
+	return NULL;
+}
+
+START_TEST(test_details)
+{
+	struct sink *k = sink_new();
+	const char *body = details[_i].body;
+	uint64_t t0 = mono();
+	const struct sample *s;
+	size_t i;
+
+	if (body && !strcmp(body, "@needle"))
+		body = srv.needle;
+	k->remove_when_judged = true;
+	add(k, detail_url(details[_i].target, details[_i].path), 300 * MSEC,
+	    details[_i].timeout, details[_i].status, details[_i].n_status, body);
+	k->want = 1;
+	ck_assert(run_until(has_judged, k, WAIT));
+	/* A timeout longer than the interval: the ticks meanwhile are skips. */
+	for (i = 0; i + 1 < k->n; i++)
+		ck_assert_str_eq(k->s[i].detail, SKIPPED);
+	s = &k->s[k->n - 1];
+	if (details[_i].prefix)
+		ck_assert_msg(!strncmp(s->detail, details[_i].detail,
+		    strlen(details[_i].detail)), "got '%s'", s->detail);
+	else
+		ck_assert_str_eq(s->detail, details[_i].detail);
+	ck_assert_int_eq(s->result, details[_i].result);
+	ck_assert_int_eq(s->status, details[_i].code);
+	/* Times: on the schedule's clock, within the first interval. */
+	ck_assert_uint_ge(s->planned, t0);
+	ck_assert_uint_lt(s->planned, t0 + 300 * MSEC + 50 * MSEC);
+	ck_assert_uint_ge(s->started + 5 * MSEC, s->planned);
+	if (details[_i].timeout < SEC && s->result == RBD_SAMPLE_FAIL)
+		ck_assert_uint_ge(s->latency, details[_i].timeout - 10 * MSEC);
+	ck_assert_uint_eq(stats().probes, 0);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	free(k);
+}
+END_TEST
+
+/* ---- one hanging endpoint never delays the others ---- */
+
+START_TEST(test_hang_isolation)
+{
+	struct sink *hang = sink_new(), *ok = sink_new();
+	const struct sample *h;
+	size_t i, during = 0;
+
+	add(hang, url("http", srv.port, "/hang"), 300 * MSEC, 200 * MSEC, NULL, 0, NULL);
+	add(ok, url("http", srv.port, "/ok"), 50 * MSEC, SEC, NULL, 0, NULL);
+	hang->want = 3;
+	ck_assert(run_until(has_fail, hang, WAIT));
+	for (i = 0; i < hang->n; i++)
+		ck_assert_msg(!strcmp(hang->s[i].detail, "timed out after 200ms") ||
+		    !strcmp(hang->s[i].detail, SKIPPED), "%s", hang->s[i].detail);
+	/* Three timeouts take at least 800ms: a sequential prober would have
+	 * managed about four /ok samples meanwhile; 50ms apart makes 16. */
+	ck_assert_uint_ge(ok->n, 8);
+	ck_assert_uint_eq(ok->ok, ok->n);
+	/* And while the first hanging request was out, /ok kept going. */
+	h = &hang->s[0];
+	for (i = 0; i < ok->n && i < SAMPLES_MAX; i++)
+		if (ok->s[i].started > h->started &&
+		    ok->s[i].started < h->started + h->latency)
+			during++;
+	ck_assert_uint_ge(during, 2);
+	free(hang);
+	free(ok);
+}
+END_TEST
+
+/* ---- a probe still running is not doubled up ---- */
+
+START_TEST(test_skip_not_double)
+{
+	struct sink *k = sink_new();
+	size_t i;
+
+	add(k, url("http", srv.port, "/slow"), 100 * MSEC, 2 * SEC, NULL, 0, NULL);
+	k->want = 2;
+	ck_assert(run_until(has_ok, k, WAIT));
+	ck_assert_uint_ge(k->unknown, 2);
+	ck_assert_uint_eq(k->fail, 0);
+	for (i = 0; i < k->n; i++) {
+		if (k->s[i].result == RBD_SAMPLE_UNKNOWN) {
+			ck_assert_str_eq(k->s[i].detail, SKIPPED);
+			ck_assert_int_eq(k->s[i].status, 0);
+		} else {
+			ck_assert_str_eq(k->s[i].detail, "HTTP 200");
+			ck_assert_uint_ge(k->s[i].latency, SLOW_USEC - 10 * MSEC);
+		}
+	}
+	/* Never two requests of one probe at the server at once. */
+	ck_assert_uint_eq(srv.slow_max, 1);
+	ck_assert_uint_le(srv.slow, k->ok + 1);
+	ck_assert_uint_eq(stats().skipped, k->unknown);
+	free(k);
+}
+END_TEST
+
+/* ---- connections are reused ---- */
+
+START_TEST(test_keepalive)
+{
+	struct sink *k = sink_new(), *capped = sink_new();
+	struct rbd_prober_stats st;
+	unsigned before;
+
+	add(k, url("http", srv.port, "/ok"), 20 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(k, 30);
+	ck_assert_uint_eq(k->ok, k->n);
+	st = stats();
+	ck_assert_uint_le(srv.accepted, 2);
+	ck_assert_uint_ge(st.connects, 1);
+	ck_assert_uint_le(st.connects, 2);
+	rbd_probe_remove(k->probe);
+	/* The counters do count: a capped body cannot leave its connection
+	 * reusable, so every /big sample opens a new one. */
+	before = srv.accepted;
+	add(capped, url("http", srv.port, "/big"), 50 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(capped, 4);
+	ck_assert_uint_ge(srv.accepted - before, 3);
+	ck_assert_uint_ge(stats().connects - st.connects, 3);
+	free(k);
+	free(capped);
+}
+END_TEST
+
+/* ---- thousands of probes are spread over their interval ---- */
+
+#define SPREAD_N	1000
+#define SPREAD_BUCKETS	20
+
+struct once {
+	struct rbd_probe *probe;
+	uint64_t t_add, planned;
+	unsigned n;
+	bool ok;
+};
+
+static struct once *onces;
+static size_t onces_done;
+
+/* One sample per probe, then it removes itself. */
+static void once_cb(void *arg, const struct rbd_probe_result *r)
+{
+	struct once *o = arg;
+
+	if (o->n++ == 0) {
+		o->planned = r->planned;
+		o->ok = r->result == RBD_SAMPLE_OK;
+		onces_done++;
+	}
+	rbd_probe_remove(o->probe);
+}
+
+static bool onces_all(const void *arg)
+{
+	return onces_done >= *(const size_t *)arg;
+}
+
+/* Add n one-shot probes of path at interval. */
+static void add_onces(size_t n, const char *path, uint64_t interval)
+{
+	struct rbd_http_probe cfg = { .url = (char *)url("http", srv.port, path),
+	    .timeout_usec = SEC };
+	size_t i;
+
+	onces = calloc(n, sizeof(*onces));
+	ck_assert_ptr_nonnull(onces);
+	onces_done = 0;
+	for (i = 0; i < n; i++) {
+		onces[i].t_add = mono();
+		ck_assert_int_eq(rbd_prober_add(prober, &cfg, interval, once_cb,
+		    &onces[i], &onces[i].probe), 0);
+	}
+}
+
+/* 1000 requests a second: a fifth of what one sanitized thread serving
+ * both ends can take, so that requests stay quick on a loaded machine. */
+START_TEST(test_spread)
+{
+	const uint64_t interval = SEC, width = interval / SPREAD_BUCKETS;
+	size_t i, n = SPREAD_N, bucket[SPREAD_BUCKETS] = { 0 };
+
+	add_onces(n, "/ok", interval);
+	ck_assert_msg(run_until(onces_all, &n, WAIT), "%zu of %zu", onces_done, n);
+	for (i = 0; i < n; i++) {
+		uint64_t off = onces[i].planned - onces[i].t_add;
+
+		ck_assert_uint_eq(onces[i].n, 1);
+		ck_assert(onces[i].ok);
+		ck_assert_uint_ge(onces[i].planned, onces[i].t_add);
+		ck_assert_uint_lt(off, interval + 5 * MSEC);
+		bucket[off / width < SPREAD_BUCKETS ? off / width : SPREAD_BUCKETS - 1]++;
+	}
+	/* 50 per 50ms slot when even; a burst would fill a few slots. */
+	for (i = 0; i < SPREAD_BUCKETS; i++)
+		ck_assert_msg(bucket[i] >= 35 && bucket[i] <= 65,
+		    "slot %zu holds %zu first ticks", i, bucket[i]);
+	ck_assert_uint_eq(stats().probes, 0);
+	free(onces);
+}
+END_TEST
+
+/* ---- the pool stays small ---- */
+
+#define POOL_N		400
+
+struct counter {
+	struct rbd_probe *probe;
+	unsigned n, ok;
+};
+
+static struct counter *counters;
+static size_t counters_n;
+
+static void counter_cb(void *arg, const struct rbd_probe_result *r)
+{
+	struct counter *c = arg;
+
+	c->n++;
+	c->ok += r->result == RBD_SAMPLE_OK;
+}
+
+/* Has every counter at least want samples? */
+static bool counters_all(const void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < counters_n; i++)
+		if (counters[i].n < *(const unsigned *)arg)
+			return false;
+	return true;
+}
+
+START_TEST(test_pool_small)
+{
+	struct rbd_http_probe cfg = { .url = (char *)url("http", srv.port, "/ok"),
+	    .timeout_usec = SEC };
+	struct rbd_prober_stats st;
+	unsigned want = 2;
+	uint64_t total = 0;
+	size_t i;
+
+	counters_n = POOL_N;
+	counters = calloc(counters_n, sizeof(*counters));
+	ck_assert_ptr_nonnull(counters);
+	for (i = 0; i < counters_n; i++)
+		ck_assert_int_eq(rbd_prober_add(prober, &cfg, 400 * MSEC,
+		    counter_cb, &counters[i], &counters[i].probe), 0);
+	ck_assert(run_until(counters_all, &want, WAIT));
+	for (i = 0; i < counters_n; i++) {
+		ck_assert_uint_eq(counters[i].ok, counters[i].n);
+		total += counters[i].n;
+	}
+	st = stats();
+	ck_assert_uint_eq(st.probes, POOL_N);
+	ck_assert_uint_ge(st.samples, total);
+	ck_assert_uint_ge(st.handles, 1);
+	ck_assert_msg(st.handles <= POOL_N / 4, "%llu handles for %d probes",
+	    (unsigned long long)st.handles, POOL_N);
+	/* Connections too: shared, not one per probe. */
+	ck_assert_msg(srv.accepted <= POOL_N / 4, "%u connections", srv.accepted);
+	free(counters);
+}
+END_TEST
+
+/* ---- removal from inside callbacks ---- */
+
+START_TEST(test_remove_self)
+{
+	struct sink *a = sink_new(), *b = sink_new();
+
+	a->remove_self_at = 1;
+	add(a, url("http", srv.port, "/ok"), 30 * MSEC, SEC, NULL, 0, NULL);
+	add(b, url("http", srv.port, "/ok"), 30 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(b, 10);
+	ck_assert_uint_eq(a->n, 1);
+	ck_assert_uint_eq(stats().probes, 1);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_remove_other_in_flight)
+{
+	struct sink *victim = sink_new(), *killer = sink_new();
+	struct rbd_probe *v;
+
+	/* Its next tick (a skip) is a second away: the killer is much sooner. */
+	add(victim, url("http", srv.port, "/hang"), SEC, 10 * SEC, NULL, 0, NULL);
+	wait_hung(1);
+	ck_assert_uint_eq(stats().in_flight, 1);
+	v = victim->probe;
+	killer->victim = &v;
+	add(killer, url("http", srv.port, "/ok"), 50 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(killer, 3);
+	ck_assert_ptr_null(v);
+	ck_assert_uint_eq(victim->n, 0);
+	ck_assert_uint_eq(stats().probes, 1);
+	rbd_probe_remove(killer->probe);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	ck_assert_uint_eq(stats().probes, 0);
+	free(victim);
+	free(killer);
+}
+END_TEST
+
+#define GROUP_N 20
+
+struct group {
+	struct rbd_probe *probes[GROUP_N];
+	unsigned calls;
+};
+
+/* The first sample of any member removes every member, itself included. */
+static void group_cb(void *arg, const struct rbd_probe_result *r)
+{
+	struct group *g = arg;
+	size_t i;
+
+	(void)r;
+	if (g->calls++ > 0)
+		return;
+	for (i = 0; i < GROUP_N; i++)
+		rbd_probe_remove(g->probes[i]);
+}
+
+static bool group_called(const void *arg)
+{
+	return ((const struct group *)arg)->calls > 0;
+}
+
+START_TEST(test_remove_all_from_callback)
+{
+	struct rbd_http_probe cfg = { .url = (char *)url("http", srv.port, "/slow"),
+	    .timeout_usec = 5 * SEC };
+	struct group g = { .calls = 0 };
+	struct sink *control = sink_new();
+	size_t i;
+
+	for (i = 0; i < GROUP_N; i++)
+		ck_assert_int_eq(rbd_prober_add(prober, &cfg, SEC, group_cb, &g,
+		    &g.probes[i]), 0);
+	ck_assert(run_until(group_called, &g, WAIT));
+	ck_assert_uint_eq(stats().probes, 0);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	add(control, url("http", srv.port, "/ok"), 30 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(control, 10);
+	ck_assert_uint_eq(g.calls, 1);
+	free(control);
+}
+END_TEST
+
+START_TEST(test_remove_from_skip)
+{
+	struct sink *s = sink_new(), *control = sink_new();
+
+	s->remove_on_unknown = true;
+	add(s, url("http", srv.port, "/slow"), 50 * MSEC, 2 * SEC, NULL, 0, NULL);
+	wait_n(s, 1);
+	ck_assert_int_eq(s->s[0].result, RBD_SAMPLE_UNKNOWN);
+	ck_assert_str_eq(s->s[0].detail, SKIPPED);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	add(control, url("http", srv.port, "/ok"), 30 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(control, 10);
+	/* The abandoned /slow request never came back as a sample. */
+	ck_assert_uint_eq(s->n, 1);
+	ck_assert_uint_eq(srv.slow, 1);
+	free(s);
+	free(control);
+}
+END_TEST
+
+START_TEST(test_remove_outside_in_flight)
+{
+	struct sink *v = sink_new(), *c = sink_new();
+
+	add(v, url("http", srv.port, "/hang"), SEC, 10 * SEC, NULL, 0, NULL);
+	wait_hung(1);
+	rbd_probe_remove(v->probe);
+	rbd_probe_remove(NULL);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	ck_assert_uint_eq(stats().probes, 0);
+	add(c, url("http", srv.port, "/ok"), 30 * MSEC, SEC, NULL, 0, NULL);
+	wait_n(c, 3);
+	ck_assert_uint_eq(v->n, 0);
+	free(v);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_free_in_flight)
+{
+	struct sink *v = sink_new();
+
+	add(v, url("http", srv.port, "/hang"), SEC, 10 * SEC, NULL, 0, NULL);
+	wait_hung(1);
+	/* Freed with a request out and a handle in the multi: no callback,
+	 * nothing leaked (the sanitizer build checks). */
+	rbd_prober_free(prober);
+	prober = NULL;
+	ck_assert_uint_eq(v->n, 0);
+	free(v);
+}
+END_TEST
+
+/* ---- counters ---- */
+
+START_TEST(test_stats)
+{
+	struct sink *fast = sink_new(), *slow = sink_new();
+	struct rbd_prober_stats st = stats();
+
+	ck_assert_uint_eq(st.probes, 0);
+	ck_assert_uint_eq(st.samples, 0);
+	ck_assert_uint_eq(st.skipped, 0);
+	ck_assert_uint_eq(st.in_flight, 0);
+	ck_assert_uint_eq(st.handles, 0);
+	add(fast, url("http", srv.port, "/ok"), 50 * MSEC, SEC, NULL, 0, NULL);
+	add(slow, url("http", srv.port, "/slow"), 100 * MSEC, 2 * SEC, NULL, 0, NULL);
+	ck_assert_uint_eq(stats().probes, 2);
+	slow->want = 2;
+	ck_assert(run_until(has_ok, slow, WAIT));
+	wait_n(fast, 5);
+	st = stats();
+	ck_assert_uint_eq(st.probes, 2);
+	ck_assert_uint_eq(st.samples, fast->ok + fast->fail + slow->ok + slow->fail);
+	ck_assert_uint_eq(st.skipped, fast->unknown + slow->unknown);
+	ck_assert_uint_ge(st.skipped, 1);
+	ck_assert_uint_le(st.in_flight, 2);
+	ck_assert_uint_ge(st.handles, st.in_flight);
+	ck_assert_uint_ge(st.handles, 1);
+	ck_assert_uint_ge(st.connects, 2);
+	rbd_probe_remove(fast->probe);
+	rbd_probe_remove(slow->probe);
+	st = stats();
+	ck_assert_uint_eq(st.probes, 0);
+	ck_assert_uint_eq(st.in_flight, 0);
+	free(fast);
+	free(slow);
+}
+END_TEST
+
+/* ---- what rbd_prober_add refuses ---- */
+
+static void cb_never(void *arg, const struct rbd_probe_result *r)
+{
+	(void)arg;
+	(void)r;
+	ck_abort_msg("called");
+}
+
+static const char *const bad_urls[] = {
+	"ftp://127.0.0.1/x",
+	"file:///etc/passwd",
+	"127.0.0.1/ok",
+	"not a url",
+	"",
+};
+
+START_TEST(test_add_bad_url)
+{
+	struct rbd_http_probe cfg = { .url = (char *)bad_urls[_i] };
+	struct rbd_probe *ret = (struct rbd_probe *)&cfg;
+
+	ck_assert_int_eq(rbd_prober_add(prober, &cfg, SEC, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_ptr_eq(ret, (struct rbd_probe *)&cfg);
+	ck_assert_uint_eq(stats().probes, 0);
+}
+END_TEST
+
+START_TEST(test_add_bad_args)
+{
+	struct rbd_http_probe good = { .url = (char *)"http://127.0.0.1/" };
+	struct rbd_http_probe nourl = { .url = NULL };
+	struct rbd_http_probe nolist = { .url = (char *)"http://127.0.0.1/",
+	    .n_expect_status = 1 };
+	struct rbd_prober_stats st;
+	struct rbd_probe *ret = NULL;
+
+	ck_assert_int_eq(rbd_prober_add(NULL, &good, SEC, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add(prober, NULL, SEC, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add(prober, &nourl, SEC, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add(prober, &nolist, SEC, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add(prober, &good, 0, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add(prober, &good, SEC, NULL, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add(prober, &good, SEC, cb_never, NULL, NULL), -EINVAL);
+	ck_assert_ptr_null(ret);
+	rbd_prober_stats(NULL, &st);
+	ck_assert_uint_eq(st.probes, 0);
+	rbd_prober_free(NULL);
+	ck_assert_ptr_null(rbd_prober_new(NULL));
+}
+END_TEST
+
+static Suite *probe_http_suite(void)
+{
+	Suite *s = suite_create("probe_http");
+	TCase *tc = tcase_create("details");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_details, 0, N_ELEMENTS(details));
+	tcase_add_loop_test(tc, test_add_bad_url, 0, N_ELEMENTS(bad_urls));
+	tcase_add_test(tc, test_add_bad_args);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("schedule");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_hang_isolation);
+	tcase_add_test(tc, test_skip_not_double);
+	tcase_add_test(tc, test_keepalive);
+	tcase_add_test(tc, test_spread);
+	tcase_add_test(tc, test_pool_small);
+	tcase_add_test(tc, test_stats);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("remove");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_remove_self);
+	tcase_add_test(tc, test_remove_other_in_flight);
+	tcase_add_test(tc, test_remove_all_from_callback);
+	tcase_add_test(tc, test_remove_from_skip);
+	tcase_add_test(tc, test_remove_outside_in_flight);
+	tcase_add_test(tc, test_free_in_flight);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return rbd_test_run(probe_http_suite());
+}
