@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,9 +127,20 @@ static void child_reset_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);	/* EINVAL for libc's own: fine */
+	for (int sig = 1; sig < NSIG; sig++) {
+		/* An all-zero kernel sigaction is SIG_DFL with an empty mask,
+		 * whatever the architecture's field order. */
+		unsigned long kernel_dfl[4] = { 0 };
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		/* glibc refuses its own real-time signals (32, 33); an ignored
+		 * disposition of theirs inherited by the daemon would survive
+		 * exec, so reset them with the system call itself. */
+		if (sigaction(sig, &sa, NULL) < 0 && errno == EINVAL)
+			syscall(SYS_rt_sigaction, sig, kernel_dfl, NULL,
+			    (size_t)8 /* the kernel's sigset: 64 bits */);
+	}
 }
 
 /* Move fd above the standard ones (a daemon started with some of 0-2
