@@ -24,6 +24,10 @@
 #include "store.h"
 
 #define ERRBUF_MAX 512
+/* How often the store learns that the daemon is alive and watching: a
+ * crash loses at most this much watch time, which the watch then runs
+ * longer (downtime is never counted as watched). */
+#define HEARTBEAT_SEC 5
 
 static void usage(FILE *out)
 {
@@ -197,6 +201,24 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	rbd_diag_free(&diag);
 }
 
+/* Tell the store the daemon is alive, so a watch resumes after a crash
+ * with the time it had left. */
+static void heartbeat(struct rbd_daemon *d)
+{
+	char err[ERRBUF_MAX];
+
+	if (rbd_store_heartbeat(d->store, rbd_now_wall(), err, sizeof(err)) < 0)
+		rbd_log(LOG_ERR, "heartbeat: %s", err);
+}
+
+/* The heartbeat timer. */
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	heartbeat(arg);
+}
+
 /* Every deploy command has stopped: leave the loop. */
 static void on_runner_done(void *arg)
 {
@@ -216,6 +238,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 		return;
 	rbd_log(LOG_NOTICE, "%s: stopping", strsignal(sig));
 	d->stopping = true;
+	heartbeat(d);
 	rbd_control_free(d->control);
 	d->control = NULL;
 	for (size_t i = 0; i < d->n_svcs; i++)
@@ -308,10 +331,16 @@ static void daemon_stop(struct rbd_daemon *d)
 /* Run the loop with its signal handlers until a clean stop. */
 static int daemon_run(struct rbd_daemon *d)
 {
-	struct event *ev[3];
+	static const struct timeval beat = { HEARTBEAT_SEC, 0 };
+	struct event *ev[3], *hb;
 	int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
 	int r;
 
+	hb = event_new(d->base, -1, EV_PERSIST, on_heartbeat, d);
+	if (!hb || event_add(hb, &beat) < 0) {
+		rbd_log(LOG_ERR, "cannot set up the heartbeat timer");
+		return EX_OSERR;
+	}
 	ev[0] = evsignal_new(d->base, SIGHUP, on_sighup, d);
 	ev[1] = evsignal_new(d->base, SIGTERM, on_sigterm, d);
 	ev[2] = evsignal_new(d->base, SIGINT, on_sigterm, d);
@@ -323,6 +352,7 @@ static int daemon_run(struct rbd_daemon *d)
 	r = event_base_dispatch(d->base);
 	for (int i = 0; i < 3; i++)
 		event_free(ev[i]);
+	event_free(hb);
 	rbd_log(LOG_NOTICE, "stopped");
 	return r < 0 ? EX_SOFTWARE : 0;
 }

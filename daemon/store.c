@@ -23,9 +23,26 @@
 /* How long a statement waits for another connection's lock. */
 #define STORE_BUSY_MS	5000
 
+/* A watch rbd_store_load() resumed in this run. Its snapshot dates the
+ * window's start on the wall clock of the run that wrote it: read with a
+ * later alive_at, the time between that run's last sign of life and this
+ * run's start would count as watched. So the next write of alive_at
+ * (heartbeat or commit) first moves since_at to where the resumed watch
+ * has it on this run's clock, and updated_at to the moment it resumed.
+ * Until then a crash reloads the old row and the old alive_at, which give
+ * the same time left. The move is skipped if the row changed meanwhile. */
+struct resumed {
+	char service[RBD_SERVICE_MAX + 1];
+	sqlite3_int64 old_since, old_updated;	/* the row as loaded */
+	sqlite3_int64 since, updated;		/* where it moves to */
+};
+
 struct rbd_store {
 	sqlite3 *db;
 	char *path;		/* <state_dir>/rollbackd.db, for messages */
+	struct resumed *resumed;	/* not yet written, at most one per
+					 * service */
+	size_t n_resumed;
 };
 
 /* Schema migrations: migrations[i] takes a database from user_version i to
@@ -88,6 +105,14 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (service, list, pos)"
 	") STRICT;"
 	"PRAGMA user_version = 1;",
+	/* 1 -> 2: when the daemon was last known to be alive and watching
+	 * (a heartbeat or a commit), so that time it was down is not counted
+	 * as watched. One row. */
+	"CREATE TABLE daemon ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  alive_at INTEGER NOT NULL"
+	") STRICT;"
+	"PRAGMA user_version = 2;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == RBD_STORE_SCHEMA,
     "one migration per schema version: raise RBD_STORE_SCHEMA with it");
@@ -478,7 +503,74 @@ void rbd_store_free(struct rbd_store *s)
 		return;
 	sqlite3_close(s->db);
 	free(s->path);
+	free(s->resumed);
 	free(s);
+}
+
+/* --- the daemon's sign of life --- */
+
+/* Whether the engine times a window in state st (watch.h): only there
+ * does a restart have to keep the time it had left. */
+static bool has_window(enum rbd_state st)
+{
+	return st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING;
+}
+
+/* Move the snapshots of the watches resumed in this run onto this run's
+ * clock (struct resumed), inside the caller's transaction. A row that
+ * changed since it was loaded (a commit wrote it) is left alone. */
+static int put_resumed(struct rbd_store *s, char *errbuf, size_t errlen)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < s->n_resumed; i++) {
+		const struct resumed *m = &s->resumed[i];
+		const struct bind v[] = {
+			B_ARR(m->service), B_INT(m->since), B_INT(m->updated),
+			B_INT(m->old_since), B_INT(m->old_updated),
+			B_STR(rbd_state_str(RBD_STATE_WATCHING)),
+			B_STR(rbd_state_str(RBD_STATE_VERIFYING)),
+		};
+
+		r = store_exec(s,
+		    "UPDATE snapshots SET since_at = ?2, updated_at = ?3"
+		    " WHERE service = ?1 AND since_at = ?4 AND updated_at = ?5"
+		    " AND state IN (?6, ?7)",
+		    v, ARRAY_SIZE(v), errbuf, errlen);
+	}
+	return r;
+}
+
+/* Record the daemon alive at now_wall, inside the caller's transaction.
+ * The resumed snapshots move first: with a later alive_at and their old
+ * since_at, the downtime before this run would count as watched. */
+static int put_alive(struct rbd_store *s, uint64_t now_wall, char *errbuf,
+    size_t errlen)
+{
+	const struct bind v[] = { B_INT(wall_i64(now_wall)) };
+	int r = put_resumed(s, errbuf, errlen);
+
+	if (r >= 0)
+		r = store_exec(s,
+		    "INSERT INTO daemon (id, alive_at) VALUES (1, ?1)"
+		    " ON CONFLICT (id) DO UPDATE SET alive_at = excluded.alive_at",
+		    v, ARRAY_SIZE(v), errbuf, errlen);
+	return r;
+}
+
+/* Record that the daemon is alive and watching: see store.h. */
+int rbd_store_heartbeat(struct rbd_store *s, uint64_t now_wall,
+    char *errbuf, size_t errlen)
+{
+	int r = tx_begin(s, true, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	r = put_alive(s, now_wall, errbuf, errlen);
+	r = tx_end(s, r, errbuf, errlen);
+	if (r >= 0)
+		s->n_resumed = 0;	/* all moved */
+	return r;
 }
 
 /* --- writing one step --- */
@@ -673,7 +765,9 @@ static int put_snapshot(struct rbd_store *s, const char *service,
 	return r;
 }
 
-/* Everything one step writes, inside the caller's transaction. */
+/* Everything one step writes, inside the caller's transaction. A commit
+ * proves the daemon alive; the resumed snapshots move before this one is
+ * rewritten, so its own row ends up as the step left it. */
 static int commit_rows(struct rbd_store *s, const char *service,
     const struct rbd_watch *w, const struct rbd_step *step,
     const struct rbd_event *ev, uint64_t now_mono, uint64_t now_wall,
@@ -686,6 +780,8 @@ static int commit_rows(struct rbd_store *s, const char *service,
 	for (size_t i = 0; r >= 0 && i < step->n_updates; i++)
 		r = put_status(s, service, &step->updates[i], now_wall, errbuf,
 		    errlen);
+	if (r >= 0)
+		r = put_alive(s, now_wall, errbuf, errlen);
 	if (r >= 0)
 		r = put_snapshot(s, service, w, now_mono, now_wall, errbuf,
 		    errlen);
@@ -709,7 +805,10 @@ int rbd_store_commit(struct rbd_store *s, const char *service,
 		return r;
 	r = commit_rows(s, service, w, step, ev, now_mono, now_wall, errbuf,
 	    errlen);
-	return tx_end(s, r, errbuf, errlen);
+	r = tx_end(s, r, errbuf, errlen);
+	if (r >= 0)
+		s->n_resumed = 0;	/* all moved */
+	return r;
 }
 
 /* --- reading a snapshot back --- */
@@ -796,13 +895,34 @@ static uint64_t since_from_wall(uint64_t since_wall, uint64_t now_mono,
 	return now_mono > elapsed ? now_mono - elapsed : 0;
 }
 
-/* Fill w from a snapshot row: state, times, releases, deploy ids. */
+/* How long a window has been watched: from its start since_wall to the
+ * daemon's last sign of life, the heartbeat alive_wall (has_alive: there
+ * is one). The snapshot's own writing (updated_wall) was one too, and
+ * nothing after now_wall is. The time the daemon was down after it is
+ * not counted; a wall clock that went backwards counts as no time. */
+static uint64_t window_elapsed(uint64_t since_wall, uint64_t updated_wall,
+    bool has_alive, uint64_t alive_wall, uint64_t now_wall)
+{
+	uint64_t last = updated_wall;
+
+	if (has_alive && alive_wall > last)
+		last = alive_wall;
+	if (last > now_wall)
+		last = now_wall;
+	return last > since_wall ? last - since_wall : 0;
+}
+
+/* Fill w from a snapshot row: state, times, releases, deploy ids. For a
+ * window state, *ret_move says where the row moves to on this run's clock
+ * (struct resumed) and *ret_moves is true. */
 static int load_row(struct rbd_store *s, const char *service,
     sqlite3_stmt *st, struct rbd_watch *w, uint64_t now_mono,
-    uint64_t now_wall, char *errbuf, size_t errlen)
+    uint64_t now_wall, struct resumed *ret_move, bool *ret_moves,
+    char *errbuf, size_t errlen)
 {
 	char state[32];
-	uint64_t since_wall;
+	uint64_t since_wall, updated_wall, alive_wall = 0;
+	bool has_alive = sqlite3_column_type(st, 9) != SQLITE_NULL;
 	int r;
 
 	if (!col_text(st, 0, state, sizeof(state)) ||
@@ -810,10 +930,29 @@ static int load_row(struct rbd_store *s, const char *service,
 		return corrupt(s, service, errbuf, errlen,
 		    "unknown state '%s'", state);
 	if (!col_u64(st, 1, &since_wall) || !col_u64(st, 6, &w->deploy_id) ||
-	    !col_u64(st, 7, &w->next_deploy_id))
+	    !col_u64(st, 7, &w->next_deploy_id) ||
+	    !col_u64(st, 8, &updated_wall))
 		return corrupt(s, service, errbuf, errlen, "%s",
 		    "times or deploy ids are not integers");
-	w->since = since_from_wall(since_wall, now_mono, now_wall);
+	if (has_alive && !col_u64(st, 9, &alive_wall))
+		return fail(s->path, -EIO, errbuf, errlen, "%s",
+		    "corrupt heartbeat: the daemon's last sign of life is not "
+		    "a valid time");
+	*ret_moves = has_window(w->state);
+	if (*ret_moves) {
+		uint64_t elapsed = window_elapsed(since_wall, updated_wall,
+		    has_alive, alive_wall, now_wall);
+
+		w->since = now_mono > elapsed ? now_mono - elapsed : 0;
+		/* The row as it is, and as this run's watch has it. */
+		ret_move->old_since = (sqlite3_int64)since_wall;
+		ret_move->old_updated = (sqlite3_int64)updated_wall;
+		ret_move->since = wall_i64(since_to_wall(w->since, now_mono,
+		    now_wall));
+		ret_move->updated = wall_i64(now_wall);
+	} else {
+		w->since = since_from_wall(since_wall, now_mono, now_wall);
+	}
 	r = col_version(s, service, st, 2, w->live, true, "live release",
 	    errbuf, errlen);
 	if (r >= 0)
@@ -828,17 +967,20 @@ static int load_row(struct rbd_store *s, const char *service,
 	return r;
 }
 
-/* Read the snapshot of service into w: 1 if found, 0 if not. */
+/* Read the snapshot of service into w: 1 if found, 0 if not. *ret_move
+ * and *ret_moves as load_row() fills them. */
 static int load_snapshot(struct rbd_store *s, const char *service,
     struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
-    char *errbuf, size_t errlen)
+    struct resumed *ret_move, bool *ret_moves, char *errbuf, size_t errlen)
 {
 	const struct bind v[] = { B_STR(service) };
 	sqlite3_stmt *st;
 	int found;
 	int r = stmt_open(s,
 	    "SELECT state, since_at, live, target, from_release, reason,"
-	    " deploy_id, next_deploy_id FROM snapshots WHERE service = ?1",
+	    " deploy_id, next_deploy_id, updated_at,"
+	    " (SELECT alive_at FROM daemon WHERE id = 1)"
+	    " FROM snapshots WHERE service = ?1",
 	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
 
 	if (r < 0)
@@ -846,8 +988,8 @@ static int load_snapshot(struct rbd_store *s, const char *service,
 	found = stmt_next(s, st, errbuf, errlen);
 	r = found;
 	if (found > 0)
-		r = load_row(s, service, st, w, now_mono, now_wall, errbuf,
-		    errlen);
+		r = load_row(s, service, st, w, now_mono, now_wall, ret_move,
+		    ret_moves, errbuf, errlen);
 	sqlite3_finalize(st);
 	if (r < 0 || !found)
 		return r;
@@ -859,21 +1001,62 @@ static int load_snapshot(struct rbd_store *s, const char *service,
 	return r < 0 ? r : 1;
 }
 
+/* Remember that service's snapshot moves to *move at the next write of
+ * alive_at (struct resumed), replacing what was remembered for it; NULL
+ * forgets it. Returns 0 or -ENOMEM (nothing changed). */
+static int resumed_set(struct rbd_store *s, const char *service,
+    const struct resumed *move)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_resumed; i++)
+		if (strcmp(s->resumed[i].service, service) == 0)
+			break;
+	if (!move) {
+		if (i < s->n_resumed)
+			s->resumed[i] = s->resumed[--s->n_resumed];
+		return 0;
+	}
+	if (i == s->n_resumed) {
+		struct resumed *a = reallocarray(s->resumed, i + 1,
+		    sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		s->resumed = a;
+		s->n_resumed++;
+	}
+	s->resumed[i] = *move;
+	return 0;
+}
+
 /* Fill w from the service's snapshot: see store.h. */
 int rbd_store_load(struct rbd_store *s, const char *service,
     struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
     bool *ret_found, char *errbuf, size_t errlen)
 {
 	struct rbd_watch tmp = *w;	/* w changes only on success */
+	struct resumed move;
+	bool moves = false;
 	int r = tx_begin(s, false, errbuf, errlen);
 
 	if (r < 0)
 		return r;
-	r = load_snapshot(s, service, &tmp, now_mono, now_wall, errbuf,
-	    errlen);
+	memset(&move, 0, sizeof(move));
+	r = load_snapshot(s, service, &tmp, now_mono, now_wall, &move, &moves,
+	    errbuf, errlen);
 	r = tx_end(s, r, errbuf, errlen);
 	if (r < 0)
 		return r;
+	/* A service name that does not fit was never committed, so it has
+	 * no row to move (and a cut one could name another service). */
+	if (r == 0 || strlen(service) > RBD_SERVICE_MAX)
+		moves = false;
+	if (moves)
+		snprintf(move.service, sizeof(move.service), "%s", service);
+	if (resumed_set(s, service, moves ? &move : NULL) < 0)
+		return fail(s->path, -ENOMEM, errbuf, errlen, "%s",
+		    strerror(ENOMEM));
 	if (r > 0) {
 		/* Failure counts are not stored: a resumed watch judges
 		 * afresh. */

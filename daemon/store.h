@@ -13,7 +13,13 @@
  * people; the engine runs on monotonic time. rbd_store_commit() and
  * rbd_store_load() take both "now"s and convert the watch's state-entry
  * time between them, so a watch interrupted by a restart continues with
- * the time it had left. */
+ * the time it had left.
+ *
+ * Downtime is not counted: a watch resumes with the time it had left at
+ * the last heartbeat or transition. The store keeps when the daemon was
+ * last known alive and watching (rbd_store_heartbeat(), and every
+ * commit); the time from then until the restart is time nobody watched
+ * the release, so it must not bring the end of its window closer. */
 #ifndef RBD_STORE_H
 #define RBD_STORE_H
 
@@ -24,7 +30,7 @@
 #include "watch.h"
 
 #define RBD_STORE_FILE		"rollbackd.db"
-#define RBD_STORE_SCHEMA	1	/* the schema this code writes */
+#define RBD_STORE_SCHEMA	2	/* the schema this code writes */
 #define RBD_STORE_META_MAX	4096	/* bytes of release metadata (JSON) */
 
 struct rbd_store;
@@ -33,7 +39,7 @@ struct rbd_store;
  * Returns 0, or a negative errno with a message in errbuf naming the file
  * and what is wrong ("...: database disk image is malformed",
  * "...: attempt to write a readonly database", "schema version 7 is newer
- * than this rollbackd understands (1)"). Errors: -ENOENT/-ENOTDIR (no
+ * than this rollbackd understands (2)"). Errors: -ENOENT/-ENOTDIR (no
  * state_dir), -EACCES/-EROFS (cannot write the file), -EIO (not a
  * database, damaged, quick_check failed), -ENOSPC, -EBUSY (locked by
  * another process beyond the busy timeout), -ENOTSUP (newer schema). */
@@ -50,7 +56,9 @@ void rbd_store_free(struct rbd_store *s);
  * nothing is written and the caller must not carry out the actions.
  * -EINVAL: the step or w is not something the engine makes (bad state,
  * service name); -E2BIG: meta of RBD_STORE_META_MAX bytes or more (check
- * it before rbd_watch_step). Failure counts (w->fails) are not stored. */
+ * it before rbd_watch_step). Failure counts (w->fails) are not stored.
+ * A commit also records the daemon alive at now_wall, as
+ * rbd_store_heartbeat() does. */
 int rbd_store_commit(struct rbd_store *s, const char *service,
     const struct rbd_watch *w, const struct rbd_step *step,
     const struct rbd_event *ev, uint64_t now_mono, uint64_t now_wall,
@@ -59,12 +67,42 @@ int rbd_store_commit(struct rbd_store *s, const char *service,
 /* Fill w (made by rbd_watch_new for this service's policy) from the last
  * snapshot: state, releases, known-good and bad lists. *ret_found is false
  * when the store has never seen the service (w is left idle). On failure
- * (-EIO for a snapshot that does not make sense) w is unchanged. Failure
- * counts are reset to 0. w->since is clamped to 0 when the time elapsed
- * since the snapshot's state began exceeds now_mono. */
+ * (-EIO for a snapshot or heartbeat that does not make sense, -ENOMEM) w
+ * is unchanged. Failure counts are reset to 0.
+ *
+ * w->since, in a state with a window (watching, verifying): downtime is
+ * not counted: a watch resumes with the time it had left at the last
+ * heartbeat or transition. The time watched is from the state's start to
+ * the daemon's last sign of life: the last heartbeat, but never earlier
+ * than the snapshot was written (that commit was one too) nor later than
+ * now_wall; it is 0 when that is before the start (a wall clock that went
+ * backwards). w->since = now_mono - watched, clamped to 0 when watched
+ * exceeds now_mono. The next heartbeat or commit rewrites the snapshot's
+ * start on this run's clock, so a second restart does not count the
+ * first one's downtime either; a crash before then reloads the same time
+ * left. Load itself writes nothing (it also serves after a failed
+ * commit, when the store may not be writable).
+ *
+ * w->since in the other states: as long before now_mono as the state
+ * began before now_wall (clamped to 0 likewise); downtime counts there,
+ * nothing is timed from it. */
 int rbd_store_load(struct rbd_store *s, const char *service,
     struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
     bool *ret_found, char *errbuf, size_t errlen);
+
+/* Record that the daemon is alive and watching at now_wall (wall usec):
+ * call it every few seconds while any service is watching or verifying,
+ * and at a clean shutdown. When the daemon stops, however it stops, the
+ * time after its last heartbeat (or commit) is not counted as watched, so
+ * the interval bounds what a crash loses: that much more watching after
+ * the restart. In the same transaction it rewrites the snapshots of the
+ * watches rbd_store_load() resumed since the last heartbeat or commit
+ * (see there). Returns 0 or a negative errno with a message in errbuf
+ * (-EACCES/-EROFS: the store cannot be written, -EBUSY, -ENOSPC, -EIO);
+ * on failure nothing is written, and a later heartbeat or commit writes
+ * it all. */
+int rbd_store_heartbeat(struct rbd_store *s, uint64_t now_wall,
+    char *errbuf, size_t errlen);
 
 /* One row of the history, for rollbackctl history. */
 struct rbd_history_entry {

@@ -424,27 +424,69 @@ END_TEST
 
 /* --- the state entry time across a restart --- */
 
+#define WINDOW	(10 * RBD_USEC_PER_MIN)	/* the watch window in these tests */
+
+/* What is left at mono of a 10m window that w began at w->since. */
+static uint64_t left_at(const struct rbd_watch *w, uint64_t mono)
+{
+	uint64_t end = w->since + WINDOW;
+
+	return end > mono ? end - mono : 0;
+}
+
+/* Record the daemon alive at wall; the test fails with the message
+ * otherwise. */
+static void heartbeat_ok(struct rbd_store *s, uint64_t wall)
+{
+	char err[512] = "";
+	int r = rbd_store_heartbeat(s, wall, err, sizeof(err));
+
+	ck_assert_msg(r == 0, "heartbeat: %d %s", r, err);
+}
+
+/* Before heartbeats, the time from the commit to the restart counted as
+ * watched: "one minute down" had 6m left and "window passed while down"
+ * 0. Downtime no longer counts, so both keep the 7m they had at the
+ * commit; the cases with a heartbeat show that time the daemon was alive
+ * after the commit still counts, up to the end of the window. */
 static const struct {
 	const char *name;
+	uint64_t beat;			/* a heartbeat after the commit; 0: none */
 	uint64_t mono2, wall2;		/* the clocks after the restart */
 	uint64_t left;			/* of the 10m window, after load */
 } since_cases[] = {
-	/* 3 of 10 minutes had passed; restarted at once, new boot. */
-	{ "restart at once", 500 * RBD_USEC_PER_SEC, WALL0,
+	/* 3 of 10 minutes had passed at the commit; restarted at once, new
+	 * boot. */
+	{ "restart at once", 0, 500 * RBD_USEC_PER_SEC, WALL0,
 	  7 * RBD_USEC_PER_MIN },
-	{ "one minute down", 777 * RBD_USEC_PER_SEC, WALL0 + RBD_USEC_PER_MIN,
-	  6 * RBD_USEC_PER_MIN },
-	{ "window passed while down", 9000 * RBD_USEC_PER_SEC,
-	  WALL0 + 8 * RBD_USEC_PER_MIN, 0 },
+	{ "one minute down", 0, 777 * RBD_USEC_PER_SEC,
+	  WALL0 + RBD_USEC_PER_MIN, 7 * RBD_USEC_PER_MIN },
+	{ "window would have passed while down", 0, 9000 * RBD_USEC_PER_SEC,
+	  WALL0 + 8 * RBD_USEC_PER_MIN, 7 * RBD_USEC_PER_MIN },
+	{ "alive 2 more minutes, down an hour", WALL0 + 2 * RBD_USEC_PER_MIN,
+	  500 * RBD_USEC_PER_SEC,
+	  WALL0 + 2 * RBD_USEC_PER_MIN + RBD_USEC_PER_HOUR,
+	  5 * RBD_USEC_PER_MIN },
+	/* Watched to the end, died before promoting: nothing left. */
+	{ "window passed while alive", WALL0 + 8 * RBD_USEC_PER_MIN,
+	  9000 * RBD_USEC_PER_SEC, WALL0 + RBD_USEC_PER_HOUR, 0 },
 	/* The wall clock went back an hour: counted as no time elapsed at
 	 * all, so the whole 10m window again, never more. */
-	{ "wall clock backwards", 500 * RBD_USEC_PER_SEC,
+	{ "wall clock backwards", 0, 500 * RBD_USEC_PER_SEC,
 	  WALL0 - RBD_USEC_PER_HOUR, 10 * RBD_USEC_PER_MIN },
+	/* A heartbeat later than the clock now: counted up to now only. */
+	{ "heartbeat ahead of the clock", WALL0 + 5 * RBD_USEC_PER_MIN,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 2 * RBD_USEC_PER_MIN,
+	  5 * RBD_USEC_PER_MIN },
+	/* The clock went back after the commit: the commit itself still
+	 * proves the 3 minutes. */
+	{ "heartbeat behind the commit", WALL0 - RBD_USEC_PER_HOUR,
+	  500 * RBD_USEC_PER_SEC, WALL0 + RBD_USEC_PER_HOUR,
+	  7 * RBD_USEC_PER_MIN },
 };
 
 START_TEST(test_since_conversion)
 {
-	uint64_t window = 10 * RBD_USEC_PER_MIN, end;
 	struct rbd_watch *w = rbd_watch_new(&policy);
 	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
 	    RBD_STATE_WATCHING, "v1 announced; watching for 10m");
@@ -456,6 +498,8 @@ START_TEST(test_since_conversion)
 	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
 	commit_ok(s, "checkout", w, &st, NULL, MONO0 + 3 * RBD_USEC_PER_MIN,
 	    WALL0);
+	if (since_cases[_i].beat)
+		heartbeat_ok(s, since_cases[_i].beat);
 	rbd_store_free(s);
 	rbd_watch_free(w);
 
@@ -463,12 +507,192 @@ START_TEST(test_since_conversion)
 	w = load_ok(s, "checkout", since_cases[_i].mono2, since_cases[_i].wall2,
 	    &found);
 	ck_assert(found);
-	end = w->since + window;
-	ck_assert_msg((end > since_cases[_i].mono2 ?
-	    end - since_cases[_i].mono2 : 0) == since_cases[_i].left,
+	ck_assert_msg(left_at(w, since_cases[_i].mono2) == since_cases[_i].left,
 	    "%s: since %llu", since_cases[_i].name,
 	    (unsigned long long)w->since);
 	ck_assert_uint_le(w->since, since_cases[_i].mono2);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* The daemon dies (no close) 3 minutes into a 10m watch, right after a
+ * heartbeat, and comes back an hour later on a new boot: 7 minutes left.
+ * It watches 1 more minute, beats, dies again: an hour later 6 minutes
+ * are left, not "window passed": the first hour down does not count at
+ * the second restart either. */
+START_TEST(test_heartbeat_resumes_time_left)
+{
+	uint64_t wall1 = WALL0 + 3 * RBD_USEC_PER_MIN + RBD_USEC_PER_HOUR;
+	uint64_t wall2 = wall1 + RBD_USEC_PER_MIN + RBD_USEC_PER_HOUR;
+	uint64_t mono1 = 500 * RBD_USEC_PER_SEC;
+	struct rbd_watch *w;
+	struct rbd_store *s;
+	bool found = false;
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rbd_store *cs = NULL;
+		struct rbd_watch *cw = rbd_watch_new(&policy);
+		struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+		    RBD_STATE_WATCHING, "v1 announced; watching for 10m");
+		char err[512];
+
+		set_watch(cw, RBD_STATE_WATCHING, MONO0, "v1", "", "",
+		    st.reason);
+		if (rbd_store_open(dir, &cs, err, sizeof(err)) < 0 ||
+		    rbd_store_commit(cs, "checkout", cw, &st, NULL, MONO0,
+		    WALL0, err, sizeof(err)) < 0)
+			_exit(1);
+		for (int i = 1; i <= 3; i++)
+			if (rbd_store_heartbeat(cs, WALL0 + (uint64_t)i *
+			    RBD_USEC_PER_MIN, err, sizeof(err)) < 0)
+				_exit(2);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", mono1, wall1, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_WATCHING);
+	ck_assert_uint_eq(left_at(w, mono1), 7 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	/* Dies before its first heartbeat: nothing watched is lost or
+	 * gained. */
+	rbd_store_free(s);
+	s = open_ok();
+	w = load_ok(s, "checkout", mono1, wall1 + RBD_USEC_PER_HOUR, &found);
+	ck_assert_uint_eq(left_at(w, mono1), 7 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+
+	/* Resumed at wall1, one minute watched, a heartbeat, dead. */
+	s = open_ok();
+	w = load_ok(s, "checkout", mono1, wall1, &found);
+	rbd_watch_free(w);
+	heartbeat_ok(s, wall1 + RBD_USEC_PER_MIN);
+	rbd_store_free(s);
+	s = open_ok();
+	w = load_ok(s, "checkout", 42 * RBD_USEC_PER_MIN, wall2, &found);
+	ck_assert(found);
+	ck_assert_uint_eq(left_at(w, 42 * RBD_USEC_PER_MIN),
+	    6 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* With no heartbeat after the last commit, the watch is counted up to
+ * that commit: a commit of any service, since it proves the daemon was
+ * alive and watching them all. */
+START_TEST(test_counted_up_to_last_commit)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v1 announced; watching for 10m");
+	struct rbd_store *s = open_ok();
+	uint64_t mono = 500 * RBD_USEC_PER_SEC;
+	bool found = false;
+
+	/* checkout: watching from WALL0, rewritten 2 minutes in by a
+	 * mark-good of an old release. search: watching from 1 minute
+	 * in. */
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	set_watch(w, RBD_STATE_WATCHING, MONO0 + RBD_USEC_PER_MIN, "v7", "",
+	    "", st.reason);
+	commit_ok(s, "search", w, &st, NULL, MONO0 + RBD_USEC_PER_MIN,
+	    WALL0 + RBD_USEC_PER_MIN);
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+	st = mkstep("marked-good", RBD_STATE_WATCHING, RBD_STATE_WATCHING,
+	    "v0 marked good");
+	commit_ok(s, "checkout", w, &st, NULL, MONO0 + 2 * RBD_USEC_PER_MIN,
+	    WALL0 + 2 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", mono, WALL0 + RBD_USEC_PER_HOUR, &found);
+	ck_assert(found);
+	ck_assert_uint_eq(left_at(w, mono), 8 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	/* Its own last commit was at 1 minute in; checkout's at 2 says the
+	 * daemon watched search until then too. */
+	w = load_ok(s, "search", mono, WALL0 + RBD_USEC_PER_HOUR, &found);
+	ck_assert(found);
+	ck_assert_uint_eq(left_at(w, mono), 9 * RBD_USEC_PER_MIN);
+
+	/* Both resumed; a minute later a commit for a third service, then
+	 * down for two hours: one more minute for each, not the hour that
+	 * passed before they resumed. */
+	set_watch(w, RBD_STATE_IDLE, mono, "v3", "", "", "v3 marked good");
+	st = mkstep("marked-good", RBD_STATE_IDLE, RBD_STATE_IDLE,
+	    "v3 marked good");
+	commit_ok(s, "cart", w, &st, NULL, mono + RBD_USEC_PER_MIN,
+	    WALL0 + RBD_USEC_PER_HOUR + RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+	s = open_ok();
+	w = load_ok(s, "checkout", mono, WALL0 + 3 * RBD_USEC_PER_HOUR, &found);
+	ck_assert_uint_eq(left_at(w, mono), 7 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	w = load_ok(s, "search", mono, WALL0 + 3 * RBD_USEC_PER_HOUR, &found);
+	ck_assert_uint_eq(left_at(w, mono), 8 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* A heartbeat the store cannot write is an error and writes nothing, not
+ * even the move of a resumed snapshot; the next one writes it all. */
+START_TEST(test_heartbeat_failure)
+{
+	uint64_t wall1 = WALL0 + RBD_USEC_PER_HOUR, mono1 = MONO0;
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v1 announced; watching for 10m");
+	struct rbd_store *s = open_ok();
+	char err[512] = "", want[512];
+	bool found = false;
+
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	heartbeat_ok(s, WALL0 + RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+
+	/* Resumed an hour later with 9 minutes left. */
+	s = open_ok();
+	w = load_ok(s, "checkout", mono1, wall1, &found);
+	ck_assert_uint_eq(left_at(w, mono1), 9 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	raw_exec("CREATE TRIGGER nope BEFORE UPDATE ON daemon "
+	    "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+	ck_assert_int_eq(rbd_store_heartbeat(s, wall1 + RBD_USEC_PER_MIN, err,
+	    sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: disk says no", dbpath);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(raw_query("SELECT alive_at FROM daemon", NULL, 0),
+	    WALL0 + RBD_USEC_PER_MIN);
+	ck_assert_int_eq(raw_query("SELECT since_at FROM snapshots", NULL, 0),
+	    WALL0);
+
+	/* Writable again: moved onto this run's clock, 2 minutes watched
+	 * since the resume. */
+	raw_exec("DROP TRIGGER nope");
+	heartbeat_ok(s, wall1 + 2 * RBD_USEC_PER_MIN);
+	ck_assert_int_eq(raw_query("SELECT since_at FROM snapshots", NULL, 0),
+	    wall1 - RBD_USEC_PER_MIN);
+	ck_assert_int_eq(raw_query("SELECT alive_at FROM daemon", NULL, 0),
+	    wall1 + 2 * RBD_USEC_PER_MIN);
+	rbd_store_free(s);
+	s = open_ok();
+	w = load_ok(s, "checkout", mono1, wall1 + RBD_USEC_PER_HOUR, &found);
+	ck_assert_uint_eq(left_at(w, mono1), 7 * RBD_USEC_PER_MIN);
 	rbd_watch_free(w);
 	rbd_store_free(s);
 }
@@ -681,14 +905,128 @@ START_TEST(test_migrate_empty_file)
 	raw_query("PRAGMA journal_mode", mode, sizeof(mode));
 	ck_assert_str_eq(mode, "wal");
 	ck_assert_int_eq(raw_query("SELECT count(*) FROM sqlite_schema WHERE "
-	    "name IN ('releases', 'events', 'snapshots', 'snapshot_lists')",
-	    NULL, 0), 4);
+	    "name IN ('releases', 'events', 'snapshots', 'snapshot_lists',"
+	    " 'daemon')", NULL, 0), 5);
 	/* Opening a current store again migrates nothing (and fails on
 	 * nothing: "table already exists"). */
 	s = open_ok();
 	rbd_store_free(s);
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0),
 	    RBD_STORE_SCHEMA);
+}
+END_TEST
+
+/* Schema version 1 as rollbackd wrote it: a frozen copy of migrations[0]
+ * in store.c (a migration that has shipped never changes). */
+static const char schema_v1[] =
+	"CREATE TABLE releases ("
+	"  service TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  announced_at INTEGER,"
+	"  announced_by TEXT,"
+	"  meta TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (service, version)"
+	") STRICT;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  from_state TEXT NOT NULL,"
+	"  to_state TEXT NOT NULL,"
+	"  live TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  actor TEXT,"
+	"  reason TEXT NOT NULL"
+	") STRICT;"
+	"CREATE INDEX events_by_service ON events (service, id);"
+	"CREATE TRIGGER events_append_only BEFORE UPDATE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+	"CREATE TABLE snapshots ("
+	"  service TEXT PRIMARY KEY NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  since_at INTEGER NOT NULL,"
+	"  live TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  from_release TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  deploy_id INTEGER NOT NULL,"
+	"  next_deploy_id INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE snapshot_lists ("
+	"  service TEXT NOT NULL"
+	"    REFERENCES snapshots (service) ON DELETE CASCADE,"
+	"  list TEXT NOT NULL CHECK (list IN ('good', 'bad')),"
+	"  pos INTEGER NOT NULL CHECK (pos >= 0),"
+	"  version TEXT NOT NULL,"
+	"  PRIMARY KEY (service, list, pos)"
+	") STRICT;"
+	"PRAGMA user_version = 1;";
+
+/* A version-1 store with a watch 3 minutes into v2, as the last commit
+ * before an upgrade left it, migrates to the current schema with all of
+ * it; with no heartbeat on record, the watch counts up to that commit. */
+START_TEST(test_migrate_from_v1)
+{
+	static const char *const good[] = { "v1", NULL };
+	struct rbd_history_entry *h = NULL;
+	struct rbd_release rel;
+	struct rbd_watch *w;
+	struct rbd_store *s;
+	char err[512] = "", sql[1024];
+	size_t n = 0;
+	bool found = false;
+
+	raw_exec("PRAGMA journal_mode = WAL");
+	raw_exec(schema_v1);
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO releases VALUES ('checkout', 'v2', 'watching',"
+	    " %llu, 'ci', '{}', %llu);"
+	    "INSERT INTO events (at, service, event, from_state, to_state,"
+	    " live, target, actor, reason) VALUES (%llu, 'checkout',"
+	    " 'deployed', 'idle', 'watching', 'v2', '', 'ci',"
+	    " 'v2 announced by ci; watching for 10m');"
+	    "INSERT INTO snapshots VALUES ('checkout', 'watching', %llu, 'v2',"
+	    " '', '', 'v2 announced by ci; watching for 10m', 0, 3, %llu);"
+	    "INSERT INTO snapshot_lists VALUES ('checkout', 'good', 0, 'v1');",
+	    (unsigned long long)WALL0, (unsigned long long)WALL0,
+	    (unsigned long long)WALL0,
+	    (unsigned long long)(WALL0 - 3 * RBD_USEC_PER_MIN),
+	    (unsigned long long)WALL0);
+	raw_exec(sql);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 1);
+
+	s = open_ok();
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 2);
+	ck_assert_int_eq(raw_query("SELECT count(*) FROM daemon", NULL, 0), 0);
+	w = load_ok(s, "checkout", 500 * RBD_USEC_PER_SEC,
+	    WALL0 + RBD_USEC_PER_HOUR, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_WATCHING);
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_uint_eq(w->next_deploy_id, 3);
+	assert_list(w->good, w->n_good, good);
+	ck_assert_uint_eq(left_at(w, 500 * RBD_USEC_PER_SEC),
+	    7 * RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 10, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(h[0].event, "deployed");
+	ck_assert_str_eq(h[0].actor, "ci");
+	free(h);
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v2", &rel, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(rel.status, RBD_RELEASE_WATCHING);
+	ck_assert_uint_eq(rel.announced_wall, WALL0);
+	/* The new table takes heartbeats. */
+	heartbeat_ok(s, WALL0 + RBD_USEC_PER_HOUR);
+	ck_assert_int_eq(raw_query("SELECT alive_at FROM daemon", NULL, 0),
+	    WALL0 + RBD_USEC_PER_HOUR);
+	rbd_store_free(s);
 }
 END_TEST
 
@@ -717,7 +1055,7 @@ START_TEST(test_newer_schema_refused)
 
 	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 7;");
 	snprintf(want, sizeof(want), "%s: schema version 7 is newer than this "
-	    "rollbackd understands (1)", dbpath);
+	    "rollbackd understands (2)", dbpath);
 	open_fails(-ENOTSUP, want);
 	/* Refused without changing the file. */
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 7);
@@ -881,6 +1219,12 @@ static const struct {
 	{ "UPDATE snapshots SET since_at = -1",
 	  "corrupt snapshot for service checkout: times or deploy ids are not "
 	  "integers" },
+	{ "UPDATE snapshots SET updated_at = -1",
+	  "corrupt snapshot for service checkout: times or deploy ids are not "
+	  "integers" },
+	{ "UPDATE daemon SET alive_at = -5",
+	  "corrupt heartbeat: the daemon's last sign of life is not a valid "
+	  "time" },
 	{ "UPDATE snapshot_lists SET version = "
 	  "replace(hex(zeroblob(100)), '0', 'v') WHERE list = 'bad'",
 	  "corrupt snapshot for service checkout: bad release #0 is too long" },
@@ -967,6 +1311,9 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_since_conversion, 0,
 	    N_ELEMENTS(since_cases));
 	tcase_add_test(tc, test_since_clamped);
+	tcase_add_test(tc, test_heartbeat_resumes_time_left);
+	tcase_add_test(tc, test_counted_up_to_last_commit);
+	tcase_add_test(tc, test_heartbeat_failure);
 	tcase_add_test(tc, test_history_newest_first_with_limit);
 	tcase_add_test(tc, test_no_record_writes_nothing);
 	tcase_add_test(tc, test_failed_commit_is_rolled_back);
@@ -976,6 +1323,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_migrate_empty_file);
+	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_events_are_append_only);
 	tcase_add_test(tc, test_newer_schema_refused);
 	suite_add_tcase(s, tc);
