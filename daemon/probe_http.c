@@ -821,6 +821,7 @@ static void probe_set_timeout(struct rbd_probe *pr, uint64_t timeout_usec,
 	pr->timeout_ms = (long)ms;
 }
 
+/* Register a probe; its first tick is spread within one interval. */
 int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
     uint64_t interval_usec, rbd_probe_cb cb, void *arg,
     struct rbd_probe **ret)
@@ -863,6 +864,7 @@ int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	return 0;
 }
 
+/* Stop a probe now; free it now or, inside a callback, from the loop. */
 void rbd_probe_remove(struct rbd_probe *pr)
 {
 	struct rbd_prober *p;
@@ -904,6 +906,7 @@ static int multi_setup(struct rbd_prober *p)
 	return 0;
 }
 
+/* A prober with curl's multi handle hooked to base. */
 struct rbd_prober *rbd_prober_new(struct event_base *base)
 {
 	struct rbd_prober *p;
@@ -945,6 +948,7 @@ static void socks_free(struct rbd_prober *p)
 	p->free_socks = NULL;
 }
 
+/* Remove every probe, then close curl's connections and free the rest. */
 void rbd_prober_free(struct rbd_prober *p)
 {
 	struct rbd_handle *h;
@@ -970,6 +974,7 @@ void rbd_prober_free(struct rbd_prober *p)
 	free(p);
 }
 
+/* A copy of the counters. */
 void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret)
 {
 	if (!ret)

@@ -328,6 +328,7 @@ static void wake_cb(evutil_socket_t fd, short kind, void *arg)
 	(void)arg;
 }
 
+/* A loop, the test server and a prober on it. */
 static void setup(void)
 {
 	struct timeval tv = { 0, 50 * MSEC };
@@ -342,6 +343,7 @@ static void setup(void)
 	event_add(wake, &tv);
 }
 
+/* The prober first, so the server sees its connections go. */
 static void teardown(void)
 {
 	rbd_prober_free(prober);
@@ -443,7 +445,7 @@ static void add(struct sink *k, const char *u, uint64_t interval,
 	ck_assert_ptr_nonnull(k->probe);
 }
 
-/* Wait predicates. */
+/* Wait predicate: at least want samples? */
 static bool has_n(const void *arg)
 {
 	const struct sink *k = arg;
@@ -451,6 +453,7 @@ static bool has_n(const void *arg)
 	return k->n >= k->want;
 }
 
+/* At least want ok samples? */
 static bool has_ok(const void *arg)
 {
 	const struct sink *k = arg;
@@ -458,6 +461,7 @@ static bool has_ok(const void *arg)
 	return k->ok >= k->want;
 }
 
+/* At least want failed samples? */
 static bool has_fail(const void *arg)
 {
 	const struct sink *k = arg;
@@ -465,6 +469,7 @@ static bool has_fail(const void *arg)
 	return k->fail >= k->want;
 }
 
+/* At least want samples that are ok or failed? */
 static bool has_judged(const void *arg)
 {
 	const struct sink *k = arg;
@@ -472,6 +477,7 @@ static bool has_judged(const void *arg)
 	return k->ok + k->fail >= k->want;
 }
 
+/* Does the server hold at least *arg hanging requests? */
 static bool has_hung(const void *arg)
 {
 	return srv.hung >= *(const unsigned *)arg;
@@ -490,6 +496,7 @@ static void wait_hung(unsigned n)
 	ck_assert_msg(run_until(has_hung, &n, WAIT), "%u of %u hung", srv.hung, n);
 }
 
+/* A zeroed sink (large: on the heap). */
 static struct sink *sink_new(void)
 {
 	struct sink *k = calloc(1, sizeof(*k));
@@ -498,6 +505,7 @@ static struct sink *sink_new(void)
 	return k;
 }
 
+/* The prober's counters now. */
 static struct rbd_prober_stats stats(void)
 {
 	struct rbd_prober_stats st;
@@ -724,6 +732,7 @@ static void once_cb(void *arg, const struct rbd_probe_result *r)
 	rbd_probe_remove(o->probe);
 }
 
+/* Have *arg one-shot probes reported? */
 static bool onces_all(const void *arg)
 {
 	return onces_done >= *(const size_t *)arg;
@@ -785,6 +794,7 @@ struct counter {
 static struct counter *counters;
 static size_t counters_n;
 
+/* Count samples and the ok ones. */
 static void counter_cb(void *arg, const struct rbd_probe_result *r)
 {
 	struct counter *c = arg;
@@ -897,6 +907,7 @@ static void group_cb(void *arg, const struct rbd_probe_result *r)
 		rbd_probe_remove(g->probes[i]);
 }
 
+/* Has any member of the group reported? */
 static bool group_called(const void *arg)
 {
 	return ((const struct group *)arg)->calls > 0;
@@ -1065,6 +1076,7 @@ START_TEST(test_add_bad_args)
 }
 END_TEST
 
+/* Details, schedule, removal. */
 static Suite *probe_http_suite(void)
 {
 	Suite *s = suite_create("probe_http");
@@ -1101,6 +1113,7 @@ static Suite *probe_http_suite(void)
 	return s;
 }
 
+/* Run the suite. */
 int main(void)
 {
 	return rbd_test_run(probe_http_suite());
