@@ -16,6 +16,8 @@ BINDIR   ?= $(PREFIX)/bin
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/rollbackd
+SYSCONFDIR ?= /etc
+UNITDIR  ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
 CC       ?= cc
 # Libraries found with pkg-config, and the Debian packages that provide them
@@ -170,6 +172,10 @@ install: all
 	$(if $(wildcard man/*.1),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/)
 	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
 	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/)
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		systemd/rollbackd.service.in > $(DESTDIR)$(UNITDIR)/rollbackd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/rollbackd.service
 	install -m 0644 conf/rollbackd.yaml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 conf/policies.d/*.yaml $(DESTDIR)$(DOCDIR)/examples/policies.d/
 

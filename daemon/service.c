@@ -121,24 +121,27 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 
 /* ---- recording and logging a step ---- */
 
-/* One log line per transition: "checkout: watching v2 -> rolling_back to
- * v1 (reason)". */
-static void log_step(const struct rbd_svc *s, const struct rbd_step *step)
+/* One log line per transition, the state and release before and after:
+ * "checkout: watching v2 -> rolling_back to v1 (reason)". */
+static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
+    const char *old_live)
 {
 	const struct rbd_watch *w = s->w;
+	bool to_target = step->to == RBD_STATE_ROLLING_BACK;
+	const char *new_rel = to_target ? w->target : w->live;
 	int prio = LOG_NOTICE;
 
 	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK)
 		prio = LOG_WARNING;
-	if (step->from == step->to)
+	if (step->from == step->to && strcmp(old_live, w->live) == 0) {
 		rbd_log(LOG_NOTICE, "%s: %s (%s)", svc_name(s), step->event,
 		    step->reason);
-	else
-		rbd_log(prio, "%s: %s -> %s%s%s (%s)", svc_name(s),
-		    rbd_state_str(step->from), rbd_state_str(step->to),
-		    *w->target && step->to == RBD_STATE_ROLLING_BACK ? " to " : "",
-		    step->to == RBD_STATE_ROLLING_BACK ? w->target : "",
-		    step->reason);
+		return;
+	}
+	rbd_log(prio, "%s: %s%s%s -> %s%s%s (%s)", svc_name(s),
+	    rbd_state_str(step->from), *old_live ? " " : "", old_live,
+	    rbd_state_str(step->to), *new_rel ? (to_target ? " to " : " ") : "",
+	    new_rel, step->reason);
 }
 
 /* The transition as a stream line for waiters. */
@@ -173,8 +176,8 @@ static void record_failed(struct rbd_svc *s, const char *why, uint64_t now)
 int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
     char *errbuf, size_t errlen)
 {
+	char err[ERRBUF_MAX], old_live[RBD_VERSION_MAX + 1];
 	struct rbd_step step;
-	char err[ERRBUF_MAX];
 	uint64_t wall = rbd_now_wall();
 	int r;
 
@@ -183,6 +186,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 		    "see the log and restart rollbackd", svc_name(s));
 		return -EIO;
 	}
+	memcpy(old_live, s->w->live, sizeof(old_live));
 	r = rbd_watch_step(s->w, s->policy, ev, now, &step, errbuf, errlen);
 	if (r < 0)
 		return r;
@@ -194,7 +198,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 			snprintf(errbuf, errlen, "the decision could not be recorded: %s", err);
 			return r;
 		}
-		log_step(s, &step);
+		log_step(s, &step, old_live);
 		if (step.from != step.to)
 			waiters_send(s, transition_json(s, &step, wall));
 	}
@@ -289,7 +293,7 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 		int n = nl ? (int)(nl - p) : (int)strlen(p);
 
 		if (n > 0) {
-			rbd_log(LOG_INFO, "%s: deploy: %.*s", svc_name(s), n, p);
+			rbd_log(LOG_INFO, "%s: deploy output: %.*s", svc_name(s), n, p);
 			last = p;
 			snprintf(detail, sizeof(detail), "%s; last output: %.*s",
 			    res->detail, n, p);
@@ -297,7 +301,7 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 		p += n + (nl ? 1 : 0);
 	}
 	if (res->output_dropped)
-		rbd_log(LOG_INFO, "%s: deploy: (%zu more bytes of output not kept)",
+		rbd_log(LOG_INFO, "%s: deploy output: (%zu more bytes not kept)",
 		    svc_name(s), res->output_dropped);
 	if (last && res->result != RBD_DEPLOY_OK)
 		ev.detail = detail;
