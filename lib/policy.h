@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "judge.h"
+#include "metric.h"
 
 /* Limits on what a file may make us hold. */
 #define RBD_POLICY_FILE_MAX	(1024 * 1024)	/* bytes in one file */
@@ -33,6 +35,8 @@
 
 enum rbd_check_type {
 	RBD_CHECK_HTTP,
+	RBD_CHECK_PROMETHEUS,		/* an instant PromQL query */
+	RBD_CHECK_SCRAPE,		/* the service's own /metrics */
 	_RBD_CHECK_TYPE_MAX,
 };
 const char *rbd_check_type_str(enum rbd_check_type t);
@@ -45,13 +49,43 @@ struct rbd_http_probe {
 	char *expect_body;		/* substring; NULL: not checked */
 };
 
+struct rbd_prometheus_probe {
+	char *url;			/* the server: http(s)://host:port[/prefix] */
+	char *query;			/* PromQL, one series or a scalar */
+	uint64_t timeout_usec;		/* < watch.interval */
+	char *bearer_token_file;	/* NULL: none; read at each query */
+	char *basic_user;		/* NULL: none */
+	char *basic_password_file;	/* with basic_user */
+};
+
+struct rbd_scrape_probe {
+	char *url;			/* the service's /metrics */
+	uint64_t timeout_usec;		/* < watch.interval */
+	struct rbd_metric_spec metric;	/* what to compute from each page */
+};
+
+/* What an unknown sample (no data: an empty query, an absent metric, an
+ * unreachable provider, too little traffic) counts as. */
+enum rbd_no_data {
+	RBD_NO_DATA_INCONCLUSIVE,	/* inconclusive_after in a row: held */
+	RBD_NO_DATA_FAIL,		/* a failing sample */
+	RBD_NO_DATA_IGNORE,		/* nothing */
+	_RBD_NO_DATA_MAX,
+};
+const char *rbd_no_data_str(enum rbd_no_data n);
+
 struct rbd_check {
 	char *name;			/* unique within the policy */
 	enum rbd_check_type type;
 	union {
 		struct rbd_http_probe http;
+		struct rbd_prometheus_probe prom;
+		struct rbd_scrape_probe scrape;
 	} u;
+	struct rbd_condition cond;	/* metric checks: min, max, baseline */
 	unsigned fail_after;		/* consecutive failing samples */
+	enum rbd_no_data no_data;	/* default inconclusive */
+	unsigned inconclusive_after;	/* consecutive unknown samples; default 5 */
 	unsigned line, col;		/* where it was defined, for messages */
 };
 

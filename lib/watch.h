@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "sample.h"
 #include "version.h"
 
 #define RBD_REASON_MAX		512
@@ -66,18 +67,6 @@ enum rbd_release_status {
 };
 const char *rbd_release_status_str(enum rbd_release_status s);
 int rbd_release_status_from_str(const char *s, enum rbd_release_status *ret);
-
-/* One probe result. */
-enum rbd_sample_result {
-	RBD_SAMPLE_OK,
-	RBD_SAMPLE_FAIL,
-	/* Could not be taken in time (daemon behind, probe skipped): neither
-	 * healthy nor failing; it does not count towards fail_after and does
-	 * not reset the count either. */
-	RBD_SAMPLE_UNKNOWN,
-	_RBD_SAMPLE_RESULT_MAX,
-};
-const char *rbd_sample_result_str(enum rbd_sample_result r);
 
 /* How a deploy command ended. */
 enum rbd_deploy_result {
