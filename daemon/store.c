@@ -1060,8 +1060,7 @@ int rbd_store_load(struct rbd_store *s, const char *service,
 	if (r > 0) {
 		/* Failure counts are not stored: a resumed watch judges
 		 * afresh. */
-		if (tmp.fails)
-			memset(tmp.fails, 0, tmp.n_checks * sizeof(*tmp.fails));
+		rbd_watch_reset_counts(&tmp);
 		*w = tmp;
 	}
 	*ret_found = r > 0;

@@ -7,9 +7,14 @@
 enum rbd_sample_result {
 	RBD_SAMPLE_OK,
 	RBD_SAMPLE_FAIL,
-	/* Could not be taken in time (daemon behind, probe skipped): neither
-	 * healthy nor failing; it does not count towards fail_after and does
-	 * not reset the count either. */
+	/* No data: the sample could not be taken in time (daemon behind,
+	 * probe skipped) or had nothing to judge (an empty query, an absent
+	 * metric, a scrape or provider that failed, too little traffic); the
+	 * detail says which. Neither healthy nor failing: what it counts as
+	 * is the check's no_data (policy.h), see watch.h. With inconclusive
+	 * (the default) it does not count towards fail_after nor reset that
+	 * count; inconclusive_after in a row hold the service, never roll it
+	 * back. */
 	RBD_SAMPLE_UNKNOWN,
 	_RBD_SAMPLE_RESULT_MAX,
 };

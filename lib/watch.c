@@ -1,6 +1,7 @@
 /* The per-service watch engine: see watch.h for the contract. */
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,22 +93,67 @@ int rbd_release_status_from_str(const char *s, enum rbd_release_status *ret)
 	return 0;
 }
 
+/* The per-check arrays of a watch, allocated or adopted together. */
+struct counts {
+	unsigned *fails;
+	unsigned *unknowns;
+	unsigned *window_ok;
+	char (*window_no_data)[RBD_DETAIL_MAX];
+};
+
+/* Free the arrays of k (NULL ones too). */
+static void counts_free(struct counts *k)
+{
+	free(k->fails);
+	free(k->unknowns);
+	free(k->window_ok);
+	free(k->window_no_data);
+}
+
+/* Zeroed arrays for n checks in *k (all NULL when n is 0). Returns 0 or
+ * -ENOMEM, with nothing left allocated. */
+static int counts_new(size_t n, struct counts *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (!n)
+		return 0;
+	k->fails = calloc(n, sizeof(*k->fails));
+	k->unknowns = calloc(n, sizeof(*k->unknowns));
+	k->window_ok = calloc(n, sizeof(*k->window_ok));
+	k->window_no_data = calloc(n, sizeof(*k->window_no_data));
+	if (!k->fails || !k->unknowns || !k->window_ok ||
+	    !k->window_no_data) {
+		counts_free(k);
+		memset(k, 0, sizeof(*k));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Hand the arrays of k to w, which must own none. */
+static void counts_adopt(struct rbd_watch *w, const struct counts *k)
+{
+	w->fails = k->fails;
+	w->unknowns = k->unknowns;
+	w->window_ok = k->window_ok;
+	w->window_no_data = k->window_no_data;
+}
+
 struct rbd_watch *rbd_watch_new(const struct rbd_policy *policy)
 {
 	struct rbd_watch *w = calloc(1, sizeof(*w));
+	struct counts k;
 
 	if (!w)
 		return NULL;
 	w->state = RBD_STATE_IDLE;
 	w->next_deploy_id = 1;
 	w->n_checks = policy->n_checks;
-	if (w->n_checks) {
-		w->fails = calloc(w->n_checks, sizeof(*w->fails));
-		if (!w->fails) {
-			free(w);
-			return NULL;
-		}
+	if (counts_new(w->n_checks, &k) < 0) {
+		free(w);
+		return NULL;
 	}
+	counts_adopt(w, &k);
 	return w;
 }
 
@@ -116,7 +162,25 @@ void rbd_watch_free(struct rbd_watch *w)
 	if (!w)
 		return;
 	free(w->fails);
+	free(w->unknowns);
+	free(w->window_ok);
+	free(w->window_no_data);
 	free(w);
+}
+
+/* Zero every per-check counter and window tally. */
+void rbd_watch_reset_counts(struct rbd_watch *w)
+{
+	size_t n = w->n_checks;
+
+	if (w->fails)
+		memset(w->fails, 0, n * sizeof(*w->fails));
+	if (w->unknowns)
+		memset(w->unknowns, 0, n * sizeof(*w->unknowns));
+	if (w->window_ok)
+		memset(w->window_ok, 0, n * sizeof(*w->window_ok));
+	if (w->window_no_data)
+		memset(w->window_no_data, 0, n * sizeof(*w->window_no_data));
 }
 
 /* Index of the check called name in p, or -1. */
@@ -129,25 +193,30 @@ static int check_index(const struct rbd_policy *p, const char *name)
 	return -1;
 }
 
-/* Adopt a reloaded policy, carrying failure counts over by check name. */
+/* Adopt a reloaded policy, carrying the per-check counters over by check
+ * name. */
 int rbd_watch_set_policy(struct rbd_watch *w, const struct rbd_policy *old,
     const struct rbd_policy *new_policy)
 {
-	unsigned *fails = NULL;
+	struct counts k, mine;
 
-	if (new_policy->n_checks) {
-		fails = calloc(new_policy->n_checks, sizeof(*fails));
-		if (!fails)
-			return -ENOMEM;
-	}
+	if (counts_new(new_policy->n_checks, &k) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; old && i < old->n_checks && i < w->n_checks; i++) {
 		int j = check_index(new_policy, old->checks[i].name);
 
-		if (j >= 0)
-			fails[j] = w->fails[i];
+		if (j < 0)
+			continue;
+		k.fails[j] = w->fails[i];
+		k.unknowns[j] = w->unknowns[i];
+		k.window_ok[j] = w->window_ok[i];
+		memcpy(k.window_no_data[j], w->window_no_data[i],
+		    sizeof(k.window_no_data[j]));
 	}
-	free(w->fails);
-	w->fails = fails;
+	mine = (struct counts){ w->fails, w->unknowns, w->window_ok,
+	    w->window_no_data };
+	counts_free(&mine);
+	counts_adopt(w, &k);
 	w->n_checks = new_policy->n_checks;
 	return 0;
 }
@@ -212,8 +281,8 @@ const char *rbd_watch_rollback_target(const struct rbd_watch *w)
 
 /* One step in the making. Everything is computed here and copied out only
  * when the event is accepted, so a refused event changes nothing. The
- * failure counters live on the heap, shared with the caller's watch: they
- * are changed only at commit, through the fails_* fields. */
+ * per-check arrays live on the heap, shared with the caller's watch: they
+ * are changed only at commit, through counts_reset and cnt. */
 struct ctx {
 	const struct rbd_policy *p;
 	const struct rbd_event *ev;
@@ -222,10 +291,13 @@ struct ctx {
 	struct rbd_watch w;		/* the new state */
 	struct rbd_step s;
 	bool entered;			/* a state was (re-)entered */
-	bool fails_reset;		/* at commit: zero every counter */
-	bool fails_set;			/* at commit: fails[fails_i] = fails_v */
-	size_t fails_i;
-	unsigned fails_v;
+	bool counts_reset;		/* at commit: zero every counter */
+	struct {			/* at commit, when set: check i's */
+		bool set;
+		size_t i;
+		unsigned fails, unknowns, window_ok;
+		const char *no_data;	/* non-NULL: its window_no_data */
+	} cnt;
 	char *errbuf;
 	size_t errlen;
 };
@@ -345,8 +417,8 @@ static void enter(struct ctx *c, enum rbd_state to)
 	c->w.since = c->now;
 	c->entered = true;
 	if (has_window(to)) {
-		c->fails_reset = true;
-		c->fails_set = false;
+		c->counts_reset = true;
+		c->cnt.set = false;
 		arm_window(c);
 	}
 }
@@ -462,13 +534,75 @@ static int degrade(struct ctx *c, const char *why)
 	return 0;
 }
 
-/* The window of watching or verifying has passed without degradation. */
+/* No data on the live release (why): hold, for a person to decide, rather
+ * than roll back or promote. Nothing says the release is bad, so it is not
+ * marked bad; its waiter hears "held" when it was watched. */
+static int hold_no_data(struct ctx *c, const char *why)
+{
+	bool was_watching = c->w.state == RBD_STATE_WATCHING;
+	char r[RBD_VERSION_MAX + 1];
+
+	copy_version(r, c->w.live);
+	enter(c, RBD_STATE_HELD);
+	if (was_watching)
+		notify(c, r, RBD_VERDICT_HELD);
+	record(c, "inconclusive", "%s", why);
+	return 0;
+}
+
+/* What an unknown sample of chk counts as; a value out of range is the
+ * default, inconclusive (held at worst, never a rollback). */
+static enum rbd_no_data no_data_of(const struct rbd_check *chk)
+{
+	return (unsigned)chk->no_data < _RBD_NO_DATA_MAX ? chk->no_data :
+	    RBD_NO_DATA_INCONCLUSIVE;
+}
+
+/* The number of unknown samples in a row that holds chk (0: the default). */
+static unsigned inconclusive_after(const struct rbd_check *chk)
+{
+	return chk->inconclusive_after ? chk->inconclusive_after :
+	    RBD_WATCH_INCONCLUSIVE_AFTER;
+}
+
+/* The first check with no_data inconclusive that had judged unknown samples
+ * and no judged OK one in the whole window, or -1. */
+static int window_no_data(const struct ctx *c)
+{
+	size_t n = c->old->n_checks < c->p->n_checks ? c->old->n_checks :
+	    c->p->n_checks;
+
+	for (size_t i = 0; i < n; i++)
+		if (no_data_of(&c->p->checks[i]) == RBD_NO_DATA_INCONCLUSIVE &&
+		    c->old->window_no_data[i][0] && !c->old->window_ok[i])
+			return (int)i;
+	return -1;
+}
+
+/* The window of watching or verifying has passed without degradation:
+ * promote (or verify), unless a check had nothing but no data. */
 static int window_passed(struct ctx *c)
 {
 	char d[RBD_DURATION_STR_MAX];
 	char v[RBD_VERSION_MAX + 1];
+	int nd = window_no_data(c);
 
 	copy_version(v, c->w.live);
+	if (nd >= 0) {
+		char why[RBD_REASON_MAX];
+
+		if (c->w.state == RBD_STATE_VERIFYING)
+			snprintf(why, sizeof(why), "%s: no data during the "
+			    "whole window (%.*s); not verifying the rollback "
+			    "to %s on no data", c->p->checks[nd].name,
+			    RBD_DETAIL_MAX - 1, c->old->window_no_data[nd], v);
+		else
+			snprintf(why, sizeof(why), "%s: no data during the "
+			    "whole window (%.*s); not promoting on no data",
+			    c->p->checks[nd].name, RBD_DETAIL_MAX - 1,
+			    c->old->window_no_data[nd]);
+		return hold_no_data(c, why);
+	}
 	if (c->w.state == RBD_STATE_VERIFYING) {
 		rbd_duration_str(c->p->verify_usec, d, sizeof(d));
 		enter(c, RBD_STATE_IDLE);
@@ -524,27 +658,54 @@ static int on_deployed(struct ctx *c)
 	return 0;
 }
 
-/* A failing sample of check i: count it, and degrade at fail_after. */
-static int judge_failure(struct ctx *c, size_t i)
+/* A failing sample of check i (prefix "no data: " for an unknown one under
+ * no_data fail): count it, and degrade at fail_after. */
+static int judge_failure(struct ctx *c, size_t i, const char *prefix,
+    const char *detail)
 {
 	const struct rbd_check *chk = &c->p->checks[i];
-	const char *detail = text_or(c->ev->detail, "failed");
 	unsigned n = c->old->fails[i] + 1;
 	char why[RBD_REASON_MAX];
 
-	c->fails_set = true;
-	c->fails_i = i;
-	c->fails_v = n;
+	c->cnt.fails = n;
+	c->cnt.unknowns = 0;
 	if (n < chk->fail_after)
 		return 0;
 	if (n == 1)
-		snprintf(why, sizeof(why), "%s: %.*s (fail_after %u)",
-		    chk->name, RBD_DETAIL_MAX - 1, detail, chk->fail_after);
+		snprintf(why, sizeof(why), "%s: %s%.*s (fail_after %u)",
+		    chk->name, prefix, RBD_DETAIL_MAX - 1, detail,
+		    chk->fail_after);
 	else
-		snprintf(why, sizeof(why), "%s: %.*s for %u consecutive "
-		    "samples (fail_after %u)", chk->name, RBD_DETAIL_MAX - 1,
-		    detail, n, chk->fail_after);
+		snprintf(why, sizeof(why), "%s: %s%.*s for %u consecutive "
+		    "samples (fail_after %u)", chk->name, prefix,
+		    RBD_DETAIL_MAX - 1, detail, n, chk->fail_after);
 	return degrade(c, why);
+}
+
+/* An unknown sample of check i under no_data inconclusive: count it,
+ * remember it for the window, and hold at inconclusive_after. */
+static int judge_unknown(struct ctx *c, size_t i, const char *detail)
+{
+	const struct rbd_check *chk = &c->p->checks[i];
+	unsigned after = inconclusive_after(chk);
+	unsigned n = c->old->unknowns[i] + 1;
+	char why[RBD_REASON_MAX];
+
+	c->cnt.unknowns = n;
+	c->cnt.no_data = detail;
+	if (n < after)
+		return 0;
+	if (n == 1)
+		snprintf(why, sizeof(why), "%s: no data (%.*s); holding: a "
+		    "person must decide (no_data: inconclusive, "
+		    "inconclusive_after %u)", chk->name, RBD_DETAIL_MAX - 1,
+		    detail, after);
+	else
+		snprintf(why, sizeof(why), "%s: no data for %u consecutive "
+		    "samples (%.*s); holding: a person must decide (no_data: "
+		    "inconclusive, inconclusive_after %u)", chk->name, n,
+		    RBD_DETAIL_MAX - 1, detail, after);
+	return hold_no_data(c, why);
 }
 
 /* SAMPLE: judged only in a window, after the warm-up, before its end. */
@@ -558,16 +719,37 @@ static int on_sample(struct ctx *c)
 		return window_passed(c);
 	if (c->now < c->w.since || c->now - c->w.since < c->p->warmup_usec)
 		return 0;
+	/* Start from the check's counters as they are; a handler changes
+	 * what the sample changes, and commit writes them back. */
+	c->cnt.set = true;
+	c->cnt.i = i;
+	c->cnt.fails = c->old->fails[i];
+	c->cnt.unknowns = c->old->unknowns[i];
+	c->cnt.window_ok = c->old->window_ok[i];
+	c->cnt.no_data = NULL;
 	switch (c->ev->sample) {
 	case RBD_SAMPLE_OK:
-		c->fails_set = true;
-		c->fails_i = i;
-		c->fails_v = 0;
+		c->cnt.fails = 0;
+		c->cnt.unknowns = 0;
+		if (c->cnt.window_ok < UINT_MAX)
+			c->cnt.window_ok++;
 		return 0;
 	case RBD_SAMPLE_FAIL:
-		return judge_failure(c, i);
+		return judge_failure(c, i, "", text_or(c->ev->detail,
+		    "failed"));
 	default:
-		return 0;	/* unknown is not healthy, nor a failure */
+		break;
+	}
+	/* Unknown: not healthy; what else is the check's to say. */
+	switch (no_data_of(&c->p->checks[i])) {
+	case RBD_NO_DATA_FAIL:
+		return judge_failure(c, i, "no data: ",
+		    text_or(c->ev->detail, "unknown"));
+	case RBD_NO_DATA_IGNORE:
+		c->cnt.set = false;
+		return 0;
+	default:
+		return judge_unknown(c, i, text_or(c->ev->detail, "unknown"));
 	}
 }
 
@@ -744,10 +926,19 @@ static void ctx_init(struct ctx *c, struct rbd_watch *w,
 static void commit(struct ctx *c, struct rbd_watch *w,
     struct rbd_step *ret_step)
 {
-	if (c->fails_reset && w->n_checks)
-		memset(w->fails, 0, w->n_checks * sizeof(*w->fails));
-	if (c->fails_set)
-		w->fails[c->fails_i] = c->fails_v;
+	size_t i = c->cnt.i;
+
+	if (c->counts_reset)
+		rbd_watch_reset_counts(w);
+	if (c->cnt.set) {
+		w->fails[i] = c->cnt.fails;
+		w->unknowns[i] = c->cnt.unknowns;
+		w->window_ok[i] = c->cnt.window_ok;
+		if (c->cnt.no_data)
+			snprintf(w->window_no_data[i],
+			    sizeof(w->window_no_data[i]), "%s",
+			    c->cnt.no_data);
+	}
 	c->s.to = c->w.state;
 	memcpy(w, &c->w, sizeof(*w));
 	*ret_step = c->s;

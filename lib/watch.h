@@ -28,6 +28,31 @@
  *     a sample at exactly S + duration is too late to count: the window
  *     has passed, so the release is promoted first and the sample is
  *     not judged.
+ *
+ * Samples (judged ones only, per check i of the policy):
+ *   - OK resets fails[i] and unknowns[i] and counts in window_ok[i];
+ *   - FAIL counts in fails[i] and resets unknowns[i]; fail_after in a row
+ *     degrade the release (a rollback, or held without a target);
+ *   - UNKNOWN (no data: see sample.h) depends on the check's no_data:
+ *     fail       judged exactly as FAIL, its detail prefixed "no data: ";
+ *     ignore     nothing at all;
+ *     inconclusive (the default, and what a value out of range means)
+ *                counts in unknowns[i] (fails[i] is left alone) and is
+ *                remembered for the window; inconclusive_after in a row
+ *                (0 means RBD_WATCH_INCONCLUSIVE_AFTER) put the service
+ *                in held, event "inconclusive", from watching and from
+ *                verifying alike: never a rollback, and the release is
+ *                not marked bad (nothing says it is bad), a person
+ *                decides.
+ *   - a window never passes silently on no data: when it ends, a check
+ *     with no_data inconclusive that had at least one judged UNKNOWN
+ *     sample and no judged OK sample in the whole window puts the
+ *     service in held (event "inconclusive") instead of promoting the
+ *     release (or verifying the rollback). A window with no judged
+ *     samples at all passes as before: the engine cannot tell probes
+ *     that never ran from a shell that does not sample, so that is the
+ *     shell's to report.
+ * Entering watching or verifying zeroes every per-check counter.
  */
 #ifndef RBD_WATCH_H
 #define RBD_WATCH_H
@@ -45,6 +70,8 @@
 #define RBD_ACTOR_MAX		128
 #define RBD_WATCH_GOOD_MAX	16	/* known-good releases kept, newest first */
 #define RBD_WATCH_BAD_MAX	32	/* bad releases kept, newest first */
+/* inconclusive_after when the check says 0 (not set). */
+#define RBD_WATCH_INCONCLUSIVE_AFTER	5
 
 enum rbd_state {
 	RBD_STATE_IDLE,
@@ -159,8 +186,9 @@ struct rbd_step {
 	size_t n_actions;
 };
 
-/* Per-service state. Plain data but for fails[], one counter per check of
- * the policy it was made for. */
+/* Per-service state. Plain data but for the per-check arrays (fails[],
+ * unknowns[], window_ok[], window_no_data[]), n_checks entries each, for
+ * the policy it was made for; the watch owns them. */
 struct rbd_watch {
 	enum rbd_state state;
 	uint64_t since;				/* entry time of this state */
@@ -179,16 +207,29 @@ struct rbd_watch {
 	/* Consecutive failing samples per check (judged samples only). */
 	unsigned *fails;
 	size_t n_checks;
+	/* Consecutive unknown samples per check with no_data inconclusive
+	 * (judged samples only). */
+	unsigned *unknowns;
+	/* The current window so far, per check: judged OK samples, and the
+	 * detail of the last judged unknown sample of a no_data inconclusive
+	 * check ("" none), for the whole-window rule. */
+	unsigned *window_ok;
+	char (*window_no_data)[RBD_DETAIL_MAX];
 };
 
 /* A new idle watch with no release, sized for policy's checks.
  * Returns NULL when out of memory. */
 struct rbd_watch *rbd_watch_new(const struct rbd_policy *policy);
-void rbd_watch_free(struct rbd_watch *w);
+void rbd_watch_free(struct rbd_watch *w);		/* NULL is fine */
+
+/* Zero every per-check counter and window tally of w (after a restart: the
+ * counters are not stored, a resumed watch judges afresh). */
+void rbd_watch_reset_counts(struct rbd_watch *w);
 
 /* After a reload: adopt a new policy for the same service. The state and
- * releases are kept; failure counts are kept for checks whose name is
- * unchanged and reset for the others. Returns 0 or -ENOMEM (w unchanged). */
+ * releases are kept; the per-check counters and window tallies are kept
+ * for checks whose name is unchanged and reset for the others. Returns 0
+ * or -ENOMEM (w unchanged). */
 int rbd_watch_set_policy(struct rbd_watch *w, const struct rbd_policy *old,
     const struct rbd_policy *new_policy);
 
@@ -197,7 +238,9 @@ int rbd_watch_set_policy(struct rbd_watch *w, const struct rbd_policy *old,
  * target, a target that is marked bad, a check index out of range) returns
  * a negative errno, leaves *w and *ret_step untouched and writes a reason a
  * person can read into errbuf. Versions are assumed already validated by
- * rbd_version_check; an invalid one is refused with -EINVAL all the same. */
+ * rbd_version_check; an invalid one is refused with -EINVAL all the same.
+ * Never allocates: the per-check arrays of w are only written, in place,
+ * once the event is accepted. */
 int rbd_watch_step(struct rbd_watch *w, const struct rbd_policy *policy,
     const struct rbd_event *ev, uint64_t now, struct rbd_step *ret_step,
     char *errbuf, size_t errlen);

@@ -169,25 +169,47 @@ static void quiet_ok(struct rbd_event ev, uint64_t t, int line)
 struct snap {
 	struct rbd_watch w;
 	unsigned fails[8];
+	unsigned unknowns[8];
+	unsigned window_ok[8];
+	char window_no_data[8][RBD_DETAIL_MAX];
 };
 
 /* Take a snapshot of w. */
 static void snap_take(struct snap *s)
 {
-	ck_assert_uint_le(w->n_checks, N_ELEMENTS(s->fails));
+	size_t n = w->n_checks;
+
+	ck_assert_uint_le(n, N_ELEMENTS(s->fails));
 	memcpy(&s->w, w, sizeof(*w));
-	if (w->n_checks)
-		memcpy(s->fails, w->fails, w->n_checks * sizeof(*w->fails));
+	if (!n)
+		return;
+	memcpy(s->fails, w->fails, n * sizeof(*w->fails));
+	memcpy(s->unknowns, w->unknowns, n * sizeof(*w->unknowns));
+	memcpy(s->window_ok, w->window_ok, n * sizeof(*w->window_ok));
+	memcpy(s->window_no_data, w->window_no_data,
+	    n * sizeof(*w->window_no_data));
 }
 
 /* Whether w is exactly as in the snapshot, counters included. */
 static void snap_same(const struct snap *s, int line)
 {
+	size_t n = w->n_checks;
+
 	ck_assert_msg(memcmp(&s->w, w, sizeof(*w)) == 0,
 	    "line %d: watch changed", line);
-	ck_assert_msg(!w->n_checks || memcmp(s->fails, w->fails,
-	    w->n_checks * sizeof(*w->fails)) == 0,
+	if (!n)
+		return;
+	ck_assert_msg(memcmp(s->fails, w->fails, n * sizeof(*w->fails)) == 0,
 	    "line %d: failure counters changed", line);
+	ck_assert_msg(memcmp(s->unknowns, w->unknowns,
+	    n * sizeof(*w->unknowns)) == 0,
+	    "line %d: unknown counters changed", line);
+	ck_assert_msg(memcmp(s->window_ok, w->window_ok,
+	    n * sizeof(*w->window_ok)) == 0,
+	    "line %d: window OK tallies changed", line);
+	ck_assert_msg(memcmp(s->window_no_data, w->window_no_data,
+	    n * sizeof(*w->window_no_data)) == 0,
+	    "line %d: window no-data details changed", line);
 }
 
 /* Feed ev at t, which must be refused with want and msg (NULL: any
@@ -621,14 +643,17 @@ START_TEST(test_ok_resets)
 }
 END_TEST
 
-/* UNKNOWN neither counts nor resets. */
+/* UNKNOWN (no_data inconclusive, the default) neither counts towards
+ * fail_after nor resets that count; it counts on its own (five in a row
+ * would hold: see the no-data tests). */
 START_TEST(test_unknown_neither)
 {
 	to_watching();
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 4; i++)
 		QUIET(sample(HEALTHZ, RBD_SAMPLE_UNKNOWN, "skipped"),
 		    T1 + WARMUP + (uint64_t)i * SEC);
 	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	ck_assert_uint_eq(w->unknowns[HEALTHZ], 4);
 	QUIET(failing(HEALTHZ), T1 + WARMUP + 10 * SEC);
 	QUIET(failing(HEALTHZ), T1 + WARMUP + 20 * SEC);
 	QUIET(sample(HEALTHZ, RBD_SAMPLE_UNKNOWN, NULL), T1 + WARMUP + 30 * SEC);
@@ -737,6 +762,357 @@ START_TEST(test_degraded_no_known_good)
 	RECORDED("rollback-requested", HELD, ROLLING_BACK,
 	    "rollback to v0 requested by uid 1000 pid 42");
 	ck_assert_str_eq(acts(), "run-deploy(v1->v0 #1)");
+}
+END_TEST
+
+/* ---- no data ---- */
+
+#define NO_SERIES "query returned no series"
+
+static struct rbd_event unknown(size_t check, const char *detail)
+{
+	return sample(check, RBD_SAMPLE_UNKNOWN, detail);
+}
+
+/* Feed n unknown samples of check, 10s apart from t, none of which may
+ * change anything worth a record. */
+static void unknowns_quiet(size_t check, unsigned n, uint64_t t,
+    const char *detail, int line)
+{
+	for (unsigned i = 0; i < n; i++)
+		quiet_ok(unknown(check, detail), t + i * 10 * SEC, line);
+}
+#define UNKNOWNS(check, n, t, d) unknowns_quiet((check), (n), (t), (d), \
+    __LINE__)
+
+/* Defaults (no_data and inconclusive_after both 0, as setup leaves them):
+ * five unknown samples in a row hold a watched release, with the reason; it
+ * is neither rolled back nor marked bad, and its waiter hears "held". */
+START_TEST(test_inconclusive_watching)
+{
+	to_watching();
+	UNKNOWNS(ERRRATE, 4, T1 + WARMUP, NO_SERIES);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 4);
+	ck_assert_uint_eq(w->fails[ERRRATE], 0);
+	ck_assert_uint_eq(w->unknowns[HEALTHZ], 0);
+	/* A refused event leaves the no-data counters alone too. */
+	REFUSED(failing(2), T1 + WARMUP + 45 * SEC, -EINVAL, "no check #2");
+	STEP(unknown(ERRRATE, NO_SERIES), T1 + WARMUP + 50 * SEC);
+	RECORDED("inconclusive", WATCHING, HELD, "error-rate: no data for 5 "
+	    "consecutive samples (query returned no series); holding: a person "
+	    "must decide (no_data: inconclusive, inconclusive_after 5)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->reason, st.reason);
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(w->target, "");
+	ck_assert_uint_eq(w->n_bad, 0);
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+	ck_assert_uint_eq(w->deploy_id, 0);
+	/* Held: further samples change nothing; a person decides. */
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + 2 * MIN);
+	QUIET(timer(), T1 + DURATION);
+	STEP(operator(RBD_EV_MARK_GOOD, "v2"), T1 + DURATION + MIN);
+	RECORDED("marked-good", HELD, IDLE, "v2 marked good by uid 1000 pid 42");
+}
+END_TEST
+
+/* Verifying a rollback holds on no data as well, without a waiter to tell
+ * (the rolled-back release heard its verdict) and without condemning K. */
+START_TEST(test_inconclusive_verifying)
+{
+	to_verifying();
+	UNKNOWNS(HEALTHZ, 4, T2 + WARMUP, "scrape failed: connection refused");
+	STEP(unknown(HEALTHZ, "scrape failed: connection refused"),
+	    T2 + WARMUP + 40 * SEC);
+	RECORDED("inconclusive", VERIFYING, HELD, "healthz: no data for 5 "
+	    "consecutive samples (scrape failed: connection refused); holding: "
+	    "a person must decide (no_data: inconclusive, inconclusive_after "
+	    "5)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->live, "v1");
+	ck_assert_str_eq(w->good[0], "v1");
+	ck_assert(!in_list(w->bad, w->n_bad, "v1"));
+	ck_assert(in_list(w->bad, w->n_bad, "v2"));
+}
+END_TEST
+
+static const struct {
+	unsigned after;		/* the check's inconclusive_after */
+	unsigned n;		/* unknown samples that hold */
+	const char *detail;
+	const char *reason;
+} inconclusive_cases[] = {
+	{ 0, 5, NO_SERIES, "error-rate: no data for 5 consecutive samples "
+	    "(query returned no series); holding: a person must decide "
+	    "(no_data: inconclusive, inconclusive_after 5)" },
+	{ 2, 2, "too little traffic: 0.1 req/s < 1 req/s", "error-rate: no "
+	    "data for 2 consecutive samples (too little traffic: 0.1 req/s < 1 "
+	    "req/s); holding: a person must decide (no_data: inconclusive, "
+	    "inconclusive_after 2)" },
+	{ 1, 1, "Prometheus unreachable", "error-rate: no data (Prometheus "
+	    "unreachable); holding: a person must decide (no_data: "
+	    "inconclusive, inconclusive_after 1)" },
+	{ 3, 3, NULL, "error-rate: no data for 3 consecutive samples "
+	    "(unknown); holding: a person must decide (no_data: inconclusive, "
+	    "inconclusive_after 3)" },
+	{ 3, 3, "", "error-rate: no data for 3 consecutive samples "
+	    "(unknown); holding: a person must decide (no_data: inconclusive, "
+	    "inconclusive_after 3)" },
+};
+
+/* inconclusive_after is the check's own; 0 means 5; one sample says no
+ * "consecutive samples"; no detail is "unknown". */
+START_TEST(test_inconclusive_after)
+{
+	const char *d = inconclusive_cases[_i].detail;
+	unsigned n = inconclusive_cases[_i].n;
+
+	checks[ERRRATE].inconclusive_after = inconclusive_cases[_i].after;
+	to_watching();
+	UNKNOWNS(ERRRATE, n - 1, T1 + WARMUP, d);
+	STEP(unknown(ERRRATE, d), T1 + WARMUP + (n - 1) * 10 * SEC);
+	RECORDED("inconclusive", WATCHING, HELD, inconclusive_cases[_i].reason);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], n);
+}
+END_TEST
+
+/* An out-of-range no_data is taken as the default, never as a failure. */
+START_TEST(test_no_data_out_of_range)
+{
+	checks[ERRRATE].no_data = (enum rbd_no_data)_RBD_NO_DATA_MAX;
+	checks[ERRRATE].fail_after = 1;
+	to_watching();
+	UNKNOWNS(ERRRATE, 4, T1 + WARMUP, NO_SERIES);
+	STEP(unknown(ERRRATE, NO_SERIES), T1 + WARMUP + 40 * SEC);
+	ck_assert_str_eq(st.event, "inconclusive");
+	ck_assert_int_eq(w->state, RBD_STATE_HELD);
+}
+END_TEST
+
+/* no_data: fail judges an unknown sample exactly as a failing one, with
+ * "no data: " before its detail: they count together towards fail_after. */
+START_TEST(test_no_data_fail)
+{
+	checks[ERRRATE].no_data = RBD_NO_DATA_FAIL;
+	checks[ERRRATE].fail_after = 3;
+	to_watching();
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP + 10 * SEC);
+	STEP(unknown(ERRRATE, NO_SERIES), T1 + WARMUP + 20 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: no data: "
+	    "query returned no series for 3 consecutive samples (fail_after 3); "
+	    "rolling back from v2 to v1");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v1 #1) notify(v2 rolled_back)");
+	ck_assert_str_eq(updates(), "v2=bad");
+}
+END_TEST
+
+/* The same with fail_after 1, without a detail, and mixed with failures. */
+START_TEST(test_no_data_fail_forms)
+{
+	checks[ERRRATE].no_data = RBD_NO_DATA_FAIL;
+	checks[ERRRATE].fail_after = 1;
+	checks[HEALTHZ].no_data = RBD_NO_DATA_FAIL;
+	to_watching();
+	STEP(unknown(ERRRATE, NULL), T1 + WARMUP);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: no data: "
+	    "unknown (fail_after 1); rolling back from v2 to v1");
+	teardown();
+	setup();
+	checks[HEALTHZ].no_data = RBD_NO_DATA_FAIL;
+	to_watching();
+	QUIET(failing(HEALTHZ), T1 + WARMUP);
+	QUIET(unknown(HEALTHZ, "timed out after 2s"), T1 + WARMUP + 10 * SEC);
+	STEP(unknown(HEALTHZ, "timed out after 2s"), T1 + WARMUP + 20 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: no data: timed "
+	    "out after 2s for 3 consecutive samples (fail_after 3); rolling "
+	    "back from v2 to v1");
+}
+END_TEST
+
+/* no_data: ignore: unknown samples change nothing, not even at the end of
+ * a window that had nothing else for that check: the release is promoted. */
+START_TEST(test_no_data_ignore)
+{
+	checks[ERRRATE].no_data = RBD_NO_DATA_IGNORE;
+	checks[ERRRATE].inconclusive_after = 1;
+	to_watching();
+	QUIET(failing(ERRRATE), T1 + WARMUP);
+	UNKNOWNS(ERRRATE, 20, T1 + WARMUP + 5 * SEC, NO_SERIES);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);	/* not reset either */
+	ck_assert_str_eq(w->window_no_data[ERRRATE], "");
+	STEP(timer(), T1 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+/* OK and FAIL samples reset the count of unknown samples in a row; only
+ * five in a row hold. Before the warm-up nothing counts. */
+START_TEST(test_unknowns_reset)
+{
+	uint64_t t = T1 + WARMUP;
+
+	to_watching();
+	UNKNOWNS(ERRRATE, 3, T1 + 5 * SEC, NO_SERIES);	/* warm-up */
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	UNKNOWNS(ERRRATE, 4, t, NO_SERIES);
+	QUIET(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"), t + 40 * SEC);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	UNKNOWNS(ERRRATE, 4, t + 50 * SEC, NO_SERIES);
+	/* Another check's samples leave this count alone. */
+	QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), t + 85 * SEC);
+	QUIET(failing(HEALTHZ), t + 86 * SEC);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 4);
+	QUIET(failing(ERRRATE), t + 90 * SEC);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);
+	UNKNOWNS(ERRRATE, 4, t + 100 * SEC, NO_SERIES);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);
+	STEP(unknown(ERRRATE, NO_SERIES), t + 140 * SEC);
+	RECORDED("inconclusive", WATCHING, HELD, "error-rate: no data for 5 "
+	    "consecutive samples (query returned no series); holding: a person "
+	    "must decide (no_data: inconclusive, inconclusive_after 5)");
+}
+END_TEST
+
+/* Entering a window (a new deploy, a finished rollback) starts the no-data
+ * counts and tallies afresh. */
+START_TEST(test_unknowns_reset_on_entry)
+{
+	to_watching();
+	QUIET(sample(ERRRATE, RBD_SAMPLE_OK, NULL), T1 + WARMUP);
+	UNKNOWNS(ERRRATE, 4, T1 + WARMUP + 10 * SEC, NO_SERIES);
+	ck_assert_uint_eq(w->window_ok[ERRRATE], 1);
+	ck_assert_str_eq(w->window_no_data[ERRRATE], NO_SERIES);
+	STEP(deployed("v3"), T1 + 2 * MIN);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	ck_assert_uint_eq(w->window_ok[ERRRATE], 0);
+	ck_assert_str_eq(w->window_no_data[ERRRATE], "");
+	UNKNOWNS(ERRRATE, 4, T1 + 2 * MIN + WARMUP, NO_SERIES);
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 4);
+	/* A rollback's verification starts at zero too. */
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 4 * MIN);
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T1 + 5 * MIN);
+	RECORDED("rolled-back", ROLLING_BACK, VERIFYING,
+	    "deployed v1 (rollback from v3)");
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	ck_assert_str_eq(w->window_no_data[ERRRATE], "");
+}
+END_TEST
+
+/* A window that had nothing but no data for a check (never a judged OK
+ * sample) does not promote, whether a timer or a late sample ends it; the
+ * reason shows the last detail. */
+START_TEST(test_whole_window_no_data)
+{
+	to_watching();
+	for (uint64_t i = 0; i < 10; i++)
+		QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"),
+		    T1 + WARMUP + i * MIN);
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP);
+	QUIET(unknown(ERRRATE, "Prometheus unreachable"), T1 + 5 * MIN);
+	QUIET(failing(ERRRATE), T1 + 6 * MIN);
+	QUIET(unknown(ERRRATE, "Prometheus unreachable: connection refused"),
+	    T1 + 7 * MIN);
+	if (_i)
+		STEP(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), T1 + DURATION);
+	else
+		STEP(timer(), T1 + DURATION);
+	RECORDED("inconclusive", WATCHING, HELD, "error-rate: no data during "
+	    "the whole window (Prometheus unreachable: connection refused); not "
+	    "promoting on no data");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_uint_eq(w->n_bad, 0);
+	ck_assert_uint_eq(w->n_good, 1);
+	ck_assert_str_eq(w->good[0], "v1");
+}
+END_TEST
+
+/* One judged OK sample in the window is enough; an OK sample during the
+ * warm-up is not judged and does not count; unknown samples during the
+ * warm-up do not count either; no samples at all promote as before. */
+START_TEST(test_whole_window_rules)
+{
+	static const struct {
+		uint64_t ok_at;		/* 0: none */
+		uint64_t unknown_at;
+		const char *event;
+	} cases[] = {
+		{ WARMUP + 3 * MIN, WARMUP, "promoted" },
+		{ WARMUP - 1, WARMUP, "inconclusive" },
+		{ 0, WARMUP - 1, "promoted" },
+		{ 0, 0, "promoted" },
+	};
+
+	to_watching();
+	if (cases[_i].ok_at)
+		QUIET(sample(ERRRATE, RBD_SAMPLE_OK, NULL),
+		    T1 + cases[_i].ok_at);
+	if (cases[_i].unknown_at)
+		QUIET(unknown(ERRRATE, NO_SERIES), T1 + cases[_i].unknown_at);
+	STEP(timer(), T1 + DURATION);
+	ck_assert_str_eq(st.event, cases[_i].event);
+}
+END_TEST
+
+/* The same rule for verification: a rollback is not declared verified on
+ * no data. */
+START_TEST(test_whole_window_verifying)
+{
+	to_verifying();
+	QUIET(sample(ERRRATE, RBD_SAMPLE_OK, NULL), T2 + WARMUP);
+	QUIET(unknown(HEALTHZ, "skipped: daemon behind"), T2 + WARMUP);
+	STEP(timer(), T2 + VERIFY);
+	RECORDED("inconclusive", VERIFYING, HELD, "healthz: no data during the "
+	    "whole window (skipped: daemon behind); not verifying the rollback "
+	    "to v1 on no data");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer");
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->good[0], "v1");
+	ck_assert(!in_list(w->bad, w->n_bad, "v1"));
+}
+END_TEST
+
+/* Only no_data inconclusive checks are held to the rule: under fail the
+ * unknown samples were failures (fewer than fail_after: promoted, as with
+ * failing ones), under ignore they were nothing. */
+START_TEST(test_whole_window_other_no_data)
+{
+	checks[HEALTHZ].no_data = RBD_NO_DATA_FAIL;
+	checks[ERRRATE].no_data = RBD_NO_DATA_IGNORE;
+	to_watching();
+	QUIET(unknown(HEALTHZ, NO_SERIES), T1 + WARMUP);
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP);
+	STEP(timer(), T1 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+/* The first check in policy order that had nothing but no data is named;
+ * a long detail is cut, never the reason's end. */
+START_TEST(test_whole_window_first_check)
+{
+	char longd[400], want[RBD_REASON_MAX];
+
+	memset(longd, 'x', sizeof(longd) - 1);
+	longd[sizeof(longd) - 1] = '\0';
+	to_watching();
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP);
+	QUIET(unknown(HEALTHZ, longd), T1 + WARMUP);
+	STEP(timer(), T1 + DURATION);
+	snprintf(want, sizeof(want), "healthz: no data during the whole window "
+	    "(%.*s); not promoting on no data", RBD_DETAIL_MAX - 1, longd);
+	RECORDED("inconclusive", WATCHING, HELD, want);
 }
 END_TEST
 
@@ -1184,16 +1560,21 @@ END_TEST
 
 /* ---- resume after a restart ---- */
 
-/* Replace w by a new watch filled from it, as the store's load does. */
+/* Replace w by a new watch filled from it, as the store's load does: the
+ * plain fields come over, the per-check arrays are the new watch's. */
 static void restart(void)
 {
 	struct rbd_watch *n = rbd_watch_new(&policy);
-	unsigned *fails;
+	struct rbd_watch fresh;
 
 	ck_assert_ptr_nonnull(n);
-	fails = n->fails;
+	fresh = *n;
 	memcpy(n, w, sizeof(*n));
-	n->fails = fails;
+	n->fails = fresh.fails;
+	n->unknowns = fresh.unknowns;
+	n->window_ok = fresh.window_ok;
+	n->window_no_data = fresh.window_no_data;
+	rbd_watch_reset_counts(n);
 	rbd_watch_free(w);
 	w = n;
 }
@@ -1307,6 +1688,95 @@ START_TEST(test_set_policy_by_name)
 }
 END_TEST
 
+/* The no-data counts and window tallies follow their check by name too. */
+START_TEST(test_set_policy_keeps_unknowns)
+{
+	struct rbd_check nc[3] = {
+		{ .name = name_errrate, .fail_after = 2 },
+		{ .name = name_p99, .fail_after = 1 },
+		{ .name = name_healthz, .fail_after = 3 },
+	};
+	struct rbd_policy np = policy;
+
+	to_watching();
+	UNKNOWNS(ERRRATE, 3, T1 + WARMUP, NO_SERIES);
+	QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, NULL), T1 + WARMUP);
+	QUIET(unknown(HEALTHZ, "skipped"), T1 + WARMUP + 5 * SEC);
+	np.checks = nc;
+	np.n_checks = 3;
+	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
+	ck_assert_uint_eq(w->unknowns[0], 3);
+	ck_assert_uint_eq(w->unknowns[1], 0);
+	ck_assert_uint_eq(w->unknowns[2], 1);
+	ck_assert_uint_eq(w->window_ok[0], 0);
+	ck_assert_uint_eq(w->window_ok[2], 1);
+	ck_assert_str_eq(w->window_no_data[0], NO_SERIES);
+	ck_assert_str_eq(w->window_no_data[1], "");
+	ck_assert_str_eq(w->window_no_data[2], "skipped");
+	policy = np;
+	QUIET(unknown(0, NO_SERIES), T1 + WARMUP + 30 * SEC);
+	STEP(unknown(0, NO_SERIES), T1 + WARMUP + 40 * SEC);
+	RECORDED("inconclusive", WATCHING, HELD, "error-rate: no data for 5 "
+	    "consecutive samples (query returned no series); holding: a person "
+	    "must decide (no_data: inconclusive, inconclusive_after 5)");
+}
+END_TEST
+
+/* The window tallies survive a reload, so the whole-window rule still
+ * holds after one; a check that is new starts with a clean tally. */
+START_TEST(test_set_policy_window_rule)
+{
+	struct rbd_check nc[2] = {
+		{ .name = name_p99, .fail_after = 1 },
+		{ .name = name_errrate, .fail_after = 2 },
+	};
+	struct rbd_policy np = policy;
+
+	to_watching();
+	QUIET(unknown(HEALTHZ, "skipped"), T1 + WARMUP);
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP);
+	np.checks = nc;
+	np.n_checks = 2;
+	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
+	policy = np;
+	STEP(timer(), T1 + DURATION);
+	RECORDED("inconclusive", WATCHING, HELD, "error-rate: no data during "
+	    "the whole window (query returned no series); not promoting on no "
+	    "data");
+}
+END_TEST
+
+/* A restarted watch (the store does not keep counters) judges afresh. */
+START_TEST(test_restart_resets_unknowns)
+{
+	to_watching();
+	UNKNOWNS(ERRRATE, 4, T1 + WARMUP, NO_SERIES);
+	restart();
+	ck_assert_uint_eq(w->unknowns[ERRRATE], 0);
+	ck_assert_str_eq(w->window_no_data[ERRRATE], "");
+	UNKNOWNS(ERRRATE, 4, T1 + 2 * MIN, NO_SERIES);
+	STEP(unknown(ERRRATE, NO_SERIES), T1 + 3 * MIN);
+	ck_assert_str_eq(st.event, "inconclusive");
+}
+END_TEST
+
+/* rbd_watch_reset_counts zeroes every counter and tally. */
+START_TEST(test_reset_counts)
+{
+	to_watching();
+	QUIET(failing(HEALTHZ), T1 + WARMUP);
+	QUIET(sample(ERRRATE, RBD_SAMPLE_OK, NULL), T1 + WARMUP);
+	QUIET(unknown(ERRRATE, NO_SERIES), T1 + WARMUP + SEC);
+	rbd_watch_reset_counts(w);
+	for (size_t i = 0; i < w->n_checks; i++) {
+		ck_assert_uint_eq(w->fails[i], 0);
+		ck_assert_uint_eq(w->unknowns[i], 0);
+		ck_assert_uint_eq(w->window_ok[i], 0);
+		ck_assert_str_eq(w->window_no_data[i], "");
+	}
+}
+END_TEST
+
 /* Without the old policy nothing is carried over; zero checks is fine. */
 START_TEST(test_set_policy_edges)
 {
@@ -1322,6 +1792,10 @@ START_TEST(test_set_policy_edges)
 	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
 	ck_assert_uint_eq(w->n_checks, 0);
 	ck_assert_ptr_null(w->fails);
+	ck_assert_ptr_null(w->unknowns);
+	ck_assert_ptr_null(w->window_ok);
+	ck_assert_ptr_null(w->window_no_data);
+	rbd_watch_reset_counts(w);
 	policy = np;
 	REFUSED(failing(HEALTHZ), T1 + MIN, -EINVAL, "no check #0");
 	STEP(timer(), T1 + DURATION);
@@ -1393,6 +1867,24 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_degraded_no_known_good);
 	suite_add_tcase(s, tc);
 
+	tc = tcase("no-data");
+	tcase_add_test(tc, test_inconclusive_watching);
+	tcase_add_test(tc, test_inconclusive_verifying);
+	tcase_add_loop_test(tc, test_inconclusive_after, 0,
+	    N_ELEMENTS(inconclusive_cases));
+	tcase_add_test(tc, test_no_data_out_of_range);
+	tcase_add_test(tc, test_no_data_fail);
+	tcase_add_test(tc, test_no_data_fail_forms);
+	tcase_add_test(tc, test_no_data_ignore);
+	tcase_add_test(tc, test_unknowns_reset);
+	tcase_add_test(tc, test_unknowns_reset_on_entry);
+	tcase_add_loop_test(tc, test_whole_window_no_data, 0, 2);
+	tcase_add_loop_test(tc, test_whole_window_rules, 0, 4);
+	tcase_add_test(tc, test_whole_window_verifying);
+	tcase_add_test(tc, test_whole_window_other_no_data);
+	tcase_add_test(tc, test_whole_window_first_check);
+	suite_add_tcase(s, tc);
+
 	tc = tcase("rollback");
 	tcase_add_test(tc, test_rollback_deploy_ok);
 	tcase_add_loop_test(tc, test_rollback_deploy_failed, 0,
@@ -1431,6 +1923,10 @@ static Suite *watch_suite(void)
 
 	tc = tcase("reload");
 	tcase_add_test(tc, test_set_policy_by_name);
+	tcase_add_test(tc, test_set_policy_keeps_unknowns);
+	tcase_add_test(tc, test_set_policy_window_rule);
+	tcase_add_test(tc, test_restart_resets_unknowns);
+	tcase_add_test(tc, test_reset_counts);
 	tcase_add_test(tc, test_set_policy_edges);
 	tcase_add_test(tc, test_policy_mismatch);
 	suite_add_tcase(s, tc);
