@@ -4,12 +4,18 @@
  * aliases, odd tags, deep nesting and duplicate keys), then walked against
  * a table per mapping: key -> handler, the way Redis's config.c does it.
  * Handlers check one value each and report what is wrong with it; nothing
- * stops at the first error. Once the whole tree is walked, defaults are
- * filled in and the checks across keys run (timeout < interval, unique
- * names), still reporting every problem. Only then does the load fail. */
+ * stops at the first error. Keys of a group (a check's probe, a scrape's
+ * metric, a query's credentials) exclude each other, which walk() checks
+ * from the table; what else a mapping's keys say together (a quantile
+ * with a histogram, a condition on a metric check) is checked right after
+ * its walk. Once the whole tree is walked, defaults are filled in and the
+ * checks across values run (timeout < interval, min < max, a baseline
+ * window that holds min_samples, unique names), still reporting every
+ * problem. Only then does the load fail. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +46,16 @@
 #define DEFAULT_DURATION	(10 * RBD_USEC_PER_MIN)
 #define DEFAULT_INTERVAL	(10 * RBD_USEC_PER_SEC)
 #define DEFAULT_WARMUP		0
-#define DEFAULT_HTTP_TIMEOUT	(2 * RBD_USEC_PER_SEC)
+#define DEFAULT_PROBE_TIMEOUT	(2 * RBD_USEC_PER_SEC)
 #define DEFAULT_FAIL_AFTER	3
 #define DEFAULT_STATUS		200
+#define DEFAULT_INCONCLUSIVE_AFTER 5
+#define DEFAULT_BASELINE_WINDOW	(10 * RBD_USEC_PER_MIN)
+#define DEFAULT_CONFIDENCE	0.95
+#define DEFAULT_MIN_SAMPLES	5
+#define MAX_INCREASE_PERCENT	10000
+#define USERNAME_MAX		256	/* basic_auth.username, bytes */
+#define N_ELEMENTS(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* What one load is doing: where messages go, how paths resolve. */
 struct ctx {
@@ -55,8 +68,38 @@ struct field;
 typedef int (*field_fn)(struct ctx *c, const struct field *f,
     const struct rbd_ynode *v, const char *path, void *obj);
 
-/* One key of a mapping: its handler, where in obj the value goes, and
- * the limits of durations, integers and lengths. */
+/* Keys of one mapping of which it may hold one at most and, when the
+ * group is required, one at least: a check's probe, a scrape's metric, a
+ * query's credentials. */
+enum group {
+	GROUP_NONE,
+	GROUP_PROBE,
+	GROUP_METRIC,
+	GROUP_AUTH,
+	_GROUP_MAX,
+};
+
+/* How a group's problems read: "missing a probe: http, prometheus or
+ * scrape", "'scrape' cannot be used with 'http': a check has exactly one
+ * probe". */
+struct group_info {
+	const char *what;
+	const char *keys;
+	bool required;
+	const char *why;
+};
+
+static const struct group_info groups[_GROUP_MAX] = {
+	[GROUP_PROBE] = { "probe", "http, prometheus or scrape", true,
+	    "a check has exactly one probe" },
+	[GROUP_METRIC] = { "metric", "gauge, counter, ratio, histogram or "
+	    "summary", true, "a scrape computes exactly one metric" },
+	[GROUP_AUTH] = { "credential", "bearer_token_file or basic_auth", false,
+	    "a query sends one kind of credentials" },
+};
+
+/* One key of a mapping: its handler, where in obj the value goes, the
+ * limits of durations, integers and lengths, and its group. */
 struct field {
 	const char *key;
 	bool required;
@@ -64,6 +107,7 @@ struct field {
 	size_t offset;
 	uint64_t min, max;
 	const char *limits;	/* min..max as a person reads them */
+	enum group group;
 };
 
 /* A policy as loaded from a directory, with where its service is named. */
@@ -325,38 +369,102 @@ static const struct field *field_find(const struct field *fields,
 	return NULL;
 }
 
+/* Where a mapping's missing keys are reported: its first key, or the
+ * mapping itself (NULL: an empty document). */
+static const struct rbd_ynode *missing_at(const struct rbd_ynode *m)
+{
+	return m && m->n_kids ? m->kids[0] : m;
+}
+
 /* Report every required key of fields that mapping m (NULL: an empty
  * document) lacks, at m's first key or m itself. */
 static void missing_keys(struct ctx *c, const struct field *fields,
     const struct rbd_ynode *m, const char *path)
 {
-	const struct rbd_ynode *at = m && m->n_kids ? m->kids[0] : m;
-
 	for (const struct field *f = fields; f->key; f++)
 		if (f->required && !rbd_ynode_get(m, f->key))
-			err(c, at, path, "missing required key '%s'", f->key);
+			err(c, missing_at(m), path, "missing required key '%s'",
+			    f->key);
 }
 
-/* Walk mapping m (NULL: empty) against fields, filling obj. */
+/* Report every required group of fields of which m holds no key. */
+static void missing_groups(struct ctx *c, const struct field *fields,
+    const struct rbd_ynode *m, const char *path,
+    const struct rbd_ynode *const *seen)
+{
+	for (unsigned g = GROUP_NONE + 1; g < _GROUP_MAX; g++) {
+		bool in_table = false;
+
+		for (const struct field *f = fields; f->key; f++)
+			in_table |= f->group == g;
+		if (in_table && groups[g].required && !seen[g])
+			err(c, missing_at(m), path, "missing a %s: %s",
+			    groups[g].what, groups[g].keys);
+	}
+}
+
+/* The key node of key in mapping m, or NULL. */
+static const struct rbd_ynode *key_node(const struct rbd_ynode *m,
+    const char *key)
+{
+	size_t len = strlen(key);
+
+	if (!m || m->type != RBD_YNODE_MAPPING)
+		return NULL;
+	for (size_t i = 0; i + 1 < m->n_kids; i += 2)
+		if (m->kids[i]->len == len &&
+		    memcmp(m->kids[i]->value, key, len) == 0)
+			return m->kids[i];
+	return NULL;
+}
+
+/* The first key of mapping m (in file order) that belongs to group g of
+ * fields, or NULL: the one walk() took. */
+static const struct field *group_key(const struct field *fields,
+    enum group g, const struct rbd_ynode *m)
+{
+	for (size_t i = 0; m && m->type == RBD_YNODE_MAPPING &&
+	    i + 1 < m->n_kids; i += 2) {
+		const struct field *f = field_find(fields, m->kids[i]);
+
+		if (f && f->group == g)
+			return f;
+	}
+	return NULL;
+}
+
+/* Walk mapping m (NULL: empty) against fields, filling obj. Of a group's
+ * keys only the first is taken; each later one is reported, and its value
+ * is not read, so that two probes never share one check. */
 static int walk(struct ctx *c, const struct field *fields,
     const struct rbd_ynode *m, const char *path, void *obj)
 {
+	const struct rbd_ynode *seen[_GROUP_MAX] = { NULL };
+
 	for (size_t i = 0; m && i + 1 < m->n_kids; i += 2) {
 		const struct rbd_ynode *k = m->kids[i];
 		const struct field *f = field_find(fields, k);
-		char sub[PATH_TEXT_MAX];
+		char sub[PATH_TEXT_MAX], t[SHOW_MAX];
 		int ret;
 
 		if (!f) {
 			unknown_key(c, fields, k, path);
 			continue;
 		}
+		if (f->group && seen[f->group]) {
+			err(c, k, path, "'%s' cannot be used with '%s': %s",
+			    f->key, show(seen[f->group], t), groups[f->group].why);
+			continue;
+		}
+		if (f->group)
+			seen[f->group] = k;
 		path_key(sub, path, f->key);
 		ret = f->parse(c, f, m->kids[i + 1], sub, obj);
 		if (ret < 0)
 			return ret;
 	}
 	missing_keys(c, fields, m, path);
+	missing_groups(c, fields, m, path, seen);
 	return 0;
 }
 
@@ -512,27 +620,27 @@ static int parse_command(struct ctx *c, const struct field *f,
 }
 
 static const struct field deploy_fields[] = {
-	{ "command", true, parse_command, 0, 0, 0, NULL },
+	{ "command", true, parse_command, 0, 0, 0, NULL, 0 },
 	{ "timeout", false, parse_duration,
 	    offsetof(struct rbd_policy, deploy_timeout_usec),
-	    RBD_USEC_PER_SEC, 24 * RBD_USEC_PER_HOUR, "1s..24h" },
-	{ NULL, false, NULL, 0, 0, 0, NULL },
+	    RBD_USEC_PER_SEC, 24 * RBD_USEC_PER_HOUR, "1s..24h", 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
 static const struct field watch_fields[] = {
 	{ "duration", false, parse_duration,
 	    offsetof(struct rbd_policy, duration_usec),
-	    RBD_USEC_PER_SEC, 7 * RBD_USEC_PER_DAY, "1s..7d" },
+	    RBD_USEC_PER_SEC, 7 * RBD_USEC_PER_DAY, "1s..7d", 0 },
 	{ "interval", false, parse_duration,
 	    offsetof(struct rbd_policy, interval_usec),
-	    100 * RBD_USEC_PER_MSEC, RBD_USEC_PER_HOUR, "100ms..1h" },
+	    100 * RBD_USEC_PER_MSEC, RBD_USEC_PER_HOUR, "100ms..1h", 0 },
 	{ "warmup", false, parse_duration,
 	    offsetof(struct rbd_policy, warmup_usec),
-	    0, 7 * RBD_USEC_PER_DAY, "0..7d" },
+	    0, 7 * RBD_USEC_PER_DAY, "0..7d", 0 },
 	{ "verify", false, parse_duration,
 	    offsetof(struct rbd_policy, verify_usec),
-	    RBD_USEC_PER_SEC, 7 * RBD_USEC_PER_DAY, "1s..7d" },
-	{ NULL, false, NULL, 0, 0, 0, NULL },
+	    RBD_USEC_PER_SEC, 7 * RBD_USEC_PER_DAY, "1s..7d", 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
 /* A section: mapping v walked against its own table. */
@@ -610,7 +718,8 @@ static int check_url(struct ctx *c, const struct rbd_ynode *v,
 	return 0;
 }
 
-/* Handler: checks[].http.url. */
+/* Handler: a probe's URL (http.url, prometheus.url, scrape.url) into the
+ * char * at f->offset. */
 static int parse_url(struct ctx *c, const struct field *f,
     const struct rbd_ynode *v, const char *path, void *obj)
 {
@@ -618,7 +727,6 @@ static int parse_url(struct ctx *c, const struct field *f,
 	bool ok;
 	int ret;
 
-	(void)f;
 	if (!want_string(c, v, path, &s))
 		return 0;
 	if (v->len > RBD_POLICY_URL_MAX) {
@@ -628,11 +736,11 @@ static int parse_url(struct ctx *c, const struct field *f,
 	ret = check_url(c, v, path, s, &ok);
 	if (ret < 0 || !ok)
 		return ret;
-	return set_string(&((struct rbd_http_probe *)obj)->url, s);
+	return set_string((char **)((char *)obj + f->offset), s);
 }
 
 static const struct field status_field = {
-	"expect_status", false, NULL, 0, 100, 599, "100..599",
+	"expect_status", false, NULL, 0, 100, 599, "100..599", 0,
 };
 
 /* One expected status; a repeat of an earlier one is refused. */
@@ -690,16 +798,21 @@ static int parse_expect_status(struct ctx *c, const struct field *f,
 	return 0;
 }
 
+/* One table entry for a probe's timeout: at least 1ms; shorter than the
+ * interval, which finish_timeout() checks once the interval is known. */
+#define TIMEOUT_FIELD(type)						\
+	{ "timeout", false, parse_duration, offsetof(type, timeout_usec), \
+	    RBD_USEC_PER_MSEC, UNSET - 1, "at least 1ms", 0 }
+
 static const struct field http_fields[] = {
-	{ "url", true, parse_url, 0, 0, 0, NULL },
-	{ "timeout", false, parse_duration,
-	    offsetof(struct rbd_http_probe, timeout_usec),
-	    RBD_USEC_PER_MSEC, UNSET - 1, "at least 1ms" },
-	{ "expect_status", false, parse_expect_status, 0, 0, 0, NULL },
+	{ "url", true, parse_url, offsetof(struct rbd_http_probe, url),
+	    0, 0, NULL, 0 },
+	TIMEOUT_FIELD(struct rbd_http_probe),
+	{ "expect_status", false, parse_expect_status, 0, 0, 0, NULL, 0 },
 	{ "expect_body", false, parse_string,
 	    offsetof(struct rbd_http_probe, expect_body),
-	    1, EXPECT_BODY_MAX, NULL },
-	{ NULL, false, NULL, 0, 0, 0, NULL },
+	    1, EXPECT_BODY_MAX, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
 /* Handler: checks[].http, the probe. */
@@ -710,16 +823,535 @@ static int parse_http(struct ctx *c, const struct field *f,
 
 	(void)f;
 	chk->type = RBD_CHECK_HTTP;
+	chk->u.http.timeout_usec = UNSET;
 	return parse_section(c, v, path, http_fields, &chk->u.http);
 }
 
-static const struct field check_fields[] = {
-	{ "name", true, parse_check_name, 0, 0, 0, NULL },
-	{ "http", true, parse_http, 0, 0, 0, NULL },
-	{ "fail_after", false, parse_unsigned,
-	    offsetof(struct rbd_check, fail_after), 1, 1000, "1..1000" },
-	{ NULL, false, NULL, 0, 0, 0, NULL },
+/* Handler: an absolute path of at most f->max bytes into the char * at
+ * f->offset. Only the text is checked: these name secrets, which the
+ * daemon reads at each query (so that a rotated one is picked up) and
+ * which need not exist where "rollbackd -t" runs. */
+static int parse_abs_path(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	const char *s;
+
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (!*s) {
+		err(c, v, path, "must not be empty");
+		return 0;
+	}
+	if (*s != '/') {
+		err(c, v, path, "must be an absolute path");
+		return 0;
+	}
+	if (v->len > f->max) {
+		err(c, v, path, "is longer than %llu bytes",
+		    (unsigned long long)f->max);
+		return 0;
+	}
+	return set_string((char **)((char *)obj + f->offset), s);
+}
+
+/* Handler: prometheus.basic_auth.username. Basic authentication joins
+ * it to the password with a colon, so it cannot hold one (RFC 7617). */
+static int parse_username(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	const char *s, *colon;
+
+	(void)f;
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (!*s) {
+		err(c, v, path, "must not be empty");
+		return 0;
+	}
+	if (v->len > USERNAME_MAX) {
+		err(c, v, path, "is longer than %d bytes", USERNAME_MAX);
+		return 0;
+	}
+	colon = strchr(s, ':');
+	if (colon) {
+		err_at(c, v->line, rbd_ynode_col_at(v, (size_t)(colon - s)), path,
+		    "must not contain ':'");
+		return 0;
+	}
+	return set_string(&((struct rbd_prometheus_probe *)obj)->basic_user, s);
+}
+
+static const struct field basic_auth_fields[] = {
+	{ "username", true, parse_username, 0, 0, 0, NULL, 0 },
+	{ "password_file", true, parse_abs_path,
+	    offsetof(struct rbd_prometheus_probe, basic_password_file),
+	    0, CONFIG_PATH_MAX, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
+
+/* Handler: prometheus.basic_auth. */
+static int parse_basic_auth(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	(void)f;
+	return parse_section(c, v, path, basic_auth_fields, obj);
+}
+
+static const struct field prometheus_fields[] = {
+	{ "url", true, parse_url, offsetof(struct rbd_prometheus_probe, url),
+	    0, 0, NULL, 0 },
+	{ "query", true, parse_string,
+	    offsetof(struct rbd_prometheus_probe, query),
+	    1, RBD_POLICY_QUERY_MAX, NULL, 0 },
+	TIMEOUT_FIELD(struct rbd_prometheus_probe),
+	{ "bearer_token_file", false, parse_abs_path,
+	    offsetof(struct rbd_prometheus_probe, bearer_token_file),
+	    0, CONFIG_PATH_MAX, NULL, GROUP_AUTH },
+	{ "basic_auth", false, parse_basic_auth, 0, 0, 0, NULL, GROUP_AUTH },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Handler: checks[].prometheus, an instant query. */
+static int parse_prometheus(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_check *chk = obj;
+
+	(void)f;
+	chk->type = RBD_CHECK_PROMETHEUS;
+	chk->u.prom.timeout_usec = UNSET;
+	return parse_section(c, v, path, prometheus_fields, &chk->u.prom);
+}
+
+/* A number in *ret: a plain YAML integer or float ("5", "0.02", "1e-3"),
+ * finite. A quoted number is a string, as for integers. */
+static bool want_number(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, double *ret)
+{
+	enum rbd_ynode_kind k = rbd_ynode_kind(v);
+	char t[SHOW_MAX], *end;
+	double d;
+
+	if (k != RBD_YKIND_INT && k != RBD_YKIND_FLOAT) {
+		type_err(c, v, path, "a number");
+		return false;
+	}
+	/* ".inf" and ".nan" are YAML floats that strtod() does not read;
+	 * "1e999" is one it reads as infinity. Neither is a threshold. */
+	d = strtod(v->value, &end);
+	if (end != v->value + v->len || !isfinite(d)) {
+		err(c, v, path, "%s is not a finite number", show(v, t));
+		return false;
+	}
+	*ret = d;
+	return true;
+}
+
+/* A number within lo..hi (bounds excluded when open) in *ret; limits
+ * says the range as a person reads it. */
+static bool want_number_in(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, double lo, double hi, bool open, const char *limits,
+    double *ret)
+{
+	char t[SHOW_MAX];
+	double d;
+
+	if (!want_number(c, v, path, &d))
+		return false;
+	if (open ? d <= lo || d >= hi : d < lo || d > hi) {
+		err(c, v, path, "%s is out of range (%s)", show(v, t), limits);
+		return false;
+	}
+	*ret = d;
+	return true;
+}
+
+/* A series selector (lib/selector.h) into *dst. Its errors point into
+ * the scalar, like those of placeholders in deploy.command. */
+static int parse_selector_into(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, struct rbd_selector **dst)
+{
+	char why[RBD_DIAG_MSG_MAX / 2] = "invalid selector";
+	struct rbd_selector *sel = NULL;
+	unsigned col = 0;
+	const char *s;
+	int r;
+
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (!*s) {
+		err(c, v, path, "must not be empty");
+		return 0;
+	}
+	if (v->len > RBD_POLICY_SELECTOR_MAX) {
+		err(c, v, path, "is longer than %d bytes", RBD_POLICY_SELECTOR_MAX);
+		return 0;
+	}
+	r = rbd_selector_parse(s, &sel, &col, why, sizeof(why));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		err_at(c, v->line, rbd_ynode_col_at(v, col ? col - 1 : 0), path,
+		    "%s", why);
+		return 0;
+	}
+	if (*dst)
+		rbd_selector_free(*dst);
+	*dst = sel;
+	return 0;
+}
+
+/* Handler: a selector into the struct rbd_selector * at f->offset. */
+static int parse_selector(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	return parse_selector_into(c, v, path,
+	    (struct rbd_selector **)((char *)obj + f->offset));
+}
+
+/* Handler: scrape.gauge, .counter, .histogram and .summary, the metric's
+ * selector; f->min is its enum rbd_metric_kind. */
+static int parse_metric(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_scrape_probe *sp = obj;
+
+	sp->metric.kind = (enum rbd_metric_kind)f->min;
+	return parse_selector_into(c, v, path, &sp->metric.sel);
+}
+
+/* Handler: scrape.ratio.min_rate, per second, at least 0. */
+static int parse_min_rate(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	(void)f;
+	want_number_in(c, v, path, 0, INFINITY, false, "at least 0",
+	    &((struct rbd_metric_spec *)obj)->min_rate);
+	return 0;
+}
+
+static const struct field ratio_fields[] = {
+	{ "numerator", true, parse_selector,
+	    offsetof(struct rbd_metric_spec, sel), 0, 0, NULL, 0 },
+	{ "denominator", true, parse_selector,
+	    offsetof(struct rbd_metric_spec, den), 0, 0, NULL, 0 },
+	{ "min_rate", false, parse_min_rate, 0, 0, 0, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Handler: scrape.ratio, the rate of one selector over another's. */
+static int parse_ratio(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_scrape_probe *sp = obj;
+
+	(void)f;
+	sp->metric.kind = RBD_METRIC_RATIO;
+	return parse_section(c, v, path, ratio_fields, &sp->metric);
+}
+
+/* Handler: scrape.quantile, 0 to 1. */
+static int parse_quantile(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	(void)f;
+	want_number_in(c, v, path, 0, 1, false, "0..1",
+	    &((struct rbd_scrape_probe *)obj)->metric.quantile);
+	return 0;
+}
+
+static const struct field scrape_fields[] = {
+	{ "url", true, parse_url, offsetof(struct rbd_scrape_probe, url),
+	    0, 0, NULL, 0 },
+	TIMEOUT_FIELD(struct rbd_scrape_probe),
+	{ "gauge", false, parse_metric, 0, RBD_METRIC_GAUGE, 0, NULL,
+	    GROUP_METRIC },
+	{ "counter", false, parse_metric, 0, RBD_METRIC_RATE, 0, NULL,
+	    GROUP_METRIC },
+	{ "ratio", false, parse_ratio, 0, RBD_METRIC_RATIO, 0, NULL,
+	    GROUP_METRIC },
+	{ "histogram", false, parse_metric, 0, RBD_METRIC_HISTOGRAM_QUANTILE,
+	    0, NULL, GROUP_METRIC },
+	{ "summary", false, parse_metric, 0, RBD_METRIC_SUMMARY_QUANTILE, 0,
+	    NULL, GROUP_METRIC },
+	{ "quantile", false, parse_quantile, 0, 0, 0, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* A scrape's quantile goes with a histogram or a summary, and only
+ * there. */
+static void scrape_rules(struct ctx *c, const struct rbd_ynode *m,
+    const char *path)
+{
+	const struct field *metric = group_key(scrape_fields, GROUP_METRIC, m);
+	const struct rbd_ynode *q = key_node(m, "quantile");
+	bool wants;
+
+	if (!metric)
+		return;
+	wants = metric->min == RBD_METRIC_HISTOGRAM_QUANTILE ||
+	    metric->min == RBD_METRIC_SUMMARY_QUANTILE;
+	if (wants && !q)
+		err(c, missing_at(m), path,
+		    "missing required key 'quantile' for %s", metric->key);
+	else if (!wants && q)
+		err(c, q, path, "quantile applies to histogram and summary only");
+}
+
+/* Handler: checks[].scrape, the service's own /metrics. */
+static int parse_scrape(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_check *chk = obj;
+	int ret;
+
+	(void)f;
+	chk->type = RBD_CHECK_SCRAPE;
+	chk->u.scrape.timeout_usec = UNSET;
+	if (!want_mapping(c, v, path))
+		return 0;
+	ret = walk(c, scrape_fields, v, path, &chk->u.scrape);
+	if (ret == 0)
+		scrape_rules(c, v, path);
+	return ret;
+}
+
+/* One of n words in *ret. Otherwise the closest within SUGGEST_DISTANCE
+ * edits is suggested, as for keys, or else every word is listed. */
+static bool want_word(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, const char *const *words, size_t n, const char *list,
+    unsigned *ret)
+{
+	size_t best_d = SUGGEST_DISTANCE + 1;
+	const char *s, *best = NULL;
+	char t[SHOW_MAX];
+
+	if (!want_string(c, v, path, &s))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t d;
+
+		if (strcmp(s, words[i]) == 0) {
+			*ret = (unsigned)i;
+			return true;
+		}
+		d = distance(s, v->len, words[i]);
+		if (d < best_d) {
+			best = words[i];
+			best_d = d;
+		}
+	}
+	if (best)
+		err(c, v, path, "invalid value '%s' (did you mean '%s'?)",
+		    show(v, t), best);
+	else
+		err(c, v, path, "invalid value '%s' (expected %s)", show(v, t),
+		    list);
+	return false;
+}
+
+static const char *const no_data_names[_RBD_NO_DATA_MAX] = {
+	[RBD_NO_DATA_INCONCLUSIVE] = "inconclusive",
+	[RBD_NO_DATA_FAIL] = "fail",
+	[RBD_NO_DATA_IGNORE] = "ignore",
+};
+
+/* Handler: checks[].no_data. */
+static int parse_no_data(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	unsigned n;
+
+	(void)f;
+	if (want_word(c, v, path, no_data_names, _RBD_NO_DATA_MAX,
+	    "inconclusive, fail or ignore", &n))
+		((struct rbd_check *)obj)->no_data = (enum rbd_no_data)n;
+	return 0;
+}
+
+/* Handler: checks[].min. */
+static int parse_min(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_condition *cond = &((struct rbd_check *)obj)->cond;
+
+	(void)f;
+	cond->has_min = want_number(c, v, path, &cond->min);
+	return 0;
+}
+
+/* Handler: checks[].max. */
+static int parse_max(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_condition *cond = &((struct rbd_check *)obj)->cond;
+
+	(void)f;
+	cond->has_max = want_number(c, v, path, &cond->max);
+	return 0;
+}
+
+/* Handler: baseline.max_increase, a percentage ("50%", "12.5%") from 0%
+ * to 10000%, kept as a fraction (0.5). A bare number is refused: 0.5
+ * could mean half or half a percent. */
+static int parse_percent(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_condition *cond = obj;
+	char t[SHOW_MAX];
+	const char *s;
+	size_t n;
+	double d;
+
+	(void)f;
+	if (!want_string(c, v, path, &s))
+		return 0;
+	n = strspn(s, "0123456789");
+	if (n && s[n] == '.') {
+		size_t frac = strspn(s + n + 1, "0123456789");
+
+		n = frac ? n + 1 + frac : 0;
+	}
+	if (!n || strcmp(s + n, "%") != 0) {
+		err(c, v, path, "invalid percentage '%s': write it as N%% or "
+		    "N.N%%, e.g. 50%%", show(v, t));
+		return 0;
+	}
+	d = strtod(s, NULL);
+	if (d > MAX_INCREASE_PERCENT) {
+		err(c, v, path, "%s is out of range (0%%..%d%%)", show(v, t),
+		    MAX_INCREASE_PERCENT);
+		return 0;
+	}
+	cond->max_increase = d / 100;
+	cond->has_max_increase = true;
+	return 0;
+}
+
+/* Handler: baseline.max_delta, at least 0. */
+static int parse_max_delta(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_condition *cond = obj;
+
+	(void)f;
+	cond->has_max_delta = want_number_in(c, v, path, 0, INFINITY, false,
+	    "at least 0", &cond->max_delta);
+	return 0;
+}
+
+/* Handler: baseline.test; mann-whitney is the only one. */
+static int parse_test(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	static const char *const tests[] = { "mann-whitney" };
+	unsigned n;
+
+	(void)f;
+	if (want_word(c, v, path, tests, 1, "mann-whitney", &n))
+		((struct rbd_condition *)obj)->mann_whitney = true;
+	return 0;
+}
+
+/* Handler: baseline.confidence, strictly between 0.5 and 1. */
+static int parse_confidence(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	(void)f;
+	want_number_in(c, v, path, 0.5, 1, true, "more than 0.5, less than 1",
+	    &((struct rbd_condition *)obj)->confidence);
+	return 0;
+}
+
+static const struct field baseline_fields[] = {
+	{ "window", false, parse_duration,
+	    offsetof(struct rbd_condition, baseline_window_usec),
+	    RBD_USEC_PER_MIN, 24 * RBD_USEC_PER_HOUR, "1m..24h", 0 },
+	{ "max_increase", false, parse_percent, 0, 0, 0, NULL, 0 },
+	{ "max_delta", false, parse_max_delta, 0, 0, 0, NULL, 0 },
+	{ "test", false, parse_test, 0, 0, 0, NULL, 0 },
+	{ "confidence", false, parse_confidence, 0, 0, 0, NULL, 0 },
+	{ "min_samples", false, parse_unsigned,
+	    offsetof(struct rbd_condition, min_samples), 2, 1000, "2..1000", 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* A baseline compares somehow; a confidence belongs to a test. */
+static void baseline_rules(struct ctx *c, const struct rbd_ynode *m,
+    const char *path)
+{
+	const struct rbd_ynode *conf = key_node(m, "confidence");
+
+	if (!key_node(m, "max_increase") && !key_node(m, "max_delta") &&
+	    !key_node(m, "test"))
+		err(c, missing_at(m), path, "needs max_increase, max_delta or test");
+	if (conf && !key_node(m, "test"))
+		err(c, conf, path, "confidence applies with test only");
+}
+
+/* Handler: checks[].baseline. */
+static int parse_baseline(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_condition *cond = &((struct rbd_check *)obj)->cond;
+	int ret;
+
+	(void)f;
+	if (!want_mapping(c, v, path))
+		return 0;
+	cond->baseline = true;
+	cond->baseline_window_usec = UNSET;
+	ret = walk(c, baseline_fields, v, path, cond);
+	if (ret == 0)
+		baseline_rules(c, v, path);
+	return ret;
+}
+
+static const struct field check_fields[] = {
+	{ "name", true, parse_check_name, 0, 0, 0, NULL, 0 },
+	{ "http", false, parse_http, 0, 0, 0, NULL, GROUP_PROBE },
+	{ "prometheus", false, parse_prometheus, 0, 0, 0, NULL, GROUP_PROBE },
+	{ "scrape", false, parse_scrape, 0, 0, 0, NULL, GROUP_PROBE },
+	{ "min", false, parse_min, 0, 0, 0, NULL, 0 },
+	{ "max", false, parse_max, 0, 0, 0, NULL, 0 },
+	{ "baseline", false, parse_baseline, 0, 0, 0, NULL, 0 },
+	{ "fail_after", false, parse_unsigned,
+	    offsetof(struct rbd_check, fail_after), 1, 1000, "1..1000", 0 },
+	{ "no_data", false, parse_no_data, 0, 0, 0, NULL, 0 },
+	{ "inconclusive_after", false, parse_unsigned,
+	    offsetof(struct rbd_check, inconclusive_after), 1, 1000, "1..1000",
+	    0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* What a check's keys say together: conditions belong to metric checks,
+ * which need one; inconclusive_after counts only for no_data:
+ * inconclusive. */
+static void check_rules(struct ctx *c, const struct rbd_check *chk,
+    const struct rbd_ynode *m, const char *path)
+{
+	static const char *const conds[] = { "min", "max", "baseline" };
+	const struct field *probe = group_key(check_fields, GROUP_PROBE, m);
+	const struct rbd_ynode *k;
+	bool any = false;
+
+	for (size_t i = 0; i < N_ELEMENTS(conds); i++) {
+		k = key_node(m, conds[i]);
+		if (!k)
+			continue;
+		any = true;
+		if (probe && chk->type == RBD_CHECK_HTTP)
+			err(c, k, path, "%s applies to metric checks "
+			    "(prometheus, scrape) only", conds[i]);
+	}
+	if (probe && chk->type != RBD_CHECK_HTTP && !any)
+		err(c, m, path, "a %s check needs a condition: min, max or "
+		    "baseline", probe->key);
+	k = key_node(m, "inconclusive_after");
+	if (k && chk->no_data != RBD_NO_DATA_INCONCLUSIVE)
+		err(c, k, path, "inconclusive_after applies with no_data: "
+		    "inconclusive only");
+}
 
 /* Handler: checks, a sequence of mappings. Every entry gets a check, so
  * checks[i] is item i of the sequence. */
@@ -737,27 +1369,33 @@ static int parse_checks(struct ctx *c, const struct field *f,
 	p->n_checks = v->n_kids;
 	for (size_t i = 0; i < v->n_kids; i++) {
 		struct rbd_check *chk = &p->checks[i];
+		const struct rbd_ynode *item = v->kids[i];
 		char sub[PATH_TEXT_MAX];
 		int ret;
 
+		/* The probe's handler sets the type and initialises its
+		 * member of the union; until then it is all zero, which
+		 * check_clear() frees as an empty http probe. */
 		chk->type = RBD_CHECK_HTTP;
-		chk->u.http.timeout_usec = UNSET;
-		chk->line = v->kids[i]->line;
-		chk->col = v->kids[i]->col;
+		chk->line = item->line;
+		chk->col = item->col;
 		path_index(sub, path, i);
-		ret = parse_section(c, v->kids[i], sub, check_fields, chk);
+		if (!want_mapping(c, item, sub))
+			continue;
+		ret = walk(c, check_fields, item, sub, chk);
 		if (ret < 0)
 			return ret;
+		check_rules(c, chk, item, sub);
 	}
 	return 0;
 }
 
 static const struct field policy_fields[] = {
-	{ "service", true, parse_service, 0, 0, 0, NULL },
-	{ "deploy", true, parse_deploy, 0, 0, 0, NULL },
-	{ "watch", false, parse_watch, 0, 0, 0, NULL },
-	{ "checks", true, parse_checks, 0, 0, 0, NULL },
-	{ NULL, false, NULL, 0, 0, 0, NULL },
+	{ "service", true, parse_service, 0, 0, 0, NULL, 0 },
+	{ "deploy", true, parse_deploy, 0, 0, 0, NULL, 0 },
+	{ "watch", false, parse_watch, 0, 0, 0, NULL, 0 },
+	{ "checks", true, parse_checks, 0, 0, 0, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
 /* Fill in *v's default unless the key is in mapping m, which means it was
@@ -823,33 +1461,105 @@ static void finish_watch(struct ctx *c, struct rbd_policy *p,
 		    p->warmup_usec);
 }
 
-/* Defaults of one check, and its timeout against the interval. */
+/* A probe's timeout: by default the smaller of DEFAULT_PROBE_TIMEOUT and
+ * half the interval, and always shorter than the interval. One rule for
+ * every kind of probe: probe is its mapping, path names its timeout. */
+static void finish_timeout(struct ctx *c, const struct rbd_policy *p,
+    uint64_t *timeout, const struct rbd_ynode *probe, const char *path,
+    bool interval_ok)
+{
+	uint64_t def = p->interval_usec / 2;
+
+	if (def > DEFAULT_PROBE_TIMEOUT || !interval_ok)
+		def = DEFAULT_PROBE_TIMEOUT;
+	if (resolve(timeout, probe, "timeout", def) && interval_ok &&
+	    *timeout >= p->interval_usec)
+		order_err(c, rbd_ynode_get(probe, "timeout"), path, *timeout,
+		    "be shorter than", "watch.interval", p->interval_usec);
+}
+
+/* A metric check's condition: min below max; the baseline's defaults,
+ * and a window that can hold min_samples samples at the interval (else
+ * the baseline would never be trusted and every sample be unknown). */
+static void finish_condition(struct ctx *c, const struct rbd_policy *p,
+    struct rbd_check *chk, const struct rbd_ynode *item, size_t i,
+    bool interval_ok)
+{
+	struct rbd_condition *cond = &chk->cond;
+	const struct rbd_ynode *bn = rbd_ynode_get(item, "baseline");
+	const struct rbd_ynode *wn = rbd_ynode_get(bn, "window");
+	char path[PATH_TEXT_MAX], t[SHOW_MAX], u[SHOW_MAX];
+	char x[RBD_DURATION_STR_MAX], y[RBD_DURATION_STR_MAX];
+	uint64_t n;
+
+	if (cond->has_min && cond->has_max && cond->min >= cond->max) {
+		snprintf(path, sizeof(path), "checks[%zu].min", i);
+		err(c, rbd_ynode_get(item, "min"), path,
+		    "%s must be less than max (%s)",
+		    show(rbd_ynode_get(item, "min"), t),
+		    show(rbd_ynode_get(item, "max"), u));
+	}
+	if (!cond->baseline)
+		return;
+	if (!cond->confidence && !rbd_ynode_get(bn, "confidence"))
+		cond->confidence = DEFAULT_CONFIDENCE;
+	if (!cond->min_samples && !rbd_ynode_get(bn, "min_samples"))
+		cond->min_samples = DEFAULT_MIN_SAMPLES;
+	if (!resolve(&cond->baseline_window_usec, bn, "window",
+	    DEFAULT_BASELINE_WINDOW) || !interval_ok || !cond->min_samples)
+		return;
+	n = cond->baseline_window_usec / p->interval_usec;
+	if (n >= cond->min_samples)
+		return;
+	rbd_duration_str(cond->baseline_window_usec, x, sizeof(x));
+	rbd_duration_str(p->interval_usec, y, sizeof(y));
+	snprintf(path, sizeof(path), "checks[%zu].baseline%s", i,
+	    wn ? ".window" : "");
+	err(c, wn ? wn : missing_at(bn), path, "%s%s%s holds %llu samples at "
+	    "watch.interval (%s), fewer than min_samples (%u)",
+	    wn ? "" : "the default window (", x, wn ? "" : ")",
+	    (unsigned long long)n, y, cond->min_samples);
+}
+
+/* Defaults of one check, its probe's timeout against the interval and
+ * its condition. */
 static int finish_check(struct ctx *c, const struct rbd_policy *p,
     struct rbd_check *chk, const struct rbd_ynode *item, size_t i,
     bool interval_ok)
 {
+	const struct field *probe = group_key(check_fields, GROUP_PROBE, item);
 	struct rbd_http_probe *h = &chk->u.http;
-	const struct rbd_ynode *hn = rbd_ynode_get(item, "http");
-	uint64_t def = p->interval_usec / 2;
+	const struct rbd_ynode *pn;
 	char path[PATH_TEXT_MAX];
+	uint64_t *timeout;
 
 	if (!chk->fail_after && !rbd_ynode_get(item, "fail_after"))
 		chk->fail_after = DEFAULT_FAIL_AFTER;
-	if (!h->expect_status && !rbd_ynode_get(hn, "expect_status")) {
-		h->expect_status = malloc(sizeof(*h->expect_status));
-		if (!h->expect_status)
-			return -ENOMEM;
-		h->expect_status[0] = DEFAULT_STATUS;
-		h->n_expect_status = 1;
+	if (!chk->inconclusive_after &&
+	    !rbd_ynode_get(item, "inconclusive_after"))
+		chk->inconclusive_after = DEFAULT_INCONCLUSIVE_AFTER;
+	/* no_data's default, inconclusive, is the zero value. */
+	if (!probe)
+		return 0;
+	pn = rbd_ynode_get(item, probe->key);
+	if (chk->type == RBD_CHECK_HTTP) {
+		if (!h->expect_status && !rbd_ynode_get(pn, "expect_status")) {
+			h->expect_status = malloc(sizeof(*h->expect_status));
+			if (!h->expect_status)
+				return -ENOMEM;
+			h->expect_status[0] = DEFAULT_STATUS;
+			h->n_expect_status = 1;
+		}
+		timeout = &h->timeout_usec;
+	} else if (chk->type == RBD_CHECK_PROMETHEUS) {
+		timeout = &chk->u.prom.timeout_usec;
+	} else {
+		timeout = &chk->u.scrape.timeout_usec;
 	}
-	if (def > DEFAULT_HTTP_TIMEOUT || !interval_ok)
-		def = DEFAULT_HTTP_TIMEOUT;
-	if (resolve(&h->timeout_usec, hn, "timeout", def) && interval_ok &&
-	    h->timeout_usec >= p->interval_usec) {
-		snprintf(path, sizeof(path), "checks[%zu].http.timeout", i);
-		order_err(c, rbd_ynode_get(hn, "timeout"), path, h->timeout_usec,
-		    "be shorter than", "watch.interval", p->interval_usec);
-	}
+	snprintf(path, sizeof(path), "checks[%zu].%s.timeout", i, probe->key);
+	finish_timeout(c, p, timeout, pn, path, interval_ok);
+	if (chk->type != RBD_CHECK_HTTP)
+		finish_condition(c, p, chk, item, i, interval_ok);
 	return 0;
 }
 
@@ -1116,13 +1826,27 @@ int rbd_policy_load_file(const char *path, struct rbd_policy **ret,
 	return policy_load(path, ret, NULL, diag);
 }
 
-/* Free what one check holds. */
+/* Free what one check holds: the member of the union its type says. */
 static void check_clear(struct rbd_check *chk)
 {
 	free(chk->name);
-	free(chk->u.http.url);
-	free(chk->u.http.expect_status);
-	free(chk->u.http.expect_body);
+	if (chk->type == RBD_CHECK_HTTP) {
+		free(chk->u.http.url);
+		free(chk->u.http.expect_status);
+		free(chk->u.http.expect_body);
+	} else if (chk->type == RBD_CHECK_PROMETHEUS) {
+		free(chk->u.prom.url);
+		free(chk->u.prom.query);
+		free(chk->u.prom.bearer_token_file);
+		free(chk->u.prom.basic_user);
+		free(chk->u.prom.basic_password_file);
+	} else if (chk->type == RBD_CHECK_SCRAPE) {
+		free(chk->u.scrape.url);
+		if (chk->u.scrape.metric.sel)
+			rbd_selector_free(chk->u.scrape.metric.sel);
+		if (chk->u.scrape.metric.den)
+			rbd_selector_free(chk->u.scrape.metric.den);
+	}
 }
 
 void rbd_policy_free(struct rbd_policy *p)
@@ -1152,11 +1876,20 @@ const char *rbd_check_type_str(enum rbd_check_type t)
 {
 	static const char *const names[_RBD_CHECK_TYPE_MAX] = {
 		[RBD_CHECK_HTTP] = "http",
+		[RBD_CHECK_PROMETHEUS] = "prometheus",
+		[RBD_CHECK_SCRAPE] = "scrape",
 	};
 
 	if ((unsigned)t >= _RBD_CHECK_TYPE_MAX)
 		return "unknown";
 	return names[t];
+}
+
+const char *rbd_no_data_str(enum rbd_no_data n)
+{
+	if ((unsigned)n >= _RBD_NO_DATA_MAX)
+		return "unknown";
+	return no_data_names[n];
 }
 
 /* rel against dir, or rel itself when it is absolute. */
@@ -1235,12 +1968,12 @@ static int parse_path(struct ctx *c, const struct field *f,
 
 static const struct field config_fields[] = {
 	{ "socket", false, parse_path, offsetof(struct rbd_config, socket),
-	    0, SOCKET_PATH_MAX, NULL },
+	    0, SOCKET_PATH_MAX, NULL, 0 },
 	{ "state_dir", false, parse_path, offsetof(struct rbd_config, state_dir),
-	    0, CONFIG_PATH_MAX, NULL },
+	    0, CONFIG_PATH_MAX, NULL, 0 },
 	{ "policies", false, parse_path,
-	    offsetof(struct rbd_config, policies_dir), 0, CONFIG_PATH_MAX, NULL },
-	{ NULL, false, NULL, 0, 0, 0, NULL },
+	    offsetof(struct rbd_config, policies_dir), 0, CONFIG_PATH_MAX, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
 /* A default for the string at *dst unless key was given (and refused). */

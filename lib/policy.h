@@ -25,6 +25,8 @@
 #define RBD_POLICY_ARGV_MAX	256		/* deploy.command elements */
 #define RBD_POLICY_STATUS_MAX	32		/* expect_status entries */
 #define RBD_POLICY_URL_MAX	2048
+#define RBD_POLICY_QUERY_MAX	4096		/* prometheus.query bytes */
+#define RBD_POLICY_SELECTOR_MAX	1024		/* a scrape selector's bytes */
 #define RBD_POLICY_FILES_MAX	10000		/* policies in a directory */
 
 /* Main config defaults (the packaged layout). */

@@ -8,7 +8,8 @@
 #include <stddef.h>
 
 /* The median of n values (n > 0); the values are not changed. NaN for n 0
- * or out of memory. */
+ * or out of memory. NaN values sort above +Inf (the order stays total, so
+ * any NaN among the values moves the median up, or makes it NaN). */
 double rbd_median(const double *v, size_t n);
 
 struct rbd_mwu {

@@ -179,7 +179,7 @@ END_TEST
 /* The fixture set is there, every .yaml with its .err. */
 START_TEST(test_fixtures_present)
 {
-	ck_assert_msg(n_invalid >= 35, "only %zu invalid fixtures", n_invalid);
+	ck_assert_msg(n_invalid >= 98, "only %zu invalid fixtures", n_invalid);
 	for (size_t i = 0; i < n_invalid; i++) {
 		char path[512];
 
@@ -351,6 +351,265 @@ START_TEST(test_valid_short_interval)
 	    99 * RBD_USEC_PER_MSEC);
 	ck_assert_str_eq(rbd_check_type_str(p->checks[0].type), "http");
 	rbd_policy_free(p);
+}
+END_TEST
+
+/* Selector sel must select name, and read back as str. */
+static void assert_selector(const struct rbd_selector *sel, const char *name,
+    const char *str)
+{
+	ck_assert_ptr_nonnull(sel);
+	ck_assert_str_eq(rbd_selector_name(sel), name);
+	ck_assert_str_eq(rbd_selector_str(sel), str);
+}
+
+/* A condition of only min and/or max: no baseline. */
+static void assert_no_baseline(const struct rbd_condition *c)
+{
+	ck_assert(!c->baseline);
+	ck_assert(!c->has_max_increase);
+	ck_assert(!c->has_max_delta);
+	ck_assert(!c->mann_whitney);
+}
+
+/* Both sources, every metric kind, every condition key. */
+START_TEST(test_valid_metrics)
+{
+	struct rbd_policy *p = load_valid("metrics.yaml");
+	const struct rbd_check *c = p->checks;
+	const struct rbd_prometheus_probe *pr;
+	const struct rbd_scrape_probe *sc;
+
+	ck_assert_uint_eq(p->n_checks, 7);
+
+	/* prometheus, bearer token */
+	ck_assert_str_eq(c[0].name, "error-rate");
+	ck_assert_int_eq(c[0].type, RBD_CHECK_PROMETHEUS);
+	ck_assert_str_eq(rbd_check_type_str(c[0].type), "prometheus");
+	pr = &c[0].u.prom;
+	ck_assert_str_eq(pr->url, "http://127.0.0.1:9090");
+	ck_assert_str_eq(pr->query, "sum(rate(http_requests_total{job=\"checkout\","
+	    "code=~\"5..\"}[1m])) / sum(rate(http_requests_total"
+	    "{job=\"checkout\"}[1m]))");
+	ck_assert_uint_eq(pr->timeout_usec, 3 * SEC);
+	ck_assert_str_eq(pr->bearer_token_file, "/etc/rollbackd/prometheus.token");
+	ck_assert_ptr_null(pr->basic_user);
+	ck_assert_ptr_null(pr->basic_password_file);
+	ck_assert(!c[0].cond.has_min);
+	ck_assert(c[0].cond.has_max);
+	ck_assert_double_eq(c[0].cond.max, 0.02);
+	assert_no_baseline(&c[0].cond);
+	ck_assert_uint_eq(c[0].fail_after, 2);
+	ck_assert_int_eq(c[0].no_data, RBD_NO_DATA_FAIL);
+	ck_assert_str_eq(rbd_no_data_str(c[0].no_data), "fail");
+	ck_assert_uint_eq(c[0].inconclusive_after, 5);
+	ck_assert_uint_eq(c[0].line, 8);
+
+	/* prometheus, basic auth, default timeout (2s < 15s / 2) */
+	ck_assert_str_eq(c[1].name, "load");
+	ck_assert_int_eq(c[1].type, RBD_CHECK_PROMETHEUS);
+	pr = &c[1].u.prom;
+	ck_assert_str_eq(pr->url, "https://prometheus.example.com:9443/prom");
+	ck_assert_str_eq(pr->query, "max(node_load1)");
+	ck_assert_uint_eq(pr->timeout_usec, 2 * SEC);
+	ck_assert_ptr_null(pr->bearer_token_file);
+	ck_assert_str_eq(pr->basic_user, "rollbackd");
+	ck_assert_str_eq(pr->basic_password_file, "/etc/rollbackd/prometheus.pass");
+	ck_assert(c[1].cond.has_min && c[1].cond.has_max);
+	ck_assert_double_eq(c[1].cond.min, -1.5);
+	ck_assert_double_eq(c[1].cond.max, 1000);
+	ck_assert_int_eq(c[1].no_data, RBD_NO_DATA_IGNORE);
+	ck_assert_str_eq(rbd_no_data_str(c[1].no_data), "ignore");
+	ck_assert_uint_eq(c[1].fail_after, 3);
+
+	/* scrape histogram with a baseline and a test */
+	ck_assert_str_eq(c[2].name, "p99");
+	ck_assert_int_eq(c[2].type, RBD_CHECK_SCRAPE);
+	ck_assert_str_eq(rbd_check_type_str(c[2].type), "scrape");
+	sc = &c[2].u.scrape;
+	ck_assert_str_eq(sc->url, "http://127.0.0.1:8080/metrics");
+	ck_assert_uint_eq(sc->timeout_usec, 1 * SEC);
+	ck_assert_int_eq(sc->metric.kind, RBD_METRIC_HISTOGRAM_QUANTILE);
+	assert_selector(sc->metric.sel, "http_request_duration_seconds",
+	    "http_request_duration_seconds{handler=\"/\"}");
+	ck_assert_ptr_null(sc->metric.den);
+	ck_assert_double_eq(sc->metric.quantile, 0.99);
+	ck_assert(!c[2].cond.has_min);
+	ck_assert(c[2].cond.has_max);
+	ck_assert_double_eq(c[2].cond.max, 0.5);
+	ck_assert(c[2].cond.baseline);
+	ck_assert_uint_eq(c[2].cond.baseline_window_usec, 30 * MIN);
+	ck_assert(c[2].cond.has_max_increase);
+	ck_assert_double_eq(c[2].cond.max_increase, 0.5);
+	ck_assert(c[2].cond.has_max_delta);
+	ck_assert_double_eq(c[2].cond.max_delta, 0.1);
+	ck_assert(c[2].cond.mann_whitney);
+	ck_assert_double_eq(c[2].cond.confidence, 0.99);
+	ck_assert_uint_eq(c[2].cond.min_samples, 20);
+	ck_assert_int_eq(c[2].no_data, RBD_NO_DATA_INCONCLUSIVE);
+	ck_assert_str_eq(rbd_no_data_str(c[2].no_data), "inconclusive");
+	ck_assert_uint_eq(c[2].inconclusive_after, 10);
+
+	/* scrape gauge, flow style */
+	ck_assert_str_eq(c[3].name, "queue");
+	sc = &c[3].u.scrape;
+	ck_assert_int_eq(sc->metric.kind, RBD_METRIC_GAUGE);
+	assert_selector(sc->metric.sel, "queue_depth",
+	    "queue_depth{queue=\"orders\"}");
+	ck_assert_uint_eq(sc->timeout_usec, 2 * SEC);
+	ck_assert_double_eq(c[3].cond.max, 100);
+	assert_no_baseline(&c[3].cond);
+
+	/* scrape counter: a rate */
+	ck_assert_str_eq(c[4].name, "orders");
+	sc = &c[4].u.scrape;
+	ck_assert_int_eq(sc->metric.kind, RBD_METRIC_RATE);
+	assert_selector(sc->metric.sel, "orders_total", "orders_total");
+	ck_assert(c[4].cond.has_min && !c[4].cond.has_max);
+	ck_assert_double_eq(c[4].cond.min, 0.5);
+
+	/* scrape ratio with a minimum rate */
+	ck_assert_str_eq(c[5].name, "errors");
+	sc = &c[5].u.scrape;
+	ck_assert_int_eq(sc->metric.kind, RBD_METRIC_RATIO);
+	assert_selector(sc->metric.sel, "http_requests_total",
+	    "http_requests_total{code=~\"5..\"}");
+	assert_selector(sc->metric.den, "http_requests_total",
+	    "http_requests_total");
+	ck_assert_double_eq(sc->metric.min_rate, 1);
+	ck_assert_double_eq(c[5].cond.max, 0.05);
+
+	/* scrape summary, a baseline of a fractional percentage only */
+	ck_assert_str_eq(c[6].name, "rpc");
+	sc = &c[6].u.scrape;
+	ck_assert_int_eq(sc->metric.kind, RBD_METRIC_SUMMARY_QUANTILE);
+	assert_selector(sc->metric.sel, "rpc_duration_seconds",
+	    "rpc_duration_seconds");
+	ck_assert_double_eq(sc->metric.quantile, 0);
+	ck_assert(!c[6].cond.has_min && !c[6].cond.has_max);
+	ck_assert(c[6].cond.baseline);
+	ck_assert(c[6].cond.has_max_increase && !c[6].cond.has_max_delta);
+	ck_assert_double_eq_tol(c[6].cond.max_increase, 0.125, 1e-12);
+	ck_assert(!c[6].cond.mann_whitney);
+	ck_assert_uint_eq(c[6].cond.baseline_window_usec, 10 * MIN);
+	ck_assert_double_eq(c[6].cond.confidence, 0.95);
+	ck_assert_uint_eq(c[6].cond.min_samples, 5);
+	ck_assert_int_eq(rbd_policy_find_check(p, "rpc"), 6);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* Metric checks with only the keys they need: every default. */
+START_TEST(test_valid_metrics_defaults)
+{
+	struct rbd_policy *p = load_valid("metrics-defaults.yaml");
+	const struct rbd_check *c = p->checks;
+
+	ck_assert_uint_eq(p->n_checks, 4);
+	for (size_t i = 0; i < p->n_checks; i++) {
+		ck_assert_int_eq(c[i].no_data, RBD_NO_DATA_INCONCLUSIVE);
+		ck_assert_uint_eq(c[i].inconclusive_after, 5);
+		ck_assert_uint_eq(c[i].fail_after, 3);
+	}
+	/* http: no condition at all */
+	ck_assert_int_eq(c[0].type, RBD_CHECK_HTTP);
+	ck_assert_uint_eq(c[0].u.http.timeout_usec, 500 * RBD_USEC_PER_MSEC);
+	ck_assert(!c[0].cond.has_min && !c[0].cond.has_max);
+	assert_no_baseline(&c[0].cond);
+
+	/* prometheus: half the interval, no credentials */
+	ck_assert_int_eq(c[1].type, RBD_CHECK_PROMETHEUS);
+	ck_assert_str_eq(c[1].u.prom.query, "up");
+	ck_assert_uint_eq(c[1].u.prom.timeout_usec, 500 * RBD_USEC_PER_MSEC);
+	ck_assert_ptr_null(c[1].u.prom.bearer_token_file);
+	ck_assert_ptr_null(c[1].u.prom.basic_user);
+	ck_assert_ptr_null(c[1].u.prom.basic_password_file);
+	assert_no_baseline(&c[1].cond);
+
+	/* ratio: no minimum rate; baseline defaults, a zero max_delta */
+	ck_assert_int_eq(c[2].type, RBD_CHECK_SCRAPE);
+	ck_assert_uint_eq(c[2].u.scrape.timeout_usec, 500 * RBD_USEC_PER_MSEC);
+	ck_assert_int_eq(c[2].u.scrape.metric.kind, RBD_METRIC_RATIO);
+	assert_selector(c[2].u.scrape.metric.sel, "errors_total", "errors_total");
+	assert_selector(c[2].u.scrape.metric.den, "requests_total",
+	    "requests_total");
+	ck_assert_double_eq(c[2].u.scrape.metric.min_rate, 0);
+	ck_assert(!c[2].cond.has_min && !c[2].cond.has_max);
+	ck_assert(c[2].cond.baseline);
+	ck_assert_uint_eq(c[2].cond.baseline_window_usec, 10 * MIN);
+	ck_assert(!c[2].cond.has_max_increase);
+	ck_assert(c[2].cond.has_max_delta);
+	ck_assert_double_eq(c[2].cond.max_delta, 0);
+	ck_assert(!c[2].cond.mann_whitney);
+	ck_assert_double_eq(c[2].cond.confidence, 0.95);
+	ck_assert_uint_eq(c[2].cond.min_samples, 5);
+
+	/* a test alone is a comparison; the default confidence */
+	ck_assert_int_eq(c[3].u.scrape.metric.kind, RBD_METRIC_HISTOGRAM_QUANTILE);
+	ck_assert_double_eq(c[3].u.scrape.metric.quantile, 1);
+	ck_assert(c[3].cond.baseline);
+	ck_assert(c[3].cond.mann_whitney);
+	ck_assert(!c[3].cond.has_max_increase && !c[3].cond.has_max_delta);
+	ck_assert_double_eq(c[3].cond.confidence, 0.95);
+	ck_assert_uint_eq(c[3].cond.min_samples, 5);
+	ck_assert_uint_eq(c[3].cond.baseline_window_usec, 10 * MIN);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* The names of types and no-data rules, for logs and status. */
+START_TEST(test_enum_names)
+{
+	ck_assert_str_eq(rbd_check_type_str(RBD_CHECK_HTTP), "http");
+	ck_assert_str_eq(rbd_check_type_str(RBD_CHECK_PROMETHEUS), "prometheus");
+	ck_assert_str_eq(rbd_check_type_str(RBD_CHECK_SCRAPE), "scrape");
+	ck_assert_str_eq(rbd_check_type_str(_RBD_CHECK_TYPE_MAX), "unknown");
+	ck_assert_str_eq(rbd_no_data_str(RBD_NO_DATA_INCONCLUSIVE),
+	    "inconclusive");
+	ck_assert_str_eq(rbd_no_data_str(RBD_NO_DATA_FAIL), "fail");
+	ck_assert_str_eq(rbd_no_data_str(RBD_NO_DATA_IGNORE), "ignore");
+	ck_assert_str_eq(rbd_no_data_str(_RBD_NO_DATA_MAX), "unknown");
+}
+END_TEST
+
+/* Every key a metric check has, each wrong at once, in a policy built
+ * here: all errors are reported, and (under ASan) whatever was parsed
+ * before the failure, selectors included, is freed. */
+START_TEST(test_metric_all_errors)
+{
+	static const char doc[] =
+	    "service: s\n"
+	    "deploy: { command: [/bin/d] }\n"
+	    "checks:\n"
+	    "  - name: a\n"
+	    "    scrape:\n"
+	    "      url: http://h/metrics\n"
+	    "      ratio: { numerator: 'a{x=\"1\"}', denominator: b }\n"
+	    "      gauge: c\n"
+	    "    http: { url: http://h/ }\n"
+	    "    min: 2\n"
+	    "    max: 1\n"
+	    "  - name: b\n"
+	    "    prometheus: { url: http://h/, query: q, bearer_token_file: /t }\n"
+	    "    max: x\n";
+	/* checks[1] has a condition, though a refused one: it is not also
+	 * told that it needs one. */
+	const char *want[] = {
+		"m.yaml:8:7: checks[0].scrape: 'gauge' cannot be used with "
+		    "'ratio': a scrape computes exactly one metric",
+		"m.yaml:9:5: checks[0]: 'http' cannot be used with 'scrape': a "
+		    "check has exactly one probe",
+		"m.yaml:14:10: checks[1].max: expected a number, got a string",
+		"m.yaml:10:10: checks[0].min: 2 must be less than max (1)",
+	};
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+
+	ck_assert_int_eq(rbd_policy_parse("m.yaml", doc, sizeof(doc) - 1, &p, &d),
+	    -EINVAL);
+	ck_assert(p == UNTOUCHED);
+	assert_diag(&d, want, N_ELEMENTS(want), "m.yaml");
+	rbd_diag_free(&d);
 }
 END_TEST
 
@@ -773,7 +1032,10 @@ START_TEST(test_config_shipped)
 	p = rbd_config_find(c, "checkout");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->warmup_usec, 30 * SEC);
-	ck_assert_uint_eq(p->n_checks, 2);
+	ck_assert_uint_eq(p->n_checks, 4);
+	ck_assert_int_eq(p->checks[2].type, RBD_CHECK_PROMETHEUS);
+	ck_assert_int_eq(p->checks[3].type, RBD_CHECK_SCRAPE);
+	ck_assert(p->checks[3].cond.baseline);
 	rbd_config_free(c);
 }
 END_TEST
@@ -821,6 +1083,10 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_valid_styles);
 	tcase_add_test(tc, test_valid_durations);
 	tcase_add_test(tc, test_valid_short_interval);
+	tcase_add_test(tc, test_valid_metrics);
+	tcase_add_test(tc, test_valid_metrics_defaults);
+	tcase_add_test(tc, test_enum_names);
+	tcase_add_test(tc, test_metric_all_errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("files");
 	tcase_set_timeout(tc, 30);
