@@ -25,8 +25,12 @@ CC       ?= cc
 PKGS     := libevent libcurl yaml-0.1 libsystemd jansson sqlite3 check
 DEBS     := libevent-dev libcurl4-openssl-dev libyaml-dev libsystemd-dev \
             libjansson-dev libsqlite3-dev check
-# Tools the build and the checks run.
-TOOL_DEBS := pkg-config mandoc
+# Tools the build and the tests run, as command:package pairs: mandoc
+# lints the man pages; the integration tests drive the demo with curl,
+# read JSON with python3, and judge metrics through a real Prometheus.
+TOOLS    := pkg-config:pkg-config mandoc:mandoc curl:curl python3:python3 \
+            prometheus:prometheus promtool:prometheus flock:util-linux \
+            pgrep:procps
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -80,13 +84,16 @@ build-all: $(LIBRBD) $(LIBSHELL) $(PROGS) $(TESTS) $(DEMO_PROGS)
 # it prints the exact command and stops. Checked every time: it is cheap.
 deps:
 	@missing=""; \
-	command -v pkg-config >/dev/null 2>&1 || missing="$(DEBS) $(TOOL_DEBS)"; \
-	command -v mandoc >/dev/null 2>&1 || missing="$$missing mandoc"; \
-	if [ -z "$$missing" ]; then \
+	for t in $(TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	if command -v pkg-config >/dev/null 2>&1; then \
 		set -- $(DEBS); \
 		for p in $(PKGS); do \
 			pkg-config --exists $$p || missing="$$missing $$1"; shift; \
 		done; \
+	else \
+		missing="$$missing $(DEBS)"; \
 	fi; \
 	if [ -n "$$missing" ]; then \
 		missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
