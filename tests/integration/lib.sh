@@ -56,6 +56,10 @@ chmod 0700 "$T/run"
 export ROLLBACKD_SOCKET="$SOCK"
 DAEMON_PID=
 FAILED_MSG=
+# Functions that cleanup calls first, before it stops the daemon and looks
+# for processes left behind: helpers that start other servers (prom.sh)
+# add their stop function here with add_cleanup.
+CLEANUP_HOOKS=
 # fail() reports on fd 3, the test's output, even from inside a wait_for
 # condition whose output is discarded.
 exec 3>&1
@@ -413,9 +417,18 @@ seed_good() {
 
 # ---------------------------------------------------------------- cleanup
 
+# add_cleanup FUNCTION: call FUNCTION (no arguments) at the start of
+# cleanup; it must not exit.
+add_cleanup() {
+	CLEANUP_HOOKS="$CLEANUP_HOOKS $1"
+}
+
 cleanup() {
-	local rc=$? left n=0 f
+	local rc=$? left n=0 f h
 	trap - EXIT INT TERM HUP
+	for h in $CLEANUP_HOOKS; do
+		"$h"
+	done
 	if [ -n "$DAEMON_PID" ]; then
 		stop_daemon >/dev/null 2>&1
 	fi
