@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "judge.h"
 #include "policy.h"
 #include "watch.h"
 
@@ -40,13 +41,18 @@ struct rbd_daemon {
 	bool stopping;			/* SIGTERM: no new work */
 };
 
-/* The last sample of one check, for status. */
+/* One check of a service: its probe, what metric checks remember between
+ * samples, and the last sample for status. */
 struct rbd_check_state {
 	struct rbd_svc *svc;
 	size_t index;
 	struct rbd_probe *probe;	/* NULL when not probing */
+	struct rbd_metric_state *metric;	/* scrape checks: previous page */
+	struct rbd_window values;	/* metric checks: (time, value), for baselines */
 	enum rbd_sample_result last;
 	bool has_last;
+	bool has_value;
+	double value;			/* metric checks: the last value */
 	char detail[RBD_DETAIL_MAX];
 };
 
@@ -71,6 +77,7 @@ struct rbd_svc {
 	struct rbd_waiter *waiters;
 	bool broken;				/* its state could not be recorded */
 	bool orphan;				/* policy removed; freed when the deploy ends */
+	uint64_t baseline_end;			/* monotonic: the last deploy from idle */
 };
 
 /* Monotonic time for the engine, usec. See daemon.c for the offset. */
@@ -100,6 +107,20 @@ void svc_free(struct rbd_svc *s);
  * (a refusal by the engine, or a store failure). */
 int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
     char *errbuf, size_t errlen);
+
+/* A judged sample of check cs, taken at taken_mono: feed it to the engine
+ * and to status. */
+void svc_sample(struct rbd_svc *s, struct rbd_check_state *cs,
+    enum rbd_sample_result result, const char *detail, uint64_t taken_mono);
+
+/* Probing one check, by its type (checks.c). */
+int check_start(struct rbd_svc *s, struct rbd_check_state *cs);
+void check_stop(struct rbd_check_state *cs);
+/* Free what check_start and the samples left in cs. */
+void check_state_clear(struct rbd_check_state *cs);
+/* Whether the check is probed in every state, not only during a window:
+ * a baseline needs samples from before the deploy. */
+bool check_always_probed(const struct rbd_check *chk);
 
 /* After a reload kept this service: adopt its new policy. */
 int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy);

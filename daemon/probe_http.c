@@ -9,15 +9,19 @@
  *   - user callbacks run only from transfer_done() and probe_tick(), never
  *     from inside a curl callback, so rbd_probe_remove() may call
  *     curl_multi_remove_handle() right away;
- *   - a transfer's easy handle is out of the multi and back in the pool
- *     before its probe's callback runs;
+ *   - a transfer's easy handle is out of the multi and detached from its
+ *     probe before the probe's callback runs, and back in the pool only
+ *     after it returns (a fetched body lives in the handle's buffer, which
+ *     the pool could free);
  *   - a probe removed while any user callback is on the stack is only
  *     unlinked; its memory and timer event are freed later by the reaper
  *     event, so no object is freed while its own callback is running.
  *
  * Steady state allocates nothing here: probe timers are allocated once per
- * probe, easy handles and socket watchers come from free lists, and the body
- * is never stored, only scanned through a small window per handle. */
+ * probe, easy handles and socket watchers come from free lists. An HTTP
+ * check's body is never stored, only scanned through a small window per
+ * handle; a fetched body goes into a buffer of the handle's that grows to the
+ * largest body it has carried and is kept, so it stops growing. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -48,6 +52,7 @@
 #define USER_AGENT		"rollbackd"
 #define SKIPPED_DETAIL		"skipped: previous probe still running"
 #define NEEDLE_SHOWN_MAX	64	/* bytes of expect_body quoted in a detail */
+#define FETCH_BUF_MIN		4096	/* first size of a fetch body buffer */
 
 /* A socket curl asked us to watch. Kept for reuse; freed with the prober. */
 struct rbd_sock {
@@ -63,12 +68,20 @@ struct rbd_handle {
 	CURL *easy;
 	struct rbd_probe *probe;	/* NULL while idle */
 	struct rbd_handle *next;	/* idle list */
-	size_t body_seen;		/* bytes of body scanned, <= the cap */
+	size_t body_seen;		/* bytes of body scanned (check) or
+					 * stored (fetch), <= the cap */
 	bool capped;			/* we stopped the transfer at the cap */
 	bool body_found;
+	bool nomem;			/* fetch: the body buffer could not grow */
 	char *win;			/* carry of the last chunk + next head */
 	size_t win_cap;
 	size_t carry;
+	char *buf;			/* fetch: the body, kept for reuse */
+	size_t buf_cap;
+	/* The header list the transfer was set up with, when the probe has
+	 * replaced it since: curl still holds it, so it is freed only when the
+	 * handle comes back to the pool. */
+	struct curl_slist *retired;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -92,6 +105,8 @@ struct rbd_probe {
 	size_t body_len;
 	const int *status;
 	size_t n_status;
+	size_t fetch_max;		/* fetch mode: body_max; 0: HTTP check */
+	struct curl_slist *headers;	/* the extra header, or NULL */
 };
 
 struct rbd_prober {
@@ -296,6 +311,7 @@ static void probe_free(struct rbd_probe *pr)
 {
 	if (pr->tick)
 		event_free(pr->tick);
+	curl_slist_free_all(pr->headers);
 	free(pr);
 }
 
@@ -322,7 +338,9 @@ static void reap_cb(evutil_socket_t fd, short kind, void *arg)
 static void handle_destroy(struct rbd_prober *p, struct rbd_handle *h)
 {
 	curl_easy_cleanup(h->easy);
+	curl_slist_free_all(h->retired);
 	free(h->win);
+	free(h->buf);
 	free(h);
 	p->stats.handles--;
 }
@@ -354,6 +372,10 @@ static struct rbd_handle *handle_get(struct rbd_prober *p)
 static void handle_put(struct rbd_prober *p, struct rbd_handle *h)
 {
 	h->probe = NULL;
+	if (h->retired) {
+		curl_slist_free_all(h->retired);
+		h->retired = NULL;
+	}
 	if (p->n_idle >= IDLE_HANDLES_MAX) {
 		handle_destroy(p, h);
 		return;
@@ -413,6 +435,55 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Room for need bytes in a fetch body buffer: doubling, so that a body
+ * costs a few reallocations the first time and none once the handle has
+ * carried one as large; never beyond max (body_max + 1 for the NUL). */
+static int buf_reserve(struct rbd_handle *h, size_t need, size_t max)
+{
+	size_t cap = h->buf_cap ? h->buf_cap : FETCH_BUF_MIN;
+	char *b;
+
+	if (need <= h->buf_cap)
+		return 0;
+	while (cap < need && cap < max)
+		cap = cap > max / 2 ? max : 2 * cap;
+	if (cap > max)
+		cap = max;
+	b = realloc(h->buf, cap);
+	if (!b)
+		return -ENOMEM;
+	h->buf = b;
+	h->buf_cap = cap;
+	if (h->probe)
+		h->probe->prober->stats.body_grows++;
+	return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION in fetch mode: keep the body up to body_max, then
+ * stop the transfer (a write error, recognised later as "capped"). */
+static size_t fetch_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct rbd_handle *h = userp;
+	size_t max = h->probe->fetch_max;
+	size_t n = size * nmemb;
+	size_t room = max - h->body_seen;
+	size_t take = n < room ? n : room;
+
+	if (take) {
+		if (buf_reserve(h, h->body_seen + take + 1, max + 1) < 0) {
+			h->nomem = true;
+			return 0;
+		}
+		memcpy(h->buf + h->body_seen, data, take);
+		h->body_seen += take;
+	}
+	if (take < n) {
+		h->capped = true;
+		return 0;
+	}
+	return n;
+}
+
 /* Room in the scan window for a needle of n bytes (grows, never shrinks). */
 static int win_reserve(struct rbd_handle *h, size_t n)
 {
@@ -461,6 +532,7 @@ static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
 	h->body_seen = 0;
 	h->capped = false;
 	h->body_found = false;
+	h->nomem = false;
 	h->carry = 0;
 	h->errbuf[0] = '\0';
 	if (win_reserve(h, pr->body_len) < 0)
@@ -474,25 +546,45 @@ static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
 	    curl_easy_setopt(e, CURLOPT_PROXY, "") ||
 	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
 	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
+	    pr->fetch_max ? fetch_write_cb : write_cb) ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)h))
 		return -ENOMEM;
+	if (pr->headers &&
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, pr->headers))
+		return -ENOMEM;
+	/* A body announced larger than the cap is refused before it is read
+	 * (curl 7.88 checks only the announced length; the write callback
+	 * catches the rest). */
+	if (pr->fetch_max && curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)pr->fetch_max))
+		return -ENOMEM;
 	return 0;
+}
+
+/* Take pr's in-flight transfer out of the multi; its handle is returned,
+ * for the caller to put back in the pool. */
+static struct rbd_handle *probe_unhook(struct rbd_probe *pr)
+{
+	struct rbd_prober *p = pr->prober;
+	struct rbd_handle *h = pr->handle;
+
+	if (!h)
+		return NULL;
+	(void)curl_multi_remove_handle(p->multi, h->easy);
+	pr->handle = NULL;
+	p->stats.in_flight--;
+	return h;
 }
 
 /* Take pr's in-flight transfer out of the multi and its handle back to the
  * pool. */
 static void probe_detach(struct rbd_probe *pr)
 {
-	struct rbd_prober *p = pr->prober;
-	struct rbd_handle *h = pr->handle;
+	struct rbd_handle *h = probe_unhook(pr);
 
-	if (!h)
-		return;
-	(void)curl_multi_remove_handle(p->multi, h->easy);
-	pr->handle = NULL;
-	handle_put(p, h);
-	p->stats.in_flight--;
+	if (h)
+		handle_put(pr->prober, h);
 }
 
 /* Hand one sample to the probe's owner. The owner may remove any probe. */
@@ -595,6 +687,9 @@ static void describe_error(const struct rbd_probe *pr, CURL *e,
 	case CURLE_COULDNT_RESOLVE_HOST:
 		snprintf(buf, len, "could not resolve host '%s'", pr->host);
 		return;
+	case CURLE_FILESIZE_EXCEEDED:	/* fetch: announced over the cap */
+		snprintf(buf, len, "response larger than %zu bytes", pr->fetch_max);
+		return;
 	default:
 		if (is_tls_error(code))
 			snprintf(buf, len, "TLS error: %.200s",
@@ -604,8 +699,39 @@ static void describe_error(const struct rbd_probe *pr, CURL *e,
 	}
 }
 
+/* A finished fetch: any response is data (the caller judges its status and
+ * body); no response, or one past the cap, is no data. */
+static void classify_fetch(struct rbd_handle *h, CURLcode code,
+    struct rbd_probe_result *r, char *buf, size_t len)
+{
+	const struct rbd_probe *pr = h->probe;
+	long status = r->status;
+
+	r->result = RBD_SAMPLE_UNKNOWN;
+	if (code == CURLE_WRITE_ERROR && h->capped) {
+		snprintf(buf, len, "response larger than %zu bytes", pr->fetch_max);
+	} else if (code == CURLE_WRITE_ERROR && h->nomem) {
+		snprintf(buf, len, "out of memory reading the response");
+	} else if (code != CURLE_OK) {
+		if (code != CURLE_FILESIZE_EXCEEDED)
+			r->status = 0;
+		describe_error(pr, h->easy, h->errbuf, code, buf, len);
+	} else {
+		snprintf(buf, len, "HTTP %ld", status);
+		r->result = RBD_SAMPLE_OK;
+		/* buf_reserve kept room for the NUL whenever a byte came. */
+		if (h->buf) {
+			h->buf[h->body_seen] = '\0';
+			r->body = h->buf;
+		} else {
+			r->body = "";
+		}
+		r->body_len = h->body_seen;
+	}
+}
+
 /* Judge a finished transfer: result, status and detail into r and buf. */
-static void classify(const struct rbd_handle *h, CURLcode code,
+static void classify(struct rbd_handle *h, CURLcode code,
     struct rbd_probe_result *r, char *buf, size_t len)
 {
 	const struct rbd_probe *pr = h->probe;
@@ -615,6 +741,12 @@ static void classify(const struct rbd_handle *h, CURLcode code,
 	r->status = status;
 	r->result = RBD_SAMPLE_FAIL;
 	r->detail = buf;
+	r->body = NULL;
+	r->body_len = 0;
+	if (pr->fetch_max) {
+		classify_fetch(h, code, r, buf, len);
+		return;
+	}
 	if (code == CURLE_WRITE_ERROR && h->capped)
 		code = CURLE_OK;
 	if (code != CURLE_OK) {
@@ -632,7 +764,8 @@ static void classify(const struct rbd_handle *h, CURLcode code,
 	}
 }
 
-/* A transfer finished: judge it, free its handle, tell the owner. */
+/* A transfer finished: judge it, tell the owner, then pool its handle
+ * (which holds a fetched body until the callback returns). */
 static void transfer_done(struct rbd_prober *p, CURL *easy, CURLcode code)
 {
 	char detail[RBD_DETAIL_MAX];
@@ -653,9 +786,10 @@ static void transfer_done(struct rbd_prober *p, CURL *easy, CURLcode code)
 	r.planned = pr->planned;
 	r.started = pr->started;
 	r.latency = now_usec() - pr->started;
-	probe_detach(pr);
+	(void)probe_unhook(pr);		/* h itself */
 	p->stats.samples++;
 	probe_report(pr, &r);
+	handle_put(p, h);
 }
 
 /* Drain curl's finished transfers. A callback may remove other probes:
@@ -821,9 +955,10 @@ static void probe_set_timeout(struct rbd_probe *pr, uint64_t timeout_usec,
 	pr->timeout_ms = (long)ms;
 }
 
-/* Register a probe; its first tick is spread within one interval. */
-int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
-    uint64_t interval_usec, rbd_probe_cb cb, void *arg,
+/* Register a probe of either mode (fetch_max 0: HTTP check) from a checked
+ * cfg; its first tick is spread within one interval. */
+static int probe_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
+    size_t fetch_max, uint64_t interval_usec, rbd_probe_cb cb, void *arg,
     struct rbd_probe **ret)
 {
 	struct rbd_probe *pr;
@@ -832,8 +967,6 @@ int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	uint64_t off;
 	int r;
 
-	if (!p || !cfg_valid(cfg) || !cb || !ret || interval_usec == 0)
-		return -EINVAL;
 	r = url_host(cfg->url, &host);
 	if (r < 0)
 		return r;
@@ -845,6 +978,7 @@ int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	pr->cb = cb;
 	pr->arg = arg;
 	pr->interval = interval_usec;
+	pr->fetch_max = fetch_max;
 	probe_set_timeout(pr, cfg->timeout_usec, interval_usec);
 	pr->tick = evtimer_new(p->base, probe_tick, pr);
 	off = spread_offset(++p->seq, interval_usec);
@@ -861,6 +995,68 @@ int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	p->stats.probes++;
 	conns_update(p);
 	*ret = pr;
+	return 0;
+}
+
+/* Register an HTTP check. */
+int rbd_prober_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
+    uint64_t interval_usec, rbd_probe_cb cb, void *arg,
+    struct rbd_probe **ret)
+{
+	if (!p || !cfg_valid(cfg) || !cb || !ret || interval_usec == 0)
+		return -EINVAL;
+	return probe_add(p, cfg, 0, interval_usec, cb, arg, ret);
+}
+
+/* Register a fetch: the same probe with no judgement and a kept body. */
+int rbd_prober_add_fetch(struct rbd_prober *p, const char *url,
+    uint64_t timeout_usec, uint64_t interval_usec, size_t body_max,
+    rbd_probe_cb cb, void *arg, struct rbd_probe **ret)
+{
+	struct rbd_http_probe cfg = { .timeout_usec = timeout_usec };
+
+	if (!p || !url || strnlen(url, RBD_PROBE_FETCH_URL_MAX + 1) >
+	    RBD_PROBE_FETCH_URL_MAX || body_max == 0 ||
+	    body_max > RBD_PROBE_FETCH_BODY_MAX || !cb || !ret ||
+	    interval_usec == 0)
+		return -EINVAL;
+	cfg.url = (char *)url;		/* only read, then copied */
+	return probe_add(p, &cfg, body_max, interval_usec, cb, arg, ret);
+}
+
+/* Is header one line of "Name: value" within the limit? */
+static bool header_valid(const char *header)
+{
+	size_t len = strnlen(header, RBD_PROBE_HEADER_MAX + 1);
+	const char *colon = memchr(header, ':', len);
+
+	return len <= RBD_PROBE_HEADER_MAX && colon && colon > header &&
+	    !memchr(header, '\r', len) && !memchr(header, '\n', len);
+}
+
+/* Replace the probe's extra header. The list is built here, once per
+ * change, and only handed to curl by each request; one a transfer in
+ * flight was set up with stays alive until that transfer's handle is
+ * pooled. */
+int rbd_probe_set_header(struct rbd_probe *pr, const char *header)
+{
+	struct curl_slist *list = NULL, *old;
+
+	if (!pr || pr->removed || (header && !header_valid(header)))
+		return -EINVAL;
+	if (header) {
+		list = curl_slist_append(NULL, header);
+		if (!list)
+			return -ENOMEM;
+	}
+	old = pr->headers;
+	pr->headers = list;
+	if (!old)
+		return 0;
+	if (pr->handle && !pr->handle->retired)
+		pr->handle->retired = old;	/* the one in flight uses it */
+	else
+		curl_slist_free_all(old);	/* set after that one: unused */
 	return 0;
 }
 

@@ -199,6 +199,9 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 			return r;
 		}
 		log_step(s, &step, old_live);
+		/* A fresh watch: the baseline is what came before it. */
+		if (step.to == RBD_STATE_WATCHING && step.from != RBD_STATE_WATCHING)
+			s->baseline_end = s->w->since;
 		if (step.from != step.to)
 			waiters_send(s, transition_json(s, &step, wall));
 	}
@@ -208,65 +211,72 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 
 /* ---- probes ---- */
 
-/* A sample arrived: record it for status and feed it to the engine. */
-static void on_sample(void *arg, const struct rbd_probe_result *res)
+void svc_sample(struct rbd_svc *s, struct rbd_check_state *cs,
+    enum rbd_sample_result result, const char *detail, uint64_t taken_mono)
 {
-	struct rbd_check_state *cs = arg;
-	struct rbd_svc *s = cs->svc;
 	const struct rbd_check *chk = &s->policy->checks[cs->index];
 	struct rbd_event ev = {
 		.type = RBD_EV_SAMPLE, .check = cs->index,
-		.sample = res->result, .detail = res->detail,
+		.sample = result, .detail = detail,
 	};
 	char err[ERRBUF_MAX];
 
-	cs->last = res->result;
+	cs->last = result;
 	cs->has_last = true;
-	snprintf(cs->detail, sizeof(cs->detail), "%s", res->detail ? res->detail : "");
+	snprintf(cs->detail, sizeof(cs->detail), "%s", detail ? detail : "");
 	rbd_log(LOG_DEBUG, "%s: %s: %s (%s)", svc_name(s), chk->name,
-	    rbd_sample_result_str(res->result), cs->detail);
+	    rbd_sample_result_str(result), cs->detail);
 	/* Judged at the time the sample was taken, not when it arrived. */
-	if (svc_event(s, &ev, rbd_mono_from_clock(res->started), err,
-	    sizeof(err)) < 0) {
+	if (svc_event(s, &ev, taken_mono, err, sizeof(err)) < 0) {
 		rbd_log(LOG_ERR, "%s: sample of %s not taken into account: %s",
 		    svc_name(s), chk->name, err);
 		return;
 	}
-	/* cs may be gone now (a transition stopped the probes), but s is not:
-	 * services are only freed from the loop, never from an event. */
-	if (res->result == RBD_SAMPLE_FAIL && s->waiters &&
-	    cs->index < s->w->n_checks && s->w->fails[cs->index])
-		waiters_send(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+	/* cs outlives the step (check states are only freed by a reload or
+	 * at exit, never from an event), whatever the step stopped. */
+	if (result != RBD_SAMPLE_OK && s->waiters &&
+	    cs->index < s->w->n_checks &&
+	    (s->w->fails[cs->index] || s->w->unknowns[cs->index]))
+		waiters_send(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
 		    "event", "sample", "service", svc_name(s), "check", chk->name,
-		    "result", "fail", "detail", res->detail ? res->detail : "",
+		    "result", rbd_sample_result_str(result), "detail", cs->detail,
 		    "fails", (json_int_t)s->w->fails[cs->index],
-		    "fail_after", (json_int_t)chk->fail_after));
+		    "fail_after", (json_int_t)chk->fail_after,
+		    "unknowns", (json_int_t)s->w->unknowns[cs->index]));
 }
 
-/* Start sampling every check of the policy. */
-static void probes_start(struct rbd_svc *s)
+/* Start sampling every check of the policy (only_always: just those that
+ * are probed in every state, for their baselines). */
+static void probes_start(struct rbd_svc *s, bool only_always)
 {
 	for (size_t i = 0; i < s->policy->n_checks; i++) {
-		struct rbd_check_state *cs = &s->checks[i];
+		const struct rbd_check *chk = &s->policy->checks[i];
 		int r;
 
-		if (cs->probe)
+		if (only_always && !check_always_probed(chk))
 			continue;
-		r = rbd_prober_add(s->d->prober, &s->policy->checks[i].u.http,
-		    s->policy->interval_usec, on_sample, cs, &cs->probe);
+		r = check_start(s, &s->checks[i]);
 		if (r < 0)
 			rbd_log(LOG_ERR, "%s: cannot probe %s: %s", svc_name(s),
-			    s->policy->checks[i].name, strerror(-r));
+			    chk->name, strerror(-r));
 	}
 }
 
-/* Stop every probe of s. */
-static void probes_stop(struct rbd_svc *s)
+/* Stop the probes of s: at the end of a window those that only run in
+ * windows, or all of them. */
+static void probes_stop(struct rbd_svc *s, bool all)
 {
-	for (size_t i = 0; i < s->n_checks; i++) {
-		rbd_probe_remove(s->checks[i].probe);
-		s->checks[i].probe = NULL;
-	}
+	for (size_t i = 0; i < s->n_checks; i++)
+		if (all || !s->policy || !check_always_probed(&s->policy->checks[i]))
+			check_stop(&s->checks[i]);
+}
+
+/* Free every check's probe and remembered samples. */
+static void checks_free(struct rbd_check_state *checks, size_t n)
+{
+	for (size_t i = 0; checks && i < n; i++)
+		check_state_clear(&checks[i]);
+	free(checks);
 }
 
 /* ---- the deploy command ---- */
@@ -440,10 +450,10 @@ static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
 		switch (a->type) {
 		case RBD_ACT_START_PROBES:
 			if (!s->d->stopping)
-				probes_start(s);
+				probes_start(s, false);
 			break;
 		case RBD_ACT_STOP_PROBES:
-			probes_stop(s);
+			probes_stop(s, false);
 			break;
 		case RBD_ACT_RUN_DEPLOY:
 			if (!s->d->stopping)
@@ -513,6 +523,9 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	if (found && s->w->state != RBD_STATE_IDLE)
 		rbd_log(LOG_NOTICE, "%s: resuming %s %s (%s)", policy->service,
 		    rbd_state_str(s->w->state), s->w->live, s->w->reason);
+	if (s->w->state == RBD_STATE_WATCHING || s->w->state == RBD_STATE_VERIFYING)
+		s->baseline_end = s->w->since;
+	probes_start(s, true);
 	rbd_watch_resume(s->w, policy, now, &step);
 	carry_out(s, &step, now);
 	*ret = s;
@@ -539,16 +552,15 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 	}
 	r = rbd_watch_set_policy(s->w, old, policy);
 	if (r < 0) {
-		free(s->checks);
+		checks_free(s->checks, s->n_checks);
 		s->policy = old;
 		s->checks = old_checks;
 		s->n_checks = old_n;
 		return r;
 	}
 	/* The old probes point into the old check states: stop them first. */
-	for (size_t i = 0; i < old_n; i++)
-		rbd_probe_remove(old_checks[i].probe);
-	free(old_checks);
+	checks_free(old_checks, old_n);
+	probes_start(s, true);
 	if (probing) {
 		/* The same watch, with the new checks and window: in these two
 		 * states resume only starts probes and re-arms the timer. */
@@ -563,20 +575,18 @@ void svc_free(struct rbd_svc *s)
 {
 	if (!s)
 		return;
-	if (s->checks)
-		probes_stop(s);
+	checks_free(s->checks, s->n_checks);
 	waiters_finish(s, NULL, NULL);
 	if (s->timer)
 		event_free(s->timer);
 	rbd_watch_free(s->w);
-	free(s->checks);
 	free(s);
 }
 
 /* Stop probing and timing s, and close its waiters with why. */
 static void svc_stop_effects(struct rbd_svc *s, const char *why)
 {
-	probes_stop(s);
+	probes_stop(s, true);
 	evtimer_del(s->timer);
 	waiters_finish(s, NULL, json_pack("{s:b, s:s, s:s}", "ok", 0,
 	    "error", "internal", "message", why));
@@ -608,11 +618,21 @@ static json_t *check_json(const struct rbd_svc *s, size_t i)
 	const struct rbd_check_state *cs = &s->checks[i];
 	const struct rbd_check *chk = &s->policy->checks[i];
 
-	return json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "name", chk->name,
+	bool counted = i < s->w->n_checks;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I}",
+	    "name", chk->name, "type", rbd_check_type_str(chk->type),
 	    "last", cs->has_last ? rbd_sample_result_str(cs->last) : NULL,
 	    "detail", cs->has_last ? cs->detail : NULL,
-	    "fails", (json_int_t)(i < s->w->n_checks ? s->w->fails[i] : 0),
-	    "fail_after", (json_int_t)chk->fail_after);
+	    "fails", (json_int_t)(counted ? s->w->fails[i] : 0),
+	    "fail_after", (json_int_t)chk->fail_after,
+	    "unknowns", (json_int_t)(counted ? s->w->unknowns[i] : 0),
+	    "inconclusive_after", (json_int_t)(chk->inconclusive_after ?
+	    chk->inconclusive_after : RBD_WATCH_INCONCLUSIVE_AFTER));
+	if (o && cs->has_value)
+		json_object_set_new(o, "value", json_real(cs->value));
+	return o;
 }
 
 json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,

@@ -40,12 +40,27 @@
 #define LONG_LABEL	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 /* A label over 63 bytes: no resolver can answer it, and none is asked. */
 #define UNRESOLVABLE	LONG_LABEL ".invalid"
+/* What /metrics serves: a small exposition page. */
+#define METRICS_PAGE \
+	"# HELP http_requests_total Requests served.\n" \
+	"# TYPE http_requests_total counter\n" \
+	"http_requests_total{code=\"200\",path=\"/\"} 1027\n" \
+	"http_requests_total{code=\"500\",path=\"/\"} 3\n" \
+	"# TYPE latency_seconds histogram\n" \
+	"latency_seconds_bucket{le=\"0.1\"} 900\n" \
+	"latency_seconds_bucket{le=\"+Inf\"} 1030\n" \
+	"latency_seconds_sum 53.2\n" \
+	"latency_seconds_count 1030 1700000000000\n"
+#define METRICS_LEN	(sizeof(METRICS_PAGE) - 1)
+#define CHUNK_SIZE	(64 * 1024)	/* of /big-chunked */
+#define AUTH_MAX	128
 
 /* A request answered later (/slow) or only at teardown (/hang). */
 struct pending {
 	struct evhttp_request *req;
 	struct event *timer;		/* armed for /slow */
 	bool used;
+	bool gate;			/* /gate: answered by gate_open() */
 };
 
 struct server {
@@ -55,10 +70,14 @@ struct server {
 	int closed_fds[CLOSED_MAX];
 	size_t n_closed_fds;
 	struct pending pending[PENDING_MAX];
-	unsigned hung, slow, slow_now, slow_max;
+	unsigned hung, slow, slow_now, slow_max, gated;
 	struct evhttp_connection *live[LIVE_MAX];
 	size_t n_live;
 	unsigned accepted;		/* HTTP connections seen */
+	unsigned requests;		/* requests seen */
+	unsigned auth_n;		/* of which with an Authorization header */
+	bool auth_last_had;		/* the last request's Authorization */
+	char auth_last[AUTH_MAX];
 	char *big;
 	char needle[NEEDLE_LEN + 1];
 };
@@ -179,6 +198,32 @@ static void hold(struct evhttp_request *req, bool answer)
 	evtimer_add(pd->timer, &tv);
 }
 
+/* /gate: keep the request until gate_open(). */
+static void gate(struct evhttp_request *req)
+{
+	struct pending *pd = pending_get(req);
+
+	if (!pd) {
+		reply(req, 503, "Busy", NULL);
+		return;
+	}
+	pd->gate = true;
+	srv.gated++;
+}
+
+/* Answer every /gate request at once. */
+static void gate_open(void)
+{
+	size_t i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv.pending[i].used && srv.pending[i].gate) {
+			srv.pending[i].used = false;
+			srv.pending[i].gate = false;
+			reply(srv.pending[i].req, 200, "OK", "gated");
+		}
+}
+
 /* /big: 1 MiB, the needle inside the cap and BEYOND past it. */
 static void big(struct evhttp_request *req)
 {
@@ -188,6 +233,38 @@ static void big(struct evhttp_request *req)
 	evbuffer_add_reference(b, srv.big, BIG_SIZE, NULL, NULL);
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
+}
+
+/* The same bytes in chunked encoding (no Content-Length), in pieces of at
+ * most chunk bytes. */
+static void chunked(struct evhttp_request *req, const char *body, size_t len,
+    size_t chunk)
+{
+	size_t at, n;
+
+	evhttp_send_reply_start(req, 200, "OK");
+	for (at = 0; at < len; at += n) {
+		struct evbuffer *b = evbuffer_new();
+
+		ck_assert_ptr_nonnull(b);
+		n = len - at < chunk ? len - at : chunk;
+		evbuffer_add_reference(b, body + at, n, NULL, NULL);
+		evhttp_send_reply_chunk(req, b);
+		evbuffer_free(b);
+	}
+	evhttp_send_reply_end(req);
+}
+
+/* Note what Authorization header the request came with. */
+static void auth_record(struct evhttp_request *req)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+
+	srv.requests++;
+	srv.auth_last_had = v != NULL;
+	srv.auth_n += v != NULL;
+	snprintf(srv.auth_last, sizeof(srv.auth_last), "%s", v ? v : "");
 }
 
 /* Every request of the test server. */
@@ -203,6 +280,7 @@ static void serve(struct evhttp_request *req, void *arg)
 		return;
 	}
 	conn_track(req);
+	auth_record(req);
 	if (!strcmp(path, "/ok"))
 		reply(req, 200, "OK", "ok");
 	else if (!strcmp(path, "/500"))
@@ -215,10 +293,18 @@ static void serve(struct evhttp_request *req, void *arg)
 		reply(req, 302, "Found", NULL);
 	} else if (!strcmp(path, "/big"))
 		big(req);
+	else if (!strcmp(path, "/big-chunked"))
+		chunked(req, srv.big, BIG_SIZE, CHUNK_SIZE);
+	else if (!strcmp(path, "/metrics"))
+		reply(req, 200, "OK", METRICS_PAGE);
+	else if (!strcmp(path, "/metrics-chunked"))
+		chunked(req, METRICS_PAGE, METRICS_LEN, METRICS_LEN / 3);
 	else if (!strcmp(path, "/slow"))
 		hold(req, true);
 	else if (!strcmp(path, "/hang"))
 		hold(req, false);
+	else if (!strcmp(path, "/gate"))
+		gate(req);
 	else
 		reply(req, 404, "Not Found", NULL);
 }
@@ -386,18 +472,48 @@ struct sample {
 	char detail[RBD_DETAIL_MAX];
 	uint64_t planned, started, latency;
 	long status;
+	bool has_body;
+	size_t body_len;
 };
 
 struct sink {
 	struct rbd_probe *probe;
 	struct sample s[SAMPLES_MAX];
 	size_t n, ok, fail, unknown;
+	size_t done;			/* samples that are not skips */
 	size_t remove_self_at;		/* remove own probe at this count; 0: never */
 	bool remove_on_unknown;
 	bool remove_when_judged;	/* at the first ok or failed sample */
+	bool remove_when_done;		/* at the first sample not a skip */
+	bool fetch;			/* the probe is in fetch mode */
+	char *body;			/* a copy of the last body delivered */
+	size_t body_len;
 	struct rbd_probe **victim;	/* removed at the first sample */
 	size_t want;			/* for the wait predicates */
 };
+
+/* What every sample promises about its body, in either mode. */
+static void body_promise(const struct sink *k, const struct rbd_probe_result *r)
+{
+	if (!k->fetch || r->result != RBD_SAMPLE_OK) {
+		ck_assert_ptr_null(r->body);
+		ck_assert_uint_eq(r->body_len, 0);
+		return;
+	}
+	ck_assert_ptr_nonnull(r->body);
+	ck_assert_msg(r->body[r->body_len] == '\0', "body not NUL-terminated");
+	ck_assert_int_ne(r->result, RBD_SAMPLE_FAIL);
+}
+
+/* Keep a copy of the body, valid only during the callback. */
+static void body_keep(struct sink *k, const struct rbd_probe_result *r)
+{
+	free(k->body);
+	k->body = malloc(r->body_len + 1);
+	ck_assert_ptr_nonnull(k->body);
+	memcpy(k->body, r->body, r->body_len + 1);
+	k->body_len = r->body_len;
+}
 
 /* The probe callback of a sink. */
 static void sink_cb(void *arg, const struct rbd_probe_result *r)
@@ -406,23 +522,30 @@ static void sink_cb(void *arg, const struct rbd_probe_result *r)
 	struct sample *s = &k->s[k->n < SAMPLES_MAX ? k->n : SAMPLES_MAX - 1];
 
 	ck_assert_ptr_nonnull(k->probe);
+	body_promise(k, r);
 	s->result = r->result;
 	snprintf(s->detail, sizeof(s->detail), "%s", r->detail);
 	s->planned = r->planned;
 	s->started = r->started;
 	s->latency = r->latency;
 	s->status = r->status;
+	s->has_body = r->body != NULL;
+	s->body_len = r->body_len;
+	if (r->body)
+		body_keep(k, r);
 	k->n++;
 	k->ok += r->result == RBD_SAMPLE_OK;
 	k->fail += r->result == RBD_SAMPLE_FAIL;
 	k->unknown += r->result == RBD_SAMPLE_UNKNOWN;
+	k->done += strcmp(r->detail, SKIPPED) != 0;
 	if (k->victim && *k->victim) {
 		rbd_probe_remove(*k->victim);
 		*k->victim = NULL;
 	}
 	if ((k->remove_self_at && k->n == k->remove_self_at) ||
 	    (k->remove_on_unknown && r->result == RBD_SAMPLE_UNKNOWN) ||
-	    (k->remove_when_judged && r->result != RBD_SAMPLE_UNKNOWN)) {
+	    (k->remove_when_judged && r->result != RBD_SAMPLE_UNKNOWN) ||
+	    (k->remove_when_done && strcmp(r->detail, SKIPPED) != 0)) {
 		rbd_probe_remove(k->probe);
 		k->probe = NULL;
 	}
@@ -442,6 +565,16 @@ static void add(struct sink *k, const char *u, uint64_t interval,
 
 	ck_assert_int_eq(rbd_prober_add(prober, &cfg, interval, sink_cb, k,
 	    &k->probe), 0);
+	ck_assert_ptr_nonnull(k->probe);
+}
+
+/* Register a fetch whose samples go to k. */
+static void add_fetch(struct sink *k, const char *u, uint64_t interval,
+    uint64_t timeout, size_t body_max)
+{
+	k->fetch = true;
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, u, timeout, interval,
+	    body_max, sink_cb, k, &k->probe), 0);
 	ck_assert_ptr_nonnull(k->probe);
 }
 
@@ -483,6 +616,21 @@ static bool has_hung(const void *arg)
 	return srv.hung >= *(const unsigned *)arg;
 }
 
+/* At least want samples that are not skips? */
+static bool has_done(const void *arg)
+{
+	const struct sink *k = arg;
+
+	return k->done >= k->want;
+}
+
+/* Wait for k to have n samples that are not skips. */
+static void wait_done(struct sink *k, size_t n)
+{
+	k->want = n;
+	ck_assert_msg(run_until(has_done, k, WAIT), "%zu of %zu samples", k->done, n);
+}
+
 /* Wait for k to have n samples. */
 static void wait_n(struct sink *k, size_t n)
 {
@@ -503,6 +651,13 @@ static struct sink *sink_new(void)
 
 	ck_assert_ptr_nonnull(k);
 	return k;
+}
+
+/* A sink and the body it kept. */
+static void sink_free(struct sink *k)
+{
+	free(k->body);
+	free(k);
 }
 
 /* The prober's counters now. */
@@ -1014,6 +1169,8 @@ START_TEST(test_stats)
 	ck_assert_uint_ge(st.handles, st.in_flight);
 	ck_assert_uint_ge(st.handles, 1);
 	ck_assert_uint_ge(st.connects, 2);
+	/* HTTP checks keep no body: no buffer is ever allocated for one. */
+	ck_assert_uint_eq(st.body_grows, 0);
 	rbd_probe_remove(fast->probe);
 	rbd_probe_remove(slow->probe);
 	st = stats();
@@ -1076,7 +1233,405 @@ START_TEST(test_add_bad_args)
 }
 END_TEST
 
-/* Details, schedule, removal. */
+/* ---- fetch mode: the body and status for the caller to judge ---- */
+
+#define LARGER		"@larger"	/* "response larger than <body_max> bytes" */
+#define BIG		"@big"		/* srv.big, whole */
+
+static const struct {
+	enum target target;
+	const char *path;
+	size_t body_max;
+	uint64_t timeout;
+	enum rbd_sample_result result;
+	long code;
+	const char *detail;		/* LARGER: from body_max */
+	const char *body;		/* NULL: none delivered; BIG: srv.big */
+	bool prefix;			/* detail is a prefix only */
+} fetches[] = {
+	{ SRV, "/metrics", 4096, SEC, RBD_SAMPLE_OK, 200, "HTTP 200",
+	    METRICS_PAGE, false },
+	{ SRV, "/metrics-chunked", 4096, SEC, RBD_SAMPLE_OK, 200, "HTTP 200",
+	    METRICS_PAGE, false },
+	/* Exactly body_max fits, one byte more does not, announced or not. */
+	{ SRV, "/metrics", METRICS_LEN, SEC, RBD_SAMPLE_OK, 200, "HTTP 200",
+	    METRICS_PAGE, false },
+	{ SRV, "/metrics-chunked", METRICS_LEN, SEC, RBD_SAMPLE_OK, 200,
+	    "HTTP 200", METRICS_PAGE, false },
+	{ SRV, "/metrics", METRICS_LEN - 1, SEC, RBD_SAMPLE_UNKNOWN, 200, LARGER,
+	    NULL, false },
+	{ SRV, "/metrics-chunked", METRICS_LEN - 1, SEC, RBD_SAMPLE_UNKNOWN, 200,
+	    LARGER, NULL, false },
+	/* A large body, grown through many writes. */
+	{ SRV, "/big", BIG_SIZE, SEC, RBD_SAMPLE_OK, 200, "HTTP 200", BIG, false },
+	{ SRV, "/big-chunked", BIG_SIZE, SEC, RBD_SAMPLE_OK, 200, "HTTP 200", BIG,
+	    false },
+	{ SRV, "/big", RBD_PROBE_BODY_MAX, SEC, RBD_SAMPLE_UNKNOWN, 200, LARGER,
+	    NULL, false },
+	{ SRV, "/big-chunked", RBD_PROBE_BODY_MAX, SEC, RBD_SAMPLE_UNKNOWN, 200,
+	    LARGER, NULL, false },
+	/* Any status is data: the caller judges it. */
+	{ SRV, "/nothing-here", 4096, SEC, RBD_SAMPLE_OK, 404, "HTTP 404", "",
+	    false },
+	{ SRV, "/500", 4096, SEC, RBD_SAMPLE_OK, 500, "HTTP 500", "oops", false },
+	{ SRV, "/redirect", 4096, SEC, RBD_SAMPLE_OK, 302, "HTTP 302", "", false },
+	/* No response is no data, never a failure. */
+	{ SRV, "/hang", 4096, 200 * MSEC, RBD_SAMPLE_UNKNOWN, 0,
+	    "timed out after 200ms", NULL, false },
+	{ REFUSED, "/metrics", 4096, SEC, RBD_SAMPLE_UNKNOWN, 0,
+	    "connection refused", NULL, false },
+	{ CLOSER, "/metrics", 4096, SEC, RBD_SAMPLE_UNKNOWN, 0,
+	    "Server returned nothing (no headers, no data)", NULL, false },
+	{ NOHOST, "/ok", 4096, SEC, RBD_SAMPLE_UNKNOWN, 0,
+	    "could not resolve host '" UNRESOLVABLE "'", NULL, false },
+	{ TLS, "/metrics", 4096, SEC, RBD_SAMPLE_UNKNOWN, 0, "TLS error: ", NULL,
+	    true },
+};
+
+START_TEST(test_fetch)
+{
+	struct sink *k = sink_new();
+	const char *want = fetches[_i].detail, *body = fetches[_i].body;
+	size_t body_max = fetches[_i].body_max;
+	char larger[RBD_DETAIL_MAX];
+	const struct sample *s;
+	size_t i;
+
+	if (!strcmp(want, LARGER)) {
+		snprintf(larger, sizeof(larger), "response larger than %zu bytes",
+		    body_max);
+		want = larger;
+	}
+	k->remove_when_done = true;
+	add_fetch(k, detail_url(fetches[_i].target, fetches[_i].path), 300 * MSEC,
+	    fetches[_i].timeout, body_max);
+	wait_done(k, 1);
+	for (i = 0; i + 1 < k->n; i++)
+		ck_assert_str_eq(k->s[i].detail, SKIPPED);
+	s = &k->s[k->n - 1];
+	if (fetches[_i].prefix)
+		ck_assert_msg(!strncmp(s->detail, want, strlen(want)), "got '%s'",
+		    s->detail);
+	else
+		ck_assert_str_eq(s->detail, want);
+	ck_assert_int_eq(s->result, fetches[_i].result);
+	ck_assert_int_eq(s->status, fetches[_i].code);
+	if (!body) {
+		ck_assert(!s->has_body);
+		ck_assert_ptr_null(k->body);
+	} else if (!strcmp(body, BIG)) {
+		ck_assert(s->has_body);
+		ck_assert_uint_eq(k->body_len, BIG_SIZE);
+		ck_assert(!memcmp(k->body, srv.big, BIG_SIZE));
+	} else {
+		ck_assert(s->has_body);
+		ck_assert_uint_eq(k->body_len, strlen(body));
+		ck_assert_str_eq(k->body, body);
+	}
+	ck_assert_uint_eq(stats().probes, 0);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	sink_free(k);
+}
+END_TEST
+
+/* A fetch still running is skipped like a check: no data, no body. */
+START_TEST(test_fetch_skip)
+{
+	struct sink *k = sink_new();
+	size_t i;
+
+	add_fetch(k, url("http", srv.port, "/slow"), 100 * MSEC, 2 * SEC, 4096);
+	k->want = 2;
+	ck_assert(run_until(has_ok, k, WAIT));
+	ck_assert_uint_ge(k->unknown, 2);
+	for (i = 0; i < k->n; i++) {
+		if (k->s[i].result == RBD_SAMPLE_UNKNOWN) {
+			ck_assert_str_eq(k->s[i].detail, SKIPPED);
+			ck_assert(!k->s[i].has_body);
+		} else {
+			ck_assert_str_eq(k->s[i].detail, "HTTP 200");
+			ck_assert_uint_eq(k->s[i].body_len, 2);
+		}
+	}
+	ck_assert_str_eq(k->body, "ok");
+	ck_assert_uint_eq(srv.slow_max, 1);
+	sink_free(k);
+}
+END_TEST
+
+/* Wait until k has n more samples that are not skips. */
+static void wait_more(struct sink *k, size_t n)
+{
+	wait_done(k, k->done + n);
+}
+
+/* A header goes out with the next request and stays until replaced. */
+START_TEST(test_fetch_header)
+{
+	struct sink *k = sink_new(), *chk = sink_new();
+	char big_header[RBD_PROBE_HEADER_MAX + 2];
+	unsigned before;
+	size_t i;
+
+	add_fetch(k, url("http", srv.port, "/metrics"), 30 * MSEC, SEC, 4096);
+	/* Before the first tick: every request carries it. */
+	ck_assert_int_eq(rbd_probe_set_header(k->probe,
+	    "Authorization: Bearer xyz"), 0);
+	wait_done(k, 3);
+	ck_assert_uint_eq(srv.auth_n, srv.requests);
+	ck_assert_str_eq(srv.auth_last, "Bearer xyz");
+	ck_assert_str_eq(k->body, METRICS_PAGE);
+
+	/* Refused: the previous one stays. */
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "no colon"), -EINVAL);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, ": no name"), -EINVAL);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe,
+	    "Authorization: Bearer a\r\nX-Injected: 1"), -EINVAL);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "X-A: 1\n"), -EINVAL);
+	memset(big_header, 'v', sizeof(big_header) - 1);
+	memcpy(big_header, "X-Big: ", 7);
+	big_header[sizeof(big_header) - 1] = '\0';
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, big_header), -EINVAL);
+	ck_assert_int_eq(rbd_probe_set_header(NULL, "X-A: 1"), -EINVAL);
+	wait_more(k, 2);
+	ck_assert_str_eq(srv.auth_last, "Bearer xyz");
+
+	/* Replaced: the last request has the new one. */
+	ck_assert_int_eq(rbd_probe_set_header(k->probe,
+	    "Authorization: Basic dXNlcjpwYXNz"), 0);
+	wait_more(k, 3);
+	ck_assert_str_eq(srv.auth_last, "Basic dXNlcjpwYXNz");
+
+	/* Removed: gone from the next request on. */
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, NULL), 0);
+	before = srv.requests - srv.auth_n;
+	wait_more(k, 3);
+	ck_assert(!srv.auth_last_had);
+	ck_assert_uint_ge(srv.requests - srv.auth_n - before, 2);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, NULL), 0);
+	/* The longest accepted header goes out whole. */
+	big_header[RBD_PROBE_HEADER_MAX] = '\0';
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, big_header), 0);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, NULL), 0);
+	/* A value never reaches a detail. */
+	for (i = 0; i < k->n && i < SAMPLES_MAX; i++)
+		ck_assert_ptr_null(strstr(k->s[i].detail, "xyz"));
+	rbd_probe_remove(k->probe);
+
+	/* An HTTP check sends one too. */
+	add(chk, url("http", srv.port, "/ok"), 30 * MSEC, SEC, NULL, 0, NULL);
+	ck_assert_int_eq(rbd_probe_set_header(chk->probe,
+	    "Authorization: Bearer check"), 0);
+	wait_n(chk, 3);
+	ck_assert_uint_eq(chk->ok, chk->n);
+	ck_assert_str_eq(srv.auth_last, "Bearer check");
+	sink_free(k);
+	sink_free(chk);
+}
+END_TEST
+
+/* Has the server seen at least *arg /slow requests? */
+static bool has_slow(const void *arg)
+{
+	return srv.slow >= *(const unsigned *)arg;
+}
+
+/* Wait until the server has seen n /slow requests. */
+static void wait_slow(unsigned n)
+{
+	ck_assert_msg(run_until(has_slow, &n, WAIT), "%u of %u /slow", srv.slow, n);
+}
+
+/* Headers changed while a request is out: the request keeps what it was
+ * sent with (its list lives until the transfer ends: the sanitized run
+ * checks), the next one gets the last set. */
+START_TEST(test_fetch_header_in_flight)
+{
+	struct sink *k = sink_new();
+
+	add_fetch(k, url("http", srv.port, "/slow"), 500 * MSEC, 2 * SEC, 4096);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "Authorization: Bearer a"), 0);
+	wait_slow(1);
+	ck_assert_str_eq(srv.auth_last, "Bearer a");
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "Authorization: Bearer b"), 0);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "Authorization: Bearer c"), 0);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, NULL), 0);
+	wait_done(k, 1);
+	ck_assert_uint_eq(k->ok, 1);
+	ck_assert_str_eq(k->body, "ok");
+	wait_slow(2);
+	ck_assert(!srv.auth_last_had);
+	/* Freed with a request out and a replaced list on its handle. */
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "Authorization: Bearer d"), 0);
+	ck_assert_int_eq(rbd_probe_set_header(k->probe, "Authorization: Bearer e"), 0);
+	rbd_prober_free(prober);
+	prober = NULL;
+	ck_assert_uint_eq(k->done, 1);
+	sink_free(k);
+}
+END_TEST
+
+/* ---- fetch buffers are reused ---- */
+
+#define REUSE_N		100
+#define GATE_N		80	/* more than the pool keeps idle (64) */
+
+/* Count samples and those that delivered the page intact. */
+static void page_cb(void *arg, const struct rbd_probe_result *r)
+{
+	struct counter *c = arg;
+
+	if (!strcmp(r->detail, SKIPPED))
+		return;		/* a loaded machine; not what is tested */
+	c->n++;
+	c->ok += r->result == RBD_SAMPLE_OK && r->status == 200 &&
+	    r->body_len == METRICS_LEN && !memcmp(r->body, METRICS_PAGE, METRICS_LEN + 1);
+}
+
+START_TEST(test_fetch_reuse)
+{
+	struct sink *big = sink_new();
+	struct rbd_prober_stats st0, st1;
+	unsigned want = 2;
+	size_t i;
+
+	counters_n = REUSE_N;
+	counters = calloc(counters_n, sizeof(*counters));
+	ck_assert_ptr_nonnull(counters);
+	for (i = 0; i < counters_n; i++)
+		ck_assert_int_eq(rbd_prober_add_fetch(prober,
+		    url("http", srv.port, "/metrics"), SEC, 200 * MSEC, 4096,
+		    page_cb, &counters[i], &counters[i].probe), 0);
+	ck_assert(run_until(counters_all, &want, WAIT));
+	st0 = stats();
+	ck_assert_uint_ge(st0.body_grows, 1);
+	want = 8;
+	ck_assert(run_until(counters_all, &want, WAIT));
+	st1 = stats();
+	for (i = 0; i < counters_n; i++)
+		ck_assert_uint_eq(counters[i].ok, counters[i].n);
+	/* Hundreds of samples: a buffer grows once for each handle the pool
+	 * adds (none once it is warm), never once per sample. */
+	ck_assert_uint_ge(st1.samples - st0.samples, 4 * REUSE_N);
+	ck_assert_msg((st1.body_grows - st0.body_grows) * 10 <=
+	    st1.samples - st0.samples, "%llu grows for %llu samples",
+	    (unsigned long long)(st1.body_grows - st0.body_grows),
+	    (unsigned long long)(st1.samples - st0.samples));
+	ck_assert_msg(st1.handles <= REUSE_N / 4, "%llu handles",
+	    (unsigned long long)st1.handles);
+	for (i = 0; i < counters_n; i++)
+		rbd_probe_remove(counters[i].probe);
+	free(counters);
+
+	/* A 1 MiB body: grown once, then carried in the same buffer. */
+	add_fetch(big, url("http", srv.port, "/big-chunked"), 100 * MSEC,
+	    2 * SEC, BIG_SIZE);
+	wait_done(big, 2);
+	st0 = stats();
+	wait_more(big, 5);
+	st1 = stats();
+	ck_assert_uint_eq(big->ok, big->done);
+	ck_assert_uint_eq(big->body_len, BIG_SIZE);
+	ck_assert(!memcmp(big->body, srv.big, BIG_SIZE));
+	ck_assert_uint_eq(st1.body_grows - st0.body_grows,
+	    st1.handles > st0.handles ? st1.handles - st0.handles : 0);
+	sink_free(big);
+}
+END_TEST
+
+/* Count samples and those that delivered "gated". */
+static void gated_cb(void *arg, const struct rbd_probe_result *r)
+{
+	struct counter *c = arg;
+
+	if (!strcmp(r->detail, SKIPPED))
+		return;		/* the next ticks, while the gate is shut */
+	c->n++;
+	c->ok += r->result == RBD_SAMPLE_OK && r->body_len == 5 &&
+	    !strcmp(r->body, "gated");
+}
+
+/* Has the server held at least *arg /gate requests? */
+static bool has_gated(const void *arg)
+{
+	return srv.gated >= *(const unsigned *)arg;
+}
+
+/* More fetches finish at once than the pool keeps idle: the handles beyond
+ * it are freed, but only after their bodies were delivered (the sanitized
+ * run reads every body). */
+START_TEST(test_fetch_pool_full)
+{
+	unsigned n = GATE_N, want = 1;
+	size_t i;
+
+	counters_n = GATE_N;
+	counters = calloc(counters_n, sizeof(*counters));
+	ck_assert_ptr_nonnull(counters);
+	for (i = 0; i < counters_n; i++)
+		ck_assert_int_eq(rbd_prober_add_fetch(prober,
+		    url("http", srv.port, "/gate"), 10 * SEC, SEC, 4096,
+		    gated_cb, &counters[i], &counters[i].probe), 0);
+	ck_assert_msg(run_until(has_gated, &n, WAIT), "%u of %u held", srv.gated, n);
+	ck_assert_uint_eq(stats().in_flight, GATE_N);
+	ck_assert_uint_eq(stats().handles, GATE_N);
+	gate_open();
+	ck_assert(run_until(counters_all, &want, WAIT));
+	for (i = 0; i < counters_n; i++) {
+		ck_assert_uint_eq(counters[i].n, 1);
+		ck_assert_uint_eq(counters[i].ok, 1);
+	}
+	ck_assert_uint_le(stats().handles, 64);
+	free(counters);
+}
+END_TEST
+
+/* ---- what rbd_prober_add_fetch refuses ---- */
+
+START_TEST(test_fetch_bad_args)
+{
+	const char *u = url("http", srv.port, "/metrics");
+	struct rbd_probe *ret = (struct rbd_probe *)&u;
+	size_t i, len = RBD_PROBE_FETCH_URL_MAX + 1;
+	char *long_url = malloc(len + 1);
+
+	ck_assert_ptr_nonnull(long_url);
+	ck_assert_int_eq(rbd_prober_add_fetch(NULL, u, SEC, SEC, 4096, cb_never,
+	    NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, NULL, SEC, SEC, 4096,
+	    cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, u, SEC, 0, 4096, cb_never,
+	    NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, u, SEC, SEC, 0, cb_never,
+	    NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, u, SEC, SEC,
+	    RBD_PROBE_FETCH_BODY_MAX + 1, cb_never, NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, u, SEC, SEC, 4096, NULL,
+	    NULL, &ret), -EINVAL);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, u, SEC, SEC, 4096, cb_never,
+	    NULL, NULL), -EINVAL);
+	for (i = 0; i < N_ELEMENTS(bad_urls); i++)
+		ck_assert_int_eq(rbd_prober_add_fetch(prober, bad_urls[i], SEC, SEC,
+		    4096, cb_never, NULL, &ret), -EINVAL);
+	/* A query string longer than a policy URL is fine, up to the limit. */
+	memset(long_url, 'q', len);
+	long_url[len] = '\0';
+	memcpy(long_url, u, strlen(u));
+	memcpy(long_url + strlen(u), "?query=", 7);
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, long_url, SEC, SEC, 4096,
+	    cb_never, NULL, &ret), -EINVAL);
+	ck_assert_ptr_eq(ret, (struct rbd_probe *)&u);
+	ck_assert_uint_eq(stats().probes, 0);
+	long_url[len - 1] = '\0';
+	ck_assert_int_eq(rbd_prober_add_fetch(prober, long_url, SEC, 10 * SEC,
+	    RBD_PROBE_FETCH_BODY_MAX, cb_never, NULL, &ret), 0);
+	ck_assert_uint_eq(stats().probes, 1);
+	rbd_probe_remove(ret);
+	free(long_url);
+}
+END_TEST
+
+/* Details, schedule, removal, fetches. */
 static Suite *probe_http_suite(void)
 {
 	Suite *s = suite_create("probe_http");
@@ -1109,6 +1664,18 @@ static Suite *probe_http_suite(void)
 	tcase_add_test(tc, test_remove_from_skip);
 	tcase_add_test(tc, test_remove_outside_in_flight);
 	tcase_add_test(tc, test_free_in_flight);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fetch");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_fetch, 0, N_ELEMENTS(fetches));
+	tcase_add_test(tc, test_fetch_skip);
+	tcase_add_test(tc, test_fetch_header);
+	tcase_add_test(tc, test_fetch_header_in_flight);
+	tcase_add_test(tc, test_fetch_reuse);
+	tcase_add_test(tc, test_fetch_pool_full);
+	tcase_add_test(tc, test_fetch_bad_args);
 	suite_add_tcase(s, tc);
 	return s;
 }

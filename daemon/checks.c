@@ -1,0 +1,275 @@
+/* Probing one check, by its type, and turning what comes back into a
+ * judged sample: an HTTP check is judged by the probe engine itself; a
+ * scrape check's page is parsed and its metric computed (lib/promtext.c,
+ * lib/metric.c); a Prometheus check's answer is parsed (lib/promapi.c);
+ * metric values are judged against their condition and baseline
+ * (lib/judge.c). No data (a provider that cannot be reached, an empty
+ * query, too little traffic) is an unknown sample, never a failure: the
+ * check's no_data rule decides in the engine. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "probe_http.h"
+#include "promapi.h"
+#include "promtext.h"
+
+#define BODY_MAX (2 * 1024 * 1024)	/* a /metrics page or a query answer;
+					 * pooled handles keep buffers this big */
+#define SECRET_MAX 4096
+#define HEADER_MAX (SECRET_MAX * 2 + 64)
+
+bool check_always_probed(const struct rbd_check *chk)
+{
+	return chk->type != RBD_CHECK_HTTP && chk->cond.baseline;
+}
+
+/* The HTTP check's sample, judged by the probe engine. */
+static void on_http(void *arg, const struct rbd_probe_result *res)
+{
+	struct rbd_check_state *cs = arg;
+
+	svc_sample(cs->svc, cs, res->result, res->detail,
+	    rbd_mono_from_clock(res->started));
+}
+
+/* Copy values of window w taken in [from, to) into a new array. */
+static double *window_slice(const struct rbd_window *w, uint64_t from,
+    uint64_t to, size_t *ret_n)
+{
+	double *v = malloc((w->n ? w->n : 1) * sizeof(*v));
+
+	*ret_n = v ? rbd_window_values(w, from, to, v, w->n) : 0;
+	return v;
+}
+
+/* Judge a metric value taken at t against the check's condition: the
+ * baseline is the window before the last deploy, "after" the values of
+ * this watch past its warm-up. */
+static void judge_value(struct rbd_check_state *cs, double value,
+    uint64_t t)
+{
+	struct rbd_svc *s = cs->svc;
+	const struct rbd_check *chk = &s->policy->checks[cs->index];
+	const struct rbd_condition *c = &chk->cond;
+	uint64_t keep = c->baseline_window_usec + s->policy->duration_usec +
+	    s->policy->verify_usec;
+	uint64_t end = s->baseline_end ? s->baseline_end : t;
+	uint64_t start = s->w->since + s->policy->warmup_usec;
+	size_t n_before = 0, n_after = 0;
+	double *before, *after;
+	char detail[RBD_DETAIL_MAX];
+	enum rbd_sample_result r;
+
+	cs->has_value = true;
+	cs->value = value;
+	rbd_window_push(&cs->values, t, value);
+	if (t > keep)
+		rbd_window_prune(&cs->values, t - keep);
+	before = window_slice(&cs->values, end > c->baseline_window_usec ?
+	    end - c->baseline_window_usec : 0, end, &n_before);
+	after = window_slice(&cs->values, start, t + 1, &n_after);
+	if (!before || !after) {
+		free(before);
+		free(after);
+		svc_sample(s, cs, RBD_SAMPLE_UNKNOWN, "out of memory", t);
+		return;
+	}
+	r = rbd_judge(c, value, before, c->baseline ? n_before : 0, after,
+	    n_after, detail, sizeof(detail));
+	free(before);
+	free(after);
+	svc_sample(s, cs, r, detail, t);
+}
+
+/* A computed value, no data or an error, as a sample. */
+static void metric_result(struct rbd_check_state *cs,
+    const struct rbd_metric_result *m, uint64_t t)
+{
+	if (m->status == RBD_METRIC_VALUE) {
+		judge_value(cs, m->value, t);
+		return;
+	}
+	/* An error (several series for a gauge, a malformed histogram) is
+	 * no data too: the policy or the service needs a person, and the
+	 * engine holds after inconclusive_after of them. */
+	svc_sample(cs->svc, cs, RBD_SAMPLE_UNKNOWN, m->why, t);
+}
+
+/* A scrape check's page arrived (or could not be fetched). */
+static void on_scrape(void *arg, const struct rbd_probe_result *res)
+{
+	struct rbd_check_state *cs = arg;
+	const struct rbd_check *chk = &cs->svc->policy->checks[cs->index];
+	uint64_t t = rbd_mono_from_clock(res->started);
+	struct rbd_metric_result m;
+	struct rbd_prom_page *page = NULL;
+	char err[RBD_DETAIL_MAX], detail[RBD_DETAIL_MAX];
+
+	if (res->result != RBD_SAMPLE_OK || res->status != 200) {
+		snprintf(detail, sizeof(detail), "scrape failed: %s",
+		    res->detail ? res->detail : "no answer");
+		svc_sample(cs->svc, cs, RBD_SAMPLE_UNKNOWN, detail, t);
+		return;
+	}
+	if (rbd_prom_parse(res->body, res->body_len, &page, err, sizeof(err)) < 0) {
+		snprintf(detail, sizeof(detail), "unparsable metrics page: %.200s", err);
+		svc_sample(cs->svc, cs, RBD_SAMPLE_UNKNOWN, detail, t);
+		return;
+	}
+	if (rbd_metric_eval(&chk->u.scrape.metric, cs->metric, page, t, &m) < 0)
+		snprintf(m.why, sizeof(m.why), "out of memory");
+	rbd_prom_page_free(page);
+	metric_result(cs, &m, t);
+}
+
+/* A Prometheus query's answer arrived (or Prometheus could not be
+ * reached). */
+static void on_query(void *arg, const struct rbd_probe_result *res)
+{
+	struct rbd_check_state *cs = arg;
+	uint64_t t = rbd_mono_from_clock(res->started);
+	struct rbd_metric_result m;
+	char detail[RBD_DETAIL_MAX];
+
+	if (res->result != RBD_SAMPLE_OK || !res->body) {
+		snprintf(detail, sizeof(detail), "prometheus unreachable: %s",
+		    res->detail ? res->detail : "no answer");
+		svc_sample(cs->svc, cs, RBD_SAMPLE_UNKNOWN, detail, t);
+		return;
+	}
+	rbd_promapi_parse(res->body, res->body_len, &m);
+	metric_result(cs, &m, t);
+}
+
+/* The first line of file path, without its newline, into buf. Small local
+ * files read once per probe start: a rotated secret is picked up at the
+ * next watch or reload. */
+static int read_secret(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f))
+		r = ferror(f) ? -EIO : -ENODATA;
+	fclose(f);
+	if (r == 0)
+		buf[strcspn(buf, "\r\n")] = '\0';
+	return r;
+}
+
+/* Base64 of len bytes of in, for a Basic Authorization header: none of
+ * the libraries rollbackd links exposes an encoder. */
+static void base64(const unsigned char *in, size_t len, char *out)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 |
+		    (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
+		    (i + 2 < len ? in[i + 2] : 0);
+
+		*out++ = abc[v >> 18 & 63];
+		*out++ = abc[v >> 12 & 63];
+		*out++ = i + 1 < len ? abc[v >> 6 & 63] : '=';
+		*out++ = i + 2 < len ? abc[v & 63] : '=';
+	}
+	*out = '\0';
+}
+
+/* The Authorization header of a Prometheus check into buf ("" for none). */
+static int prom_auth_header(const struct rbd_prometheus_probe *pq, char *buf,
+    size_t len)
+{
+	char secret[SECRET_MAX], pair[SECRET_MAX * 2], enc[HEADER_MAX];
+	int r;
+
+	buf[0] = '\0';
+	if (pq->bearer_token_file) {
+		r = read_secret(pq->bearer_token_file, secret, sizeof(secret));
+		if (r < 0)
+			return r;
+		snprintf(buf, len, "Authorization: Bearer %s", secret);
+	} else if (pq->basic_user) {
+		r = read_secret(pq->basic_password_file, secret, sizeof(secret));
+		if (r < 0)
+			return r;
+		snprintf(pair, sizeof(pair), "%s:%s", pq->basic_user, secret);
+		base64((const unsigned char *)pair, strlen(pair), enc);
+		snprintf(buf, len, "Authorization: Basic %.*s", (int)(len - 32), enc);
+	}
+	return 0;
+}
+
+/* Start a Prometheus query check. */
+static int start_query(struct rbd_svc *s, struct rbd_check_state *cs,
+    const struct rbd_check *chk)
+{
+	const struct rbd_prometheus_probe *pq = &chk->u.prom;
+	char header[HEADER_MAX];
+	char *url;
+	int r;
+
+	r = prom_auth_header(pq, header, sizeof(header));
+	if (r < 0) {
+		rbd_log(LOG_ERR, "%s: %s: cannot read the credentials file: %s",
+		    s->name, chk->name, strerror(-r));
+		/* Probed all the same: Prometheus's refusal shows in status. */
+		header[0] = '\0';
+	}
+	url = rbd_promapi_query_url(pq->url, pq->query);
+	if (!url)
+		return -ENOMEM;
+	r = rbd_prober_add_fetch(s->d->prober, url, pq->timeout_usec,
+	    s->policy->interval_usec, BODY_MAX, on_query, cs, &cs->probe);
+	free(url);
+	if (r >= 0 && header[0])
+		r = rbd_probe_set_header(cs->probe, header);
+	return r;
+}
+
+int check_start(struct rbd_svc *s, struct rbd_check_state *cs)
+{
+	const struct rbd_check *chk = &s->policy->checks[cs->index];
+
+	if (cs->probe)
+		return 0;
+	if (chk->type != RBD_CHECK_HTTP && !cs->values.cap &&
+	    rbd_window_init(&cs->values, RBD_WINDOW_MAX) < 0)
+		return -ENOMEM;
+	switch (chk->type) {
+	case RBD_CHECK_HTTP:
+		return rbd_prober_add(s->d->prober, &chk->u.http,
+		    s->policy->interval_usec, on_http, cs, &cs->probe);
+	case RBD_CHECK_SCRAPE:
+		if (!cs->metric && !(cs->metric = rbd_metric_state_new()))
+			return -ENOMEM;
+		return rbd_prober_add_fetch(s->d->prober, chk->u.scrape.url,
+		    chk->u.scrape.timeout_usec, s->policy->interval_usec,
+		    BODY_MAX, on_scrape, cs, &cs->probe);
+	case RBD_CHECK_PROMETHEUS:
+		return start_query(s, cs, chk);
+	default:
+		return -EINVAL;
+	}
+}
+
+void check_stop(struct rbd_check_state *cs)
+{
+	rbd_probe_remove(cs->probe);
+	cs->probe = NULL;
+}
+
+void check_state_clear(struct rbd_check_state *cs)
+{
+	check_stop(cs);
+	rbd_metric_state_free(cs->metric);
+	cs->metric = NULL;
+	rbd_window_clear(&cs->values);
+}
