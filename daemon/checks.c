@@ -20,7 +20,7 @@
 #define BODY_MAX (2 * 1024 * 1024)	/* a /metrics page or a query answer;
 					 * pooled handles keep buffers this big */
 #define SECRET_MAX 4096
-#define HEADER_MAX (SECRET_MAX * 2 + 64)
+#define HEADER_MAX (RBD_PROBE_HEADER_MAX)
 
 bool check_always_probed(const struct rbd_check *chk)
 {
@@ -163,48 +163,24 @@ static int read_secret(const char *path, char *buf, size_t len)
 	return r;
 }
 
-/* Base64 of len bytes of in, for a Basic Authorization header: none of
- * the libraries rollbackd links exposes an encoder. */
-static void base64(const unsigned char *in, size_t len, char *out)
-{
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 |
-		    (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
-		    (i + 2 < len ? in[i + 2] : 0);
-
-		*out++ = abc[v >> 18 & 63];
-		*out++ = abc[v >> 12 & 63];
-		*out++ = i + 1 < len ? abc[v >> 6 & 63] : '=';
-		*out++ = i + 2 < len ? abc[v & 63] : '=';
-	}
-	*out = '\0';
-}
-
-/* The Authorization header of a Prometheus check into buf ("" for none). */
+/* The Authorization header of a Prometheus check into buf ("" for none),
+ * its secret read from the policy's file. */
 static int prom_auth_header(const struct rbd_prometheus_probe *pq, char *buf,
     size_t len)
 {
-	char secret[SECRET_MAX], pair[SECRET_MAX * 2], enc[HEADER_MAX];
+	const char *file = pq->bearer_token_file ? pq->bearer_token_file :
+	    pq->basic_password_file;
+	char secret[SECRET_MAX];
 	int r;
 
 	buf[0] = '\0';
-	if (pq->bearer_token_file) {
-		r = read_secret(pq->bearer_token_file, secret, sizeof(secret));
-		if (r < 0)
-			return r;
-		snprintf(buf, len, "Authorization: Bearer %s", secret);
-	} else if (pq->basic_user) {
-		r = read_secret(pq->basic_password_file, secret, sizeof(secret));
-		if (r < 0)
-			return r;
-		snprintf(pair, sizeof(pair), "%s:%s", pq->basic_user, secret);
-		base64((const unsigned char *)pair, strlen(pair), enc);
-		snprintf(buf, len, "Authorization: Basic %.*s", (int)(len - 32), enc);
-	}
-	return 0;
+	if (!file)
+		return 0;
+	r = read_secret(file, secret, sizeof(secret));
+	if (r < 0)
+		return r;
+	return rbd_promapi_auth_header(pq->bearer_token_file ? secret : NULL,
+	    pq->basic_user, secret, buf, len);
 }
 
 /* Start a Prometheus query check. */
@@ -218,8 +194,9 @@ static int start_query(struct rbd_svc *s, struct rbd_check_state *cs,
 
 	r = prom_auth_header(pq, header, sizeof(header));
 	if (r < 0) {
-		rbd_log(LOG_ERR, "%s: %s: cannot read the credentials file: %s",
-		    s->name, chk->name, strerror(-r));
+		rbd_log(LOG_ERR, "%s: %s: cannot use the credentials in %s: %s",
+		    s->name, chk->name, pq->bearer_token_file ?
+		    pq->bearer_token_file : pq->basic_password_file, strerror(-r));
 		/* Probed all the same: Prometheus's refusal shows in status. */
 		header[0] = '\0';
 	}

@@ -1,5 +1,6 @@
 /* The Prometheus HTTP API's answer to an instant query, and its URL. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -255,4 +256,68 @@ char *rbd_promapi_query_url(const char *base_url, const char *query)
 	}
 	*p = '\0';
 	return url;
+}
+
+/* Base64 of len bytes of in into out (4 * ceil(len / 3) + 1 bytes): none
+ * of the libraries rollbackd links exposes an encoder. */
+static void base64(const unsigned char *in, size_t len, char *out)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 |
+		    (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
+		    (i + 2 < len ? in[i + 2] : 0);
+
+		*out++ = abc[v >> 18 & 63];
+		*out++ = abc[v >> 12 & 63];
+		*out++ = i + 1 < len ? abc[v >> 6 & 63] : '=';
+		*out++ = i + 2 < len ? abc[v & 63] : '=';
+	}
+	*out = '\0';
+}
+
+/* Whether s holds a control character. */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+int rbd_promapi_auth_header(const char *token, const char *user,
+    const char *password, char *buf, size_t len)
+{
+	char *pair, *enc;
+	size_t n;
+	int w;
+
+	if (!token && !user) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	if (token) {
+		if (has_control(token))
+			return -EINVAL;
+		w = snprintf(buf, len, "Authorization: Bearer %s", token);
+		return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+	}
+	if (!password || has_control(user) || has_control(password))
+		return -EINVAL;
+	if (asprintf(&pair, "%s:%s", user, password) < 0)
+		return -ENOMEM;
+	n = strlen(pair);
+	enc = malloc(4 * ((n + 2) / 3) + 1);
+	if (!enc) {
+		free(pair);
+		return -ENOMEM;
+	}
+	base64((const unsigned char *)pair, n, enc);
+	w = snprintf(buf, len, "Authorization: Basic %s", enc);
+	free(pair);
+	free(enc);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }

@@ -18,4 +18,12 @@ int rbd_promapi_parse(const char *body, size_t len,
  * string, or NULL when out of memory. */
 char *rbd_promapi_query_url(const char *base_url, const char *query);
 
+/* The Authorization header for a query: "Authorization: Bearer TOKEN"
+ * when token is set, else "Authorization: Basic base64(user:password)"
+ * (RFC 7617) when user is set, else "". Returns 0, or -ENAMETOOLONG when
+ * buf (len bytes) is too small, or -EINVAL for a token or password with a
+ * control character (a header must stay one line). */
+int rbd_promapi_auth_header(const char *token, const char *user,
+    const char *password, char *buf, size_t len);
+
 #endif

@@ -1,6 +1,7 @@
 /* The Prometheus API's answers: bodies captured from a real Prometheus
  * 2.42 (tests/data/promapi/README says how), shapes it should never send,
  * and the query URL. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,12 +232,39 @@ START_TEST(test_url_null)
 }
 END_TEST
 
+/* Authorization headers: RFC 7617's own example for Basic. */
+START_TEST(test_auth_header)
+{
+	char buf[128], tiny[16];
+
+	ck_assert_int_eq(rbd_promapi_auth_header(NULL, "Aladdin", "open sesame",
+	    buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+	ck_assert_int_eq(rbd_promapi_auth_header(NULL, "a", "bc", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "Authorization: Basic YTpiYw==");
+	ck_assert_int_eq(rbd_promapi_auth_header(NULL, "ab", "cd", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "Authorization: Basic YWI6Y2Q=");
+	ck_assert_int_eq(rbd_promapi_auth_header("s3cr3t", NULL, NULL, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "Authorization: Bearer s3cr3t");
+	ck_assert_int_eq(rbd_promapi_auth_header(NULL, NULL, NULL, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "");
+	/* A header stays one line, and fits or is refused. */
+	ck_assert_int_eq(rbd_promapi_auth_header("a\r\nX-Evil: 1", NULL, NULL,
+	    buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(rbd_promapi_auth_header(NULL, "u", "p\n", buf, sizeof(buf)),
+	    -EINVAL);
+	ck_assert_int_eq(rbd_promapi_auth_header("0123456789", NULL, NULL, tiny,
+	    sizeof(tiny)), -ENAMETOOLONG);
+}
+END_TEST
+
 static Suite *promapi_suite(void)
 {
 	Suite *s = suite_create("promapi");
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_loop_test(tc, test_captured, 0, N_ELEMENTS(captured));
+	tcase_add_test(tc, test_auth_header);
 	tcase_add_loop_test(tc, test_shapes, 0, N_ELEMENTS(shapes));
 	tcase_add_test(tc, test_null_body);
 	tcase_add_test(tc, test_length);
