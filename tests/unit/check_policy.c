@@ -1031,7 +1031,7 @@ START_TEST(test_config_shipped)
 	ck_assert_ptr_nonnull(rbd_config_find(c, "billing"));
 	p = rbd_config_find(c, "checkout");
 	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(p->warmup_usec, 30 * SEC);
+	ck_assert_uint_eq(p->warmup_usec, 75 * SEC);
 	ck_assert_uint_eq(p->n_checks, 4);
 	ck_assert_int_eq(p->checks[2].type, RBD_CHECK_PROMETHEUS);
 	ck_assert_int_eq(p->checks[3].type, RBD_CHECK_SCRAPE);
