@@ -186,6 +186,19 @@ install: all
 	install -m 0644 conf/rollbackd.yaml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 conf/policies.d/*.yaml $(DESTDIR)$(DOCDIR)/examples/policies.d/
 
+# The benchmarks, outside CI: bench/*.c built and linked like the tests,
+# then bench/run.sh runs them and writes bench/RESULTS.md.
+BENCH_SRCS  := $(sort $(wildcard bench/*.c))
+BENCH_PROGS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_PROGS)
+	@sh bench/run.sh $(BUILD)
+
+$(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBSHELL) $(LIBRBD)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBSHELL) $(LIBRBD) $(PKG_LIBS)
+
 clean:
 	rm -rf $(BUILD)
 
