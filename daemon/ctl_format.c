@@ -211,23 +211,34 @@ static void status_cells(const json_t *svc, uint64_t now, char cells[][CELL])
 	ago(usec_of(svc, "since"), now, cells[ST_SINCE], CELL);
 }
 
-enum { CK_NAME, CK_LAST, CK_FAILS, CK_COLS };
+enum { CK_NAME, CK_LAST, CK_FAILS, CK_NODATA, CK_COLS };
 
-static const char *const check_head[CK_COLS] = { "CHECK", "LAST", "FAILS" };
+static const char *const check_head[CK_COLS] = {
+	"CHECK", "LAST", "FAILS", "NO-DATA",
+};
 
-/* The cells of one check's row: FAILS is "2/3" (fails/fail_after). */
+/* "n/limit" of two fields of ck, or "n" when the limit is absent. */
+static void count_cell(const json_t *ck, const char *count, const char *limit,
+    char *cell)
+{
+	const json_t *l = json_object_get(ck, limit);
+	long long n = json_integer_value(json_object_get(ck, count));
+
+	if (json_is_integer(l))
+		snprintf(cell, CELL, "%lld/%lld", n, (long long)json_integer_value(l));
+	else
+		snprintf(cell, CELL, "%lld", n);
+}
+
+/* The cells of one check's row: FAILS is "2/3" (fails/fail_after), NO-DATA
+ * the unknown samples in a row against inconclusive_after, so a metrics
+ * outage shows as it happens. */
 static void check_cells(const json_t *ck, char cells[][CELL])
 {
-	const json_t *limit = json_object_get(ck, "fail_after");
-	long long fails = json_integer_value(json_object_get(ck, "fails"));
-
 	rbd_ctl_escape(str(ck, "name"), cells[CK_NAME], CELL);
 	rbd_ctl_escape(str(ck, "last"), cells[CK_LAST], CELL);
-	if (json_is_integer(limit))
-		snprintf(cells[CK_FAILS], CELL, "%lld/%lld", fails,
-		    (long long)json_integer_value(limit));
-	else
-		snprintf(cells[CK_FAILS], CELL, "%lld", fails);
+	count_cell(ck, "fails", "fail_after", cells[CK_FAILS]);
+	count_cell(ck, "unknowns", "inconclusive_after", cells[CK_NODATA]);
 }
 
 /* The checks of one service, as a table after a blank line. */
