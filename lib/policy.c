@@ -829,8 +829,8 @@ static int parse_http(struct ctx *c, const struct field *f,
 
 /* Handler: an absolute path of at most f->max bytes into the char * at
  * f->offset. Only the text is checked: these name secrets, which the
- * daemon reads at each query (so that a rotated one is picked up) and
- * which need not exist where "rollbackd -t" runs. */
+ * daemon reads when probing starts (so that a rotated one is picked up at
+ * the next watch) and which need not exist where "rollbackd -t" runs. */
 static int parse_abs_path(struct ctx *c, const struct field *f,
     const struct rbd_ynode *v, const char *path, void *obj)
 {
