@@ -55,7 +55,7 @@ struct rbd_prometheus_probe {
 	char *url;			/* the server: http(s)://host:port[/prefix] */
 	char *query;			/* PromQL, one series or a scalar */
 	uint64_t timeout_usec;		/* < watch.interval */
-	char *bearer_token_file;	/* NULL: none; read at each query */
+	char *bearer_token_file;	/* NULL: none; read when probing starts */
 	char *basic_user;		/* NULL: none */
 	char *basic_password_file;	/* with basic_user */
 };
