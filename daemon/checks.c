@@ -36,15 +36,10 @@ static void on_http(void *arg, const struct rbd_probe_result *res)
 	    rbd_mono_from_clock(res->started));
 }
 
-/* Copy values of window w taken in [from, to) into a new array. */
-static double *window_slice(const struct rbd_window *w, uint64_t from,
-    uint64_t to, size_t *ret_n)
-{
-	double *v = malloc((w->n ? w->n : 1) * sizeof(*v));
-
-	*ret_n = v ? rbd_window_values(w, from, to, v, w->n) : 0;
-	return v;
-}
+/* Scratch space for the values judge_value compares: the daemon is one
+ * thread, and a window never holds more than RBD_WINDOW_MAX values, so no
+ * sample needs an allocation. */
+static double scratch_before[RBD_WINDOW_MAX], scratch_after[RBD_WINDOW_MAX];
 
 /* Judge a metric value taken at t against the check's condition: the
  * baseline is the window before the last deploy, "after" the values of
@@ -59,8 +54,7 @@ static void judge_value(struct rbd_check_state *cs, double value,
 	    s->policy->verify_usec;
 	uint64_t end = s->baseline_end ? s->baseline_end : t;
 	uint64_t start = s->w->since + s->policy->warmup_usec;
-	size_t n_before = 0, n_after = 0;
-	double *before, *after;
+	size_t n_before = 0, n_after;
 	char detail[RBD_DETAIL_MAX];
 	enum rbd_sample_result r;
 
@@ -69,19 +63,14 @@ static void judge_value(struct rbd_check_state *cs, double value,
 	rbd_window_push(&cs->values, t, value);
 	if (t > keep)
 		rbd_window_prune(&cs->values, t - keep);
-	before = window_slice(&cs->values, end > c->baseline_window_usec ?
-	    end - c->baseline_window_usec : 0, end, &n_before);
-	after = window_slice(&cs->values, start, t + 1, &n_after);
-	if (!before || !after) {
-		free(before);
-		free(after);
-		svc_sample(s, cs, RBD_SAMPLE_UNKNOWN, "out of memory", t);
-		return;
-	}
-	r = rbd_judge(c, value, before, c->baseline ? n_before : 0, after,
+	if (c->baseline)
+		n_before = rbd_window_values(&cs->values,
+		    end > c->baseline_window_usec ? end - c->baseline_window_usec : 0,
+		    end, scratch_before, RBD_WINDOW_MAX);
+	n_after = rbd_window_values(&cs->values, start, t + 1, scratch_after,
+	    RBD_WINDOW_MAX);
+	r = rbd_judge(c, value, scratch_before, n_before, scratch_after,
 	    n_after, detail, sizeof(detail));
-	free(before);
-	free(after);
 	svc_sample(s, cs, r, detail, t);
 }
 
