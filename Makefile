@@ -180,9 +180,11 @@ install: all
 	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
 	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/)
 	install -d $(DESTDIR)$(UNITDIR)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		systemd/rollbackd.service.in > $(DESTDIR)$(UNITDIR)/rollbackd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/rollbackd.service
+	install -m 0644 systemd/rollbackd.socket $(DESTDIR)$(UNITDIR)/rollbackd.socket
 	install -m 0644 conf/rollbackd.yaml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 conf/policies.d/*.yaml $(DESTDIR)$(DOCDIR)/examples/policies.d/
 

@@ -13,11 +13,14 @@
 #include <string.h>
 #include <sysexits.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "daemon.h"
 #include "diag.h"
 #include "log.h"
+#include "notify.h"
 #include "policy.h"
 #include "probe_http.h"
 #include "runner.h"
@@ -28,6 +31,10 @@
  * crash loses at most this much watch time, which the watch then runs
  * longer (downtime is never counted as watched). */
 #define HEARTBEAT_SEC 5
+
+/* The listening socket systemd passed (socket activation), or -1. We own
+ * it: rbd_control_free leaves it open, main closes it at exit. */
+static int listen_fd = -1;
 
 static void usage(FILE *out)
 {
@@ -155,12 +162,17 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 	size_t n = 0;
 	int r;
 
+	/* Both ways in (SIGHUP, rollbackctl reload) tell systemd, which
+	 * shows the unit "reloading" until READY=1. */
+	rbd_notify_reloading();
 	r = rbd_config_load(d->config_path, &cfg, diag);
 	if (r < 0) {
 		if (!rbd_diag_count(diag))
 			rbd_diag_add(diag, d->config_path, 0, 0, "%s", strerror(-r));
 		rbd_log(LOG_ERR, "reload rejected, the old configuration keeps running:");
 		log_diag(diag);
+		rbd_notify_reloaded(d, rbd_diag_count(diag), d->config_path,
+		    diag->n ? diag->msgs[0] : NULL);
 		return r;
 	}
 	if (strcmp(cfg->socket, old->socket) || strcmp(cfg->state_dir, old->state_dir))
@@ -170,6 +182,8 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 	if (r < 0) {
 		rbd_diag_add(diag, d->config_path, 0, 0, "%s", strerror(-r));
 		rbd_config_free(cfg);
+		rbd_notify_reloaded(d, rbd_diag_count(diag), d->config_path,
+		    diag->n ? diag->msgs[0] : NULL);
 		return r;
 	}
 	/* Services whose policy is gone. */
@@ -186,6 +200,7 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 	rbd_config_free(old);
 	rbd_log(LOG_NOTICE, "configuration reloaded: %zu polic%s, %zu checks",
 	    n, n == 1 ? "y" : "ies", count_checks(cfg));
+	rbd_notify_reloaded(d, 0, NULL, NULL);
 	return 0;
 }
 
@@ -237,6 +252,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	rbd_log(LOG_NOTICE, "%s: stopping", strsignal(sig));
+	rbd_notify_stopping();
 	d->stopping = true;
 	heartbeat(d);
 	rbd_control_free(d->control);
@@ -277,12 +293,50 @@ static int socket_dir_ensure(const char *socket)
 	return r;
 }
 
+/* Socket activation: the one listening Unix stream socket systemd passed
+ * in *ret_fd, or -1 when none was passed (we bind our own). Anything else
+ * passed is a unit file mistake: an exit status. LISTEN_* are unset, so
+ * deploy commands never see them. */
+static int passed_socket(int *ret_fd)
+{
+	int n = sd_listen_fds(1), r;
+
+	if (n < 0) {
+		rbd_log(LOG_ERR, "socket activation: %s", strerror(-n));
+		return EX_OSERR;
+	}
+	if (n == 0) {
+		*ret_fd = -1;
+		return 0;
+	}
+	if (n > 1) {
+		rbd_log(LOG_ERR, "socket activation: %d sockets passed, expected "
+		    "one (ListenStream= for the control socket only)", n);
+		return EX_CONFIG;
+	}
+	r = sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0);
+	if (r <= 0) {
+		rbd_log(LOG_ERR, "socket activation: the passed socket is not a "
+		    "listening Unix stream socket%s%s", r < 0 ? ": " : "",
+		    r < 0 ? strerror(-r) : "");
+		return EX_CONFIG;
+	}
+	*ret_fd = SD_LISTEN_FDS_START;
+	return 0;
+}
+
 /* Everything but the loop. Returns 0 or an exit status. */
 static int daemon_start(struct rbd_daemon *d)
 {
 	char err[ERRBUF_MAX];
 	size_t n = 0;
+	int r;
 
+	/* First: a wrong socket from the unit file must stop us before any
+	 * interrupted rollback is resumed. */
+	r = passed_socket(&listen_fd);
+	if (r != 0)
+		return r;
 	if (load_config(d->config_path, &d->config) < 0)
 		return EX_CONFIG;
 	if (dir_ensure(d->config->state_dir, 0750, "state directory") < 0)
@@ -301,15 +355,16 @@ static int daemon_start(struct rbd_daemon *d)
 	if (build_services(d, d->config, &d->svcs, &n) < 0)
 		return EX_OSERR;
 	d->n_svcs = n;
-	if (socket_dir_ensure(d->config->socket) < 0)
+	if (listen_fd < 0 && socket_dir_ensure(d->config->socket) < 0)
 		return EX_CANTCREAT;
-	if (rbd_control_new(d->base, d->config->socket, -1, daemon_on_request, d,
-	    &d->control, err, sizeof(err)) < 0) {
+	if (rbd_control_new(d->base, d->config->socket, listen_fd,
+	    daemon_on_request, d, &d->control, err, sizeof(err)) < 0) {
 		rbd_log(LOG_ERR, "%s", err);
 		return EX_CANTCREAT;
 	}
-	rbd_log(LOG_NOTICE, "watching %zu service%s, %zu checks; control socket %s",
-	    n, n == 1 ? "" : "s", count_checks(d->config), d->config->socket);
+	rbd_log(LOG_NOTICE, "watching %zu service%s, %zu checks; control socket %s%s",
+	    n, n == 1 ? "" : "s", count_checks(d->config), d->config->socket,
+	    listen_fd >= 0 ? " (passed by the service manager)" : "");
 	return 0;
 }
 
@@ -320,6 +375,10 @@ static void daemon_stop(struct rbd_daemon *d)
 		svc_free(d->svcs[i]);
 	free(d->svcs);
 	rbd_control_free(d->control);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
+	rbd_notify_watchdog_stop();
 	rbd_runner_free(d->runner);
 	rbd_prober_free(d->prober);
 	rbd_store_free(d->store);
@@ -349,6 +408,13 @@ static int daemon_run(struct rbd_daemon *d)
 			rbd_log(LOG_ERR, "cannot handle signal %d", sigs[i]);
 			return EX_OSERR;
 		}
+	if (rbd_notify_watchdog_start(d) < 0) {
+		rbd_log(LOG_ERR, "cannot set up the watchdog timer");
+		return EX_OSERR;
+	}
+	/* Config loaded, store open, every service resumed, the control
+	 * socket listening, signals handled: ready. */
+	rbd_notify_ready(d);
 	r = event_base_dispatch(d->base);
 	for (int i = 0; i < 3; i++)
 		event_free(ev[i]);
@@ -388,6 +454,7 @@ int main(int argc, char **argv)
 	}
 	if (test)
 		return test_config(config);
+	rbd_log_init();
 	/* A client that hangs up must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	d.config_path = (char *)config;

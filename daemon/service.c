@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
+#include "notify.h"
 #include "probe_http.h"
 #include "runner.h"
 #include "store.h"
@@ -121,24 +122,79 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 
 /* ---- recording and logging a step ---- */
 
+/* One MESSAGE_ID per kind of event, so that `journalctl MESSAGE_ID=...`
+ * finds every event of a kind on the host. Fixed for ever: documented in
+ * rollbackd(8), JOURNAL FIELDS; new kinds get new ids (systemd-id128 new). */
+#define MSGID_DEPLOYED		"9fc746e2b714465e99f76a00047d9ed0"
+#define MSGID_PROMOTED		"fbd66aab56144365be0550b390d65500"
+#define MSGID_ROLLBACK_STARTED	"67164cf0a506425b806a032995464492"
+#define MSGID_ROLLED_BACK	"3dd45f8e2cc3479e9d9f1145a8369dc8"
+#define MSGID_ROLLBACK_FAILED	"7b11fbc5738649b383e2740a4853e3ab"
+#define MSGID_VERIFIED		"4a82c0a8d9e44016a7739a4923a5fe33"
+#define MSGID_HELD		"8ed67f7f1aae4c3f83c90c006d48cc2c"
+#define MSGID_INCONCLUSIVE	"17c743b545fd453fade75fabdf20ef39"
+#define MSGID_MARKED_GOOD	"90afaf50759b4943a8764c3da68bdb9f"
+#define MSGID_MARKED_BAD	"f7dbc2dce1174d30b57ab023ec9d897a"
+#define MSGID_OTHER		"5ecfee27d46d404fa129a48bb3644e79"
+
+/* The MESSAGE_ID of step. Every entry into rolling_back is "rollback
+ * started", whatever caused it (degraded, marked-bad, rollback-requested:
+ * ROLLBACKD_EVENT= tells), so that one id lists every rollback; a
+ * degradation that cannot roll back is "held". */
+static const char *step_message_id(const struct rbd_step *step)
+{
+	static const struct {
+		const char *event, *id;
+	} ids[] = {
+		{ "deployed", MSGID_DEPLOYED },
+		{ "promoted", MSGID_PROMOTED },
+		{ "rolled-back", MSGID_ROLLED_BACK },
+		{ "rollback-failed", MSGID_ROLLBACK_FAILED },
+		{ "verified", MSGID_VERIFIED },
+		{ "degraded", MSGID_HELD },
+		{ "inconclusive", MSGID_INCONCLUSIVE },
+		{ "marked-good", MSGID_MARKED_GOOD },
+		{ "marked-bad", MSGID_MARKED_BAD },
+	};
+
+	if (step->to == RBD_STATE_ROLLING_BACK && step->from != step->to)
+		return MSGID_ROLLBACK_STARTED;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (step->event && strcmp(step->event, ids[i].event) == 0)
+			return ids[i].id;
+	return step->to == RBD_STATE_HELD ? MSGID_HELD : MSGID_OTHER;
+}
+
 /* One log line per transition, the state and release before and after:
- * "checkout: watching v2 -> rolling_back to v1 (reason)". */
+ * "checkout: watching v2 -> rolling_back to v1 (reason)"; in the journal
+ * with its MESSAGE_ID and fields. ROLLBACKD_RELEASE= is the release the
+ * event is about: the one rolled back from when a rollback starts, the
+ * live one otherwise. */
 static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
     const char *old_live)
 {
 	const struct rbd_watch *w = s->w;
 	bool to_target = step->to == RBD_STATE_ROLLING_BACK;
+	bool starts = to_target && step->from != step->to;
 	const char *new_rel = to_target ? w->target : w->live;
+	struct rbd_log_fields f = {
+		.message_id = step_message_id(step), .service = svc_name(s),
+		.release = starts && *old_live ? old_live : w->live,
+		.target = step->to == RBD_STATE_ROLLING_BACK ||
+		    step->to == RBD_STATE_VERIFYING ? w->target : NULL,
+		.event = step->event,
+		.state = rbd_state_str(step->to),
+	};
 	int prio = LOG_NOTICE;
 
 	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK)
 		prio = LOG_WARNING;
 	if (step->from == step->to && strcmp(old_live, w->live) == 0) {
-		rbd_log(LOG_NOTICE, "%s: %s (%s)", svc_name(s), step->event,
-		    step->reason);
+		rbd_log_event(LOG_NOTICE, &f, "%s: %s (%s)", svc_name(s),
+		    step->event, step->reason);
 		return;
 	}
-	rbd_log(prio, "%s: %s%s%s -> %s%s%s (%s)", svc_name(s),
+	rbd_log_event(prio, &f, "%s: %s%s%s -> %s%s%s (%s)", svc_name(s),
 	    rbd_state_str(step->from), *old_live ? " " : "", old_live,
 	    rbd_state_str(step->to), *new_rel ? (to_target ? " to " : " ") : "",
 	    new_rel, step->reason);
@@ -199,6 +255,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 			return r;
 		}
 		log_step(s, &step, old_live);
+		rbd_notify_status(s->d);
 		/* A fresh watch: the baseline is what came before it. */
 		if (step.to == RBD_STATE_WATCHING && step.from != RBD_STATE_WATCHING)
 			s->baseline_end = s->w->since;
