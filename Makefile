@@ -152,6 +152,13 @@ unit-san:
 integration: build-all
 	@sh tests/integration/run.sh $(BUILD)
 
+# The system tests: rollbackd installed into a Debian 12 container booted
+# with systemd-nspawn (root only; the first run builds and caches the tree
+# under ~/.cache/rollbackd). Part of "check".
+.PHONY: check-system
+check-system: all
+	@sh tests/system/run.sh $(BUILD)
+
 lint-man:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
@@ -161,6 +168,7 @@ check: deps
 	@$(MAKE) --no-print-directory lint-man
 	@$(MAKE) --no-print-directory demo-check
 	@if [ -f tests/integration/run.sh ]; then $(MAKE) --no-print-directory integration; fi
+	@$(MAKE) --no-print-directory check-system
 
 # The config test on the shipped examples must pass.
 .PHONY: demo-check
