@@ -448,6 +448,25 @@ static int eval_gauge(const struct rbd_metric_spec *spec,
 	return result(ret, RBD_METRIC_VALUE, v, "%g", v);
 }
 
+/* Whether the counters tallied in t (matching sel) give a rate: no when
+ * the metric is absent, on its first scrape, or with no time since the
+ * last one, with that no-data result already in *ret. */
+static bool rate_ready(const struct tally *t, const struct rbd_selector *sel,
+    struct rbd_metric_state *st, double dt, struct rbd_metric_result *ret)
+{
+	if (t->matched == 0)
+		result(ret, RBD_METRIC_NO_DATA, 0, "metric %s absent",
+		    rbd_selector_str(sel));
+	else if (t->known == 0)
+		first_scrape(st, sel, "rate", ret);
+	else if (dt <= 0)
+		result(ret, RBD_METRIC_NO_DATA, 0,
+		    "no time since the last scrape");
+	else
+		return true;
+	return false;
+}
+
 /* A counter's per-second rate, summed over the matching series. */
 static int eval_rate(const struct rbd_metric_spec *spec,
     struct rbd_metric_state *st, const struct rbd_prom_page *page,
@@ -459,14 +478,8 @@ static int eval_rate(const struct rbd_metric_spec *spec,
 	r = pass_counters(spec, st, page, &t, &none);
 	if (r < 0)
 		return pass_failed(spec, r, ret);
-	if (t.matched == 0)
-		return result(ret, RBD_METRIC_NO_DATA, 0, "metric %s absent",
-		    rbd_selector_str(spec->sel));
-	if (t.known == 0)
-		return first_scrape(st, spec->sel, "rate", ret);
-	if (dt <= 0)
-		return result(ret, RBD_METRIC_NO_DATA, 0,
-		    "no time since the last scrape");
+	if (!rate_ready(&t, spec->sel, st, dt, ret))
+		return 0;
 	return result(ret, RBD_METRIC_VALUE, t.increase / dt,
 	    "%g/s (%g in %gs, %zu series)", t.increase / dt, t.increase, dt,
 	    t.known);
@@ -486,14 +499,8 @@ static int eval_ratio(const struct rbd_metric_spec *spec,
 	r = pass_counters(spec, st, page, &num, &den);
 	if (r < 0)
 		return pass_failed(spec, r, ret);
-	if (den.matched == 0)
-		return result(ret, RBD_METRIC_NO_DATA, 0, "metric %s absent",
-		    rbd_selector_str(spec->den));
-	if (den.known == 0)
-		return first_scrape(st, spec->den, "rate", ret);
-	if (dt <= 0)
-		return result(ret, RBD_METRIC_NO_DATA, 0,
-		    "no time since the last scrape");
+	if (!rate_ready(&den, spec->den, st, dt, ret))
+		return 0;
 	nr = num.increase / dt;
 	dr = den.increase / dt;
 	if (spec->min_rate > 0 && dr < spec->min_rate)
