@@ -24,6 +24,7 @@
 #include "policy.h"
 #include "probe_http.h"
 #include "runner.h"
+#include "runner_unit.h"
 #include "store.h"
 
 #define ERRBUF_MAX 512
@@ -351,6 +352,18 @@ static int daemon_start(struct rbd_daemon *d)
 	if (!d->prober || !d->runner) {
 		rbd_log(LOG_ERR, "cannot set up the event loop");
 		return EX_OSERR;
+	}
+	/* Under systemd, deploy commands run as transient units, outside our
+	 * sandbox; without the bus, as our children (inside it). */
+	if (rbd_unit_wanted()) {
+		r = rbd_runner_use_units(d->runner);
+		if (r < 0)
+			rbd_log(LOG_WARNING, "deploy commands run as children: "
+			    "cannot reach systemd over the system bus: %s",
+			    strerror(-r));
+		else
+			rbd_log(LOG_INFO, "deploy commands run as transient "
+			    "systemd units");
 	}
 	if (build_services(d, d->config, &d->svcs, &n) < 0)
 		return EX_OSERR;

@@ -28,6 +28,7 @@
 
 #include "duration.h"
 #include "runner.h"
+#include "runner_unit.h"
 
 /* What execvp uses when the environment has no PATH. */
 #define RUN_DEFAULT_PATH	"/bin:/usr/bin"
@@ -74,6 +75,8 @@ struct rbd_runner {
 	size_t n_jobs;
 	uint64_t grace;
 	bool stopping;
+	struct rbd_unit_runner *units;	/* jobs as units, when set */
+	bool units_done;		/* units' shutdown is over */
 	void (*done_cb)(void *arg);
 	void *done_arg;
 };
@@ -566,7 +569,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	job_close_output(job);
 	TAILQ_REMOVE(&r->jobs, job, entry);
 	r->n_jobs--;
-	if (r->stopping && r->n_jobs == 0)
+	if (r->stopping && r->n_jobs == 0 && (!r->units || r->units_done))
 		event_active(r->idle_ev, EV_TIMEOUT, 0);
 	job_result(job, &res);
 	job->cb(job->arg, &res);
@@ -707,6 +710,7 @@ void rbd_runner_free(struct rbd_runner *r)
 			job_signal(job, SIGKILL);
 		job_free(job);
 	}
+	rbd_unit_runner_free(r->units);
 	if (r->sigchld_ev)
 		event_free(r->sigchld_ev);
 	if (r->idle_ev)
@@ -754,6 +758,30 @@ int rbd_runner_start(struct rbd_runner *r, char *const argv[],
     char *const envp[], uint64_t timeout_usec, rbd_run_cb cb, void *arg,
     struct rbd_job **ret)
 {
+	return rbd_runner_start_labelled(r, NULL, argv, envp, timeout_usec,
+	    cb, arg, ret);
+}
+
+/* Jobs as transient units: see runner.h. */
+int rbd_runner_use_units(struct rbd_runner *r)
+{
+	struct rbd_unit_runner *u;
+	int err;
+
+	if (r->units)
+		return 0;
+	err = rbd_unit_runner_new(r->base, &u);
+	if (err < 0)
+		return err;
+	r->units = u;
+	return 0;
+}
+
+/* Start a job, named for label: see runner.h. */
+int rbd_runner_start_labelled(struct rbd_runner *r, const char *label,
+    char *const argv[], char *const envp[], uint64_t timeout_usec,
+    rbd_run_cb cb, void *arg, struct rbd_job **ret)
+{
 	struct rbd_job *job;
 	int err;
 
@@ -761,6 +789,13 @@ int rbd_runner_start(struct rbd_runner *r, char *const argv[],
 		return -EINVAL;
 	if (r->stopping)
 		return -ESHUTDOWN;
+	if (r->units) {
+		err = rbd_unit_runner_start(r->units, label, argv, envp,
+		    timeout_usec, cb, arg);
+		if (err >= 0 && ret)
+			*ret = NULL;
+		return err;
+	}
 	job = job_new(r, argv[0], cb, arg);
 	if (!job)
 		return -ENOMEM;
@@ -776,6 +811,16 @@ int rbd_runner_start(struct rbd_runner *r, char *const argv[],
 	return 0;
 }
 
+/* The units' shutdown is over: the runner's too, once no child is left. */
+static void on_units_done(void *arg)
+{
+	struct rbd_runner *r = arg;
+
+	r->units_done = true;
+	if (r->n_jobs == 0)
+		event_active(r->idle_ev, EV_TIMEOUT, 0);
+}
+
 /* Terminate every job, then call done_cb from the loop. */
 void rbd_runner_shutdown(struct rbd_runner *r, uint64_t grace_usec,
     void (*done_cb)(void *arg), void *arg)
@@ -787,12 +832,15 @@ void rbd_runner_shutdown(struct rbd_runner *r, uint64_t grace_usec,
 	r->done_arg = arg;
 	TAILQ_FOREACH(job, &r->jobs, entry)
 		job_terminate(job, grace_usec);
-	if (r->n_jobs == 0)
+	/* Units stop with the grace they were started with. */
+	if (r->units)
+		rbd_unit_runner_shutdown(r->units, on_units_done, r);
+	else if (r->n_jobs == 0)
 		event_active(r->idle_ev, EV_TIMEOUT, 0);
 }
 
 /* Jobs whose callback has not been called yet. */
 size_t rbd_runner_running(const struct rbd_runner *r)
 {
-	return r->n_jobs;
+	return r->n_jobs + rbd_unit_runner_running(r->units);
 }

@@ -443,8 +443,9 @@ static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
 	env = deploy_env(s, a);
 	r = env ? rbd_argv_expand(s->policy->deploy_argv, &vars, &argv) : -ENOMEM;
 	if (r >= 0)
-		r = rbd_runner_start(s->d->runner, argv, env,
-		    s->policy->deploy_timeout_usec, on_deploy_done, s, &s->job);
+		r = rbd_runner_start_labelled(s->d->runner, svc_name(s), argv,
+		    env, s->policy->deploy_timeout_usec, on_deploy_done, s,
+		    &s->job);
 	rbd_argv_free(argv);
 	rbd_argv_free(env);
 	s->deploying = true;	/* until on_deploy_done, whichever way */

@@ -359,6 +359,26 @@ else
 	journal_tail
 fi
 
+# 3b. The rollback's deploy command ran as a transient unit of its own:
+# its output in the journal under rollbackd-deploy-demo-*.service, and the
+# demo service it restored outside rollbackd.service's cgroup.
+step_deploy_unit() {
+	local jv out pid cg
+	jv=$(c journalctl -q --no-pager -o verbose -u 'rollbackd-deploy-*' 2>&1)
+	case $jv in *_SYSTEMD_UNIT=rollbackd-deploy-demo-*.service*) ;; *) echo "no journal entry with _SYSTEMD_UNIT=rollbackd-deploy-demo-*.service: $jv"; return 1 ;; esac
+	out=$(c journalctl -q --no-pager -o cat -u 'rollbackd-deploy-*' 2>&1)
+	case $out in *"deploy: deploying demo v1"*"demo v1 is live"*) ;; *) echo "the deploy's output is not in the unit's journal: $out"; return 1 ;; esac
+	c journalctl -q --no-pager -o cat -u rollbackd.service | grep -q 'output: journalctl -u rollbackd-deploy-demo-' ||
+		{ echo "rollbackd's journal does not point to the unit's output"; return 1; }
+	pid=$(cat "$COPY$DEMO_DIR/demo.pid" 2>/dev/null)
+	[ -n "$pid" ] || { echo "no $DEMO_DIR/demo.pid"; return 1; }
+	cg=$(c cat "/proc/$pid/cgroup" 2>&1) || { echo "demo service (pid $pid) not running: $cg"; return 1; }
+	case $cg in *rollbackd.service*|*rollbackd-deploy-*) echo "the demo service (pid $pid) is in $cg"; return 1 ;; esac
+	echo "$jv" | grep -m 1 '_SYSTEMD_UNIT=rollbackd-deploy-' | sed 's/^ */    /'
+	echo "    demo service pid $pid in $(echo "$cg" | grep '^0::')"
+}
+if r=$(step_deploy_unit 2>&1); then echo "$r"; ok "the rollback's deploy ran as a transient unit (rollbackd-deploy-demo-*.service, its output in its journal); the restored demo service is outside rollbackd.service's cgroup"; else notok "deploy as a transient unit: $r"; journal_tail; fi
+
 # 4. A reload with a broken policy is rejected; the old config keeps working.
 step4() {
 	write_policy "no_such_key: 1"
