@@ -18,6 +18,8 @@ MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/rollbackd
 SYSCONFDIR ?= /etc
 UNITDIR  ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+# sysusers.d: the "rollbackd" group, which owns the control socket.
+SYSUSERSDIR ?= $(shell d=$$(pkg-config --variable=sysusersdir systemd 2>/dev/null); echo $${d:-/usr/lib/sysusers.d})
 
 CC       ?= cc
 # Libraries found with pkg-config, and the Debian packages that provide them
@@ -30,7 +32,7 @@ DEBS     := libevent-dev libcurl4-openssl-dev libyaml-dev libsystemd-dev \
 # read JSON with python3, and judge metrics through a real Prometheus.
 TOOLS    := pkg-config:pkg-config mandoc:mandoc curl:curl python3:python3 \
             prometheus:prometheus promtool:prometheus flock:util-linux \
-            pgrep:procps
+            pgrep:procps dbus-daemon:dbus-daemon
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -193,6 +195,15 @@ install: all
 		systemd/rollbackd.service.in > $(DESTDIR)$(UNITDIR)/rollbackd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/rollbackd.service
 	install -m 0644 systemd/rollbackd.socket $(DESTDIR)$(UNITDIR)/rollbackd.socket
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 systemd/rollbackd.sysusers $(DESTDIR)$(SYSUSERSDIR)/rollbackd.conf
+# Installed on this system: create the group now, as a package's postinst
+# does; rollbackd.socket cannot start without it. (With DESTDIR, that is
+# the package's job.)
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null 2>&1; then \
+		echo "systemd-sysusers $(SYSUSERSDIR)/rollbackd.conf"; \
+		systemd-sysusers $(SYSUSERSDIR)/rollbackd.conf; \
+	fi
 	install -m 0644 conf/rollbackd.yaml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 conf/policies.d/*.yaml $(DESTDIR)$(DOCDIR)/examples/policies.d/
 

@@ -3,7 +3,9 @@
  * scrape check's page is parsed and its metric computed (lib/promtext.c,
  * lib/metric.c); a Prometheus check's answer is parsed (lib/promapi.c);
  * metric values are judged against their condition and baseline
- * (lib/judge.c). No data (a provider that cannot be reached, an empty
+ * (lib/judge.c); a unit check's reading of a systemd unit is judged by
+ * lib/unitcheck.c, its restart count against the one its probing began
+ * with. No data (a provider that cannot be reached, an empty
  * query, too little traffic) is an unknown sample, never a failure: the
  * check's no_data rule decides in the engine. */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "probe_http.h"
+#include "probe_unit.h"
 #include "promapi.h"
 #include "promtext.h"
 
@@ -22,9 +25,16 @@
 #define SECRET_MAX 4096
 #define HEADER_MAX (RBD_PROBE_HEADER_MAX)
 
+const struct rbd_check *check_of(const struct rbd_check_state *cs)
+{
+	const struct rbd_policy *p = cs->svc->policy;
+
+	return cs->guard ? &p->guards[cs->index] : &p->checks[cs->index];
+}
+
 bool check_always_probed(const struct rbd_check *chk)
 {
-	return chk->type != RBD_CHECK_HTTP && chk->cond.baseline;
+	return rbd_check_is_metric(chk->type) && chk->cond.baseline;
 }
 
 /* The HTTP check's sample, judged by the probe engine. */
@@ -48,7 +58,7 @@ static void judge_value(struct rbd_check_state *cs, double value,
     uint64_t t)
 {
 	struct rbd_svc *s = cs->svc;
-	const struct rbd_check *chk = &s->policy->checks[cs->index];
+	const struct rbd_check *chk = check_of(cs);
 	const struct rbd_condition *c = &chk->cond;
 	uint64_t keep = c->baseline_window_usec + s->policy->duration_usec +
 	    s->policy->verify_usec;
@@ -92,7 +102,7 @@ static void metric_result(struct rbd_check_state *cs,
 static void on_scrape(void *arg, const struct rbd_probe_result *res)
 {
 	struct rbd_check_state *cs = arg;
-	const struct rbd_check *chk = &cs->svc->policy->checks[cs->index];
+	const struct rbd_check *chk = check_of(cs);
 	uint64_t t = rbd_mono_from_clock(res->started);
 	struct rbd_metric_result m;
 	struct rbd_prom_page *page = NULL;
@@ -132,6 +142,25 @@ static void on_query(void *arg, const struct rbd_probe_result *res)
 	}
 	rbd_promapi_parse(res->body, res->body_len, &m);
 	metric_result(cs, &m, t);
+}
+
+/* A unit check's reading arrived (or could not be made: no bus, no
+ * answer, which is no data). */
+static void on_unit(void *arg, const struct rbd_unit_reading *rd)
+{
+	struct rbd_check_state *cs = arg;
+	const struct rbd_check *chk = check_of(cs);
+	uint64_t t = rbd_mono_from_clock(rd->started);
+	char detail[RBD_DETAIL_MAX];
+	enum rbd_sample_result r;
+
+	if (rd->error) {
+		svc_sample(cs->svc, cs, RBD_SAMPLE_UNKNOWN, rd->detail, t);
+		return;
+	}
+	r = rbd_unit_judge(&chk->u.unit, rd->props, &cs->unit_base, detail,
+	    sizeof(detail));
+	svc_sample(cs->svc, cs, r, detail, t);
 }
 
 /* The first line of file path, without its newline, into buf. Small local
@@ -202,11 +231,11 @@ static int start_query(struct rbd_svc *s, struct rbd_check_state *cs,
 
 int check_start(struct rbd_svc *s, struct rbd_check_state *cs)
 {
-	const struct rbd_check *chk = &s->policy->checks[cs->index];
+	const struct rbd_check *chk = check_of(cs);
 
-	if (cs->probe)
+	if (cs->probe || cs->unit)
 		return 0;
-	if (chk->type != RBD_CHECK_HTTP && !cs->values.cap &&
+	if (rbd_check_is_metric(chk->type) && !cs->values.cap &&
 	    rbd_window_init(&cs->values, RBD_WINDOW_MAX) < 0)
 		return -ENOMEM;
 	switch (chk->type) {
@@ -221,6 +250,12 @@ int check_start(struct rbd_svc *s, struct rbd_check_state *cs)
 		    BODY_MAX, on_scrape, cs, &cs->probe);
 	case RBD_CHECK_PROMETHEUS:
 		return start_query(s, cs, chk);
+	case RBD_CHECK_UNIT:
+		/* Restarts count from the first reading of this probing. */
+		cs->unit_base = (struct rbd_unit_base){ 0 };
+		return rbd_unit_reader_new(s->d->base, s->d->bus,
+		    chk->u.unit.unit, s->policy->interval_usec,
+		    chk->u.unit.timeout_usec, on_unit, cs, &cs->unit);
 	default:
 		return -EINVAL;
 	}
@@ -230,6 +265,8 @@ void check_stop(struct rbd_check_state *cs)
 {
 	rbd_probe_remove(cs->probe);
 	cs->probe = NULL;
+	rbd_unit_reader_free(cs->unit);
+	cs->unit = NULL;
 }
 
 void check_state_clear(struct rbd_check_state *cs)

@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "control.h"
 #include "duration.h"
 
@@ -68,26 +69,6 @@ struct rbd_control {
 	uint64_t timeout_usec;
 	size_t clients_max;
 };
-
-/* The monotonic clock in usec. */
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* usec as a struct timeval. */
-static struct timeval tv_usec(uint64_t usec)
-{
-	struct timeval tv = {
-		.tv_sec = (time_t)(usec / RBD_USEC_PER_SEC),
-		.tv_usec = (suseconds_t)(usec % RBD_USEC_PER_SEC),
-	};
-
-	return tv;
-}
 
 /* Run c's close callback, if it has not run yet. */
 static void conn_release(struct rbd_conn *c)
@@ -226,9 +207,9 @@ void rbd_conn_fail(struct rbd_conn *c, const char *code, const char *fmt, ...)
  * a client trickle one byte at a time forever. */
 static void conn_set_deadline(struct rbd_conn *c)
 {
-	uint64_t now = now_usec();
-	struct timeval rtv = tv_usec(c->deadline > now ? c->deadline - now : 1);
-	struct timeval wtv = tv_usec(c->ctl->timeout_usec);
+	uint64_t now = rbd_mono_usec();
+	struct timeval rtv = rbd_usec_tv(c->deadline > now ? c->deadline - now : 1);
+	struct timeval wtv = rbd_usec_tv(c->ctl->timeout_usec);
 
 	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
 }
@@ -236,7 +217,7 @@ static void conn_set_deadline(struct rbd_conn *c)
 /* Parse the request line and hand it to the handler. */
 static void conn_dispatch(struct rbd_conn *c, const char *line, size_t len)
 {
-	struct timeval wtv = tv_usec(c->ctl->timeout_usec);
+	struct timeval wtv = rbd_usec_tv(c->ctl->timeout_usec);
 	struct rbd_request req;
 	char err[512];
 	int r;
@@ -391,7 +372,7 @@ static int conn_new(struct rbd_control *ctl, int fd, const struct rbd_peer *peer
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	/* Read no more than a whole line and its newline before looking. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, RBD_PROTO_LINE_MAX + 1);
-	c->deadline = now_usec() + ctl->timeout_usec;
+	c->deadline = rbd_mono_usec() + ctl->timeout_usec;
 	conn_set_deadline(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = ctl->conns;
@@ -430,7 +411,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 static void accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct rbd_control *ctl = arg;
-	struct timeval tv = tv_usec(ACCEPT_RETRY_USEC);
+	struct timeval tv = rbd_usec_tv(ACCEPT_RETRY_USEC);
 
 	evconnlistener_disable(lev);
 	evtimer_add(ctl->resume, &tv);

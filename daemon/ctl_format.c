@@ -194,16 +194,38 @@ static const char *const status_head[ST_COLS] = {
 	"SERVICE", "STATE", "LIVE", "KNOWN-GOOD", "SINCE",
 };
 
+/* Whether the service's policy runs in dry-run mode. */
+static bool dry_run(const json_t *svc)
+{
+	const char *mode = str(svc, "mode");
+
+	return mode && strcmp(mode, "dry-run") == 0;
+}
+
 /* The cells of one service's status row: the state names its target
- * ("rolling_back to v2.4.1") and says when a deploy command is running. */
+ * ("rolling_back to v2.4.1") and says when a deploy command (or the
+ * down-migration before it) is running, and when nothing will be run
+ * automatically (dry-run, paused). */
 static void status_cells(const json_t *svc, uint64_t now, char cells[][CELL])
 {
 	const char *target = str(svc, "target");
+	const char *flags[3];
 	char state[2 * CELL];
+	size_t n = 0, off;
 
-	snprintf(state, sizeof(state), "%s%s%s%s", dash(str(svc, "state")),
-	    target ? " to " : "", target ? target : "",
-	    json_is_true(json_object_get(svc, "deploying")) ? " (deploying)" : "");
+	if (json_is_true(json_object_get(svc, "migrating")))
+		flags[n++] = "migrating down";
+	else if (json_is_true(json_object_get(svc, "deploying")))
+		flags[n++] = "deploying";
+	if (dry_run(svc))
+		flags[n++] = "dry-run";
+	if (json_is_object(json_object_get(svc, "paused")))
+		flags[n++] = "paused";
+	off = (size_t)snprintf(state, sizeof(state), "%s%s%s",
+	    dash(str(svc, "state")), target ? " to " : "", target ? target : "");
+	for (size_t i = 0; i < n && off < sizeof(state); i++)
+		off += (size_t)snprintf(state + off, sizeof(state) - off, "%s%s%s",
+		    i ? ", " : " (", flags[i], i + 1 == n ? ")" : "");
 	rbd_ctl_escape(str(svc, "service"), cells[ST_SERVICE], CELL);
 	rbd_ctl_escape(state, cells[ST_STATE], CELL);
 	rbd_ctl_escape(str(svc, "live"), cells[ST_LIVE], CELL);
@@ -268,12 +290,235 @@ static void print_checks(FILE *out, const json_t *svc)
 	}
 }
 
+/* A time of day for a note: local time, with the date when it is not
+ * today's. */
+static char *day_time(uint64_t usec, uint64_t now, char *buf, size_t len)
+{
+	time_t t = (time_t)(usec / RBD_USEC_PER_SEC);
+	time_t n = (time_t)(now / RBD_USEC_PER_SEC);
+	struct tm a, b;
+	bool today = localtime_r(&t, &a) && localtime_r(&n, &b) &&
+	    a.tm_year == b.tm_year && a.tm_yday == b.tm_yday;
+
+	return rbd_ctl_time(usec, !today, buf, len);
+}
+
+/* How long until something, in whole seconds rounded up, as a countdown
+ * shows it: a pause of 10m is "in 10m" right after it began, not
+ * "in 9m59s". */
+static char *secs_left(uint64_t usec, char *buf, size_t len)
+{
+	uint64_t part = usec % RBD_USEC_PER_SEC;
+
+	return rbd_duration_str(part ? usec - part + RBD_USEC_PER_SEC : usec,
+	    buf, len);
+}
+
+/* The head of a note: a blank line before the first (*blank says it is
+ * out), then "checkout: " in the table of every service. */
+static void note(FILE *out, const char *prefix, bool *blank)
+{
+	if (!*blank)
+		fputc('\n', out);
+	*blank = true;
+	if (prefix) {
+		rbd_ctl_puts(out, prefix);
+		fputs(": ", out);
+	}
+}
+
+/* "paused by uid 0 pid 42 until 10:52:07 (in 9m58s): db maintenance",
+ * or "... until resumed". */
+static void print_pause(FILE *out, const json_t *p, uint64_t now)
+{
+	uint64_t until = usec_of(p, "until");
+	const char *reason = str(p, "reason");
+	char t[32], d[RBD_DURATION_STR_MAX];
+
+	fputs("paused by ", out);
+	rbd_ctl_puts(out, str(p, "by"));
+	if (!until)
+		fputs(" until resumed", out);
+	else if (until >= now + RBD_USEC_PER_SEC)
+		fprintf(out, " until %s (in %s)", day_time(until, now, t,
+		    sizeof(t)), secs_left(until - now, d, sizeof(d)));
+	else
+		fprintf(out, " until %s (ending now)", day_time(until, now, t,
+		    sizeof(t)));
+	if (reason) {
+		fputs(": ", out);
+		rbd_ctl_puts(out, reason);
+	}
+}
+
+/* "running migrate_down 43 -> 42 before deploying v2.4.1". */
+static void print_migrating(FILE *out, const json_t *svc)
+{
+	const json_t *from = json_object_get(svc, "schema");
+	const json_t *to = json_object_get(svc, "target_schema");
+
+	fputs("running migrate_down", out);
+	if (json_is_integer(from))
+		fprintf(out, " %lld", (long long)json_integer_value(from));
+	if (json_is_integer(to))
+		fprintf(out, " -> %lld", (long long)json_integer_value(to));
+	fputs(" before deploying ", out);
+	rbd_ctl_puts(out, str(svc, "target"));
+}
+
+/* "schema 43 (irreversible migration from 42)": the database's schema as
+ * the live release left it. False when it is not known. */
+static bool print_schema(FILE *out, const json_t *svc)
+{
+	const json_t *schema = json_object_get(svc, "schema");
+	const json_t *before = json_object_get(svc, "schema_before");
+	const char *migration = str(svc, "migration");
+
+	if (!json_is_integer(schema))
+		return false;
+	fprintf(out, "schema %lld", (long long)json_integer_value(schema));
+	if (migration && strcmp(migration, "none") != 0) {
+		fputs(" (", out);
+		rbd_ctl_puts(out, migration);
+		fputs(" migration", out);
+		if (json_is_integer(before))
+			fprintf(out, " from %lld",
+			    (long long)json_integer_value(before));
+		fputc(')', out);
+	}
+	return true;
+}
+
+/* "automatic rollbacks: 1 of 3 in the last 1h", and what the loop
+ * breaker does at its limit. False when the reply has no such object. */
+static bool print_automatic(FILE *out, const json_t *svc)
+{
+	const json_t *a = json_object_get(svc, "automatic_rollbacks");
+	long long count = json_integer_value(json_object_get(a, "count"));
+	long long max = json_integer_value(json_object_get(a, "max"));
+	char d[RBD_DURATION_STR_MAX];
+
+	if (!json_is_object(a))
+		return false;
+	if (max <= 0) {
+		fputs("automatic rollbacks: off (rollback.max_automatic 0); "
+		    "a degraded release is held", out);
+		return true;
+	}
+	fprintf(out, "automatic rollbacks: %lld of %lld in the last %s", count,
+	    max, rbd_duration_str(usec_of(a, "per_usec"), d, sizeof(d)));
+	if (count >= max)
+		fputs(" (the limit: a degraded release is held, not rolled "
+		    "back)", out);
+	return true;
+}
+
+/* "guard postgres: FAILING since 10:42:07 (connection refused)", "guard
+ * postgres: ok". */
+static void print_guard(FILE *out, const json_t *g, uint64_t now)
+{
+	const char *last = str(g, "last"), *detail = str(g, "detail");
+	uint64_t since = usec_of(g, "failing_since");
+	char t[32];
+
+	fputs("guard ", out);
+	rbd_ctl_puts(out, str(g, "name"));
+	if (json_is_true(json_object_get(g, "failing"))) {
+		fputs(": FAILING", out);
+		if (since)
+			fprintf(out, " since %s", day_time(since, now, t,
+			    sizeof(t)));
+	} else if (!last) {
+		fputs(": no sample yet", out);
+		detail = NULL;
+	} else if (strcmp(last, "fail") == 0) {
+		char cells[CK_COLS][CELL];
+
+		check_cells(g, cells);
+		fprintf(out, ": ok so far, %s failing samples in a row",
+		    cells[CK_FAILS]);
+	} else if (strcmp(last, "ok") == 0) {
+		fputs(": ok", out);
+		detail = NULL;
+	} else {
+		fputs(": ok, last sample: ", out);
+		rbd_ctl_puts(out, last);
+	}
+	if (detail) {
+		fputs(" (", out);
+		rbd_ctl_puts(out, detail);
+		fputc(')', out);
+	}
+	fputc('\n', out);
+}
+
+/* Whether the table of every service needs a note on svc: something is
+ * not run (dry-run, a pause), a down-migration runs, a guard fails. */
+static bool notable(const json_t *svc)
+{
+	const json_t *guards = json_object_get(svc, "guards"), *g;
+	size_t i;
+
+	if (dry_run(svc) || json_is_object(json_object_get(svc, "paused")) ||
+	    json_is_true(json_object_get(svc, "migrating")))
+		return true;
+	json_array_foreach(guards, i, g)
+		if (json_is_true(json_object_get(g, "failing")))
+			return true;
+	return false;
+}
+
+/* What status says besides the table: what nothing runs because of
+ * (dry-run, a pause), a down-migration in flight and failing guards; with
+ * all, also the schema, the loop breaker's count and every guard. With a
+ * prefix (the service's name) each line starts with it; the first line
+ * printed comes after a blank one, unless *blank says it is out. */
+static void print_notes(FILE *out, const json_t *svc, uint64_t now,
+    const char *prefix, bool all, bool *blank)
+{
+	const json_t *paused = json_object_get(svc, "paused");
+	const json_t *guards = json_object_get(svc, "guards"), *g;
+	size_t i;
+
+	if (dry_run(svc)) {
+		note(out, prefix, blank);
+		fputs("DRY-RUN: judging only, nothing is run\n", out);
+	}
+	if (json_is_object(paused)) {
+		note(out, prefix, blank);
+		print_pause(out, paused, now);
+		fputc('\n', out);
+	}
+	if (json_is_true(json_object_get(svc, "migrating"))) {
+		note(out, prefix, blank);
+		print_migrating(out, svc);
+		fputc('\n', out);
+	}
+	if (all && json_is_integer(json_object_get(svc, "schema"))) {
+		note(out, prefix, blank);
+		print_schema(out, svc);
+		fputc('\n', out);
+	}
+	if (all && json_is_object(json_object_get(svc, "automatic_rollbacks"))) {
+		note(out, prefix, blank);
+		print_automatic(out, svc);
+		fputc('\n', out);
+	}
+	json_array_foreach(guards, i, g) {
+		if (!all && !json_is_true(json_object_get(g, "failing")))
+			continue;
+		note(out, prefix, blank);
+		print_guard(out, g, now);
+	}
+}
+
 int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
     bool checks)
 {
 	const json_t *svcs = json_object_get(reply, "services"), *svc;
 	char cells[ST_COLS][CELL];
 	size_t w[ST_COLS] = { 0 }, i;
+	bool blank;
 
 	if (!json_is_array(svcs))
 		return -EBADMSG;
@@ -296,13 +541,48 @@ int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
 		rbd_ctl_puts(out, str(svc, "reason"));
 		fputc('\n', out);
 	}
-	if (checks)
-		json_array_foreach(svcs, i, svc)
+	/* One service: all there is to say about it, then its checks. Every
+	 * service: what a person must know, a line each, after a blank. */
+	blank = false;
+	json_array_foreach(svcs, i, svc) {
+		if (checks) {
+			blank = false;
+			print_notes(out, svc, now_usec, NULL, true, &blank);
 			print_checks(out, svc);
+		} else if (notable(svc)) {
+			print_notes(out, svc, now_usec, str(svc, "service"),
+			    false, &blank);
+		}
+	}
 	return 0;
 }
 
 enum { HI_AT, HI_EVENT, HI_MOVE, HI_RELEASE, HI_COLS };
+
+/* History's words for the events whose names are shorthand; the others
+ * ("deployed", "promoted", "rolled-back", ...) say what happened as they
+ * are, and a name this table does not know is shown as it is. */
+static const struct {
+	const char *event, *words;
+} event_words[] = {
+	{ "guarded", "held: guard failing" },
+	{ "loop-breaker", "held: too many rollbacks" },
+	{ "would-roll-back", "would roll back (not run)" },
+	{ "paused", "paused" },
+	{ "resumed", "resumed" },
+	{ "migrated-down", "schema migrated down" },
+	{ "migration-failed", "migrate_down failed" },
+};
+
+/* How history names an event. */
+static const char *event_str(const char *event)
+{
+	for (size_t i = 0; event && i < sizeof(event_words) /
+	    sizeof(event_words[0]); i++)
+		if (strcmp(event, event_words[i].event) == 0)
+			return event_words[i].words;
+	return event;
+}
 
 /* The cells of one history line: local time, event, "from -> to",
  * the release and, for a rollback, "-> target". */
@@ -312,7 +592,7 @@ static void history_cells(const json_t *ev, char cells[][CELL])
 	char buf[2 * CELL];
 
 	rbd_ctl_time(usec_of(ev, "at"), true, cells[HI_AT], CELL);
-	rbd_ctl_escape(str(ev, "event"), cells[HI_EVENT], CELL);
+	rbd_ctl_escape(event_str(str(ev, "event")), cells[HI_EVENT], CELL);
 	snprintf(buf, sizeof(buf), "%s -> %s", dash(str(ev, "from")),
 	    dash(str(ev, "to")));
 	rbd_ctl_escape(buf, cells[HI_MOVE], CELL);
@@ -377,6 +657,28 @@ void rbd_ctl_print_state(FILE *out, const json_t *reply)
 		fputc(')', out);
 	}
 	fputc('\n', out);
+}
+
+void rbd_ctl_print_paused(FILE *out, const json_t *reply, uint64_t now_usec,
+    bool resumed)
+{
+	const json_t *p = json_object_get(reply, "paused");
+
+	rbd_ctl_puts(out, str(reply, "service"));
+	fputs(": ", out);
+	if (json_is_object(p)) {
+		print_pause(out, p, now_usec);
+		fputs("\n", out);
+		return;
+	}
+	fputs(resumed ? "resumed: automatic actions run again (" :
+	    "not paused: automatic actions run (", out);
+	rbd_ctl_puts(out, str(reply, "state"));
+	if (str(reply, "live")) {
+		fputc(' ', out);
+		rbd_ctl_puts(out, str(reply, "live"));
+	}
+	fputs(")\n", out);
 }
 
 /* "checkout: watching -> rolling_back to v2.4.1 (reason)": the target

@@ -29,19 +29,41 @@ void rbd_ctl_puts(FILE *out, const char *s);
 
 /* A status reply ({"ok":true,"services":[...]}) as a table: SERVICE,
  * STATE, LIVE, KNOWN-GOOD, SINCE (relative to now_usec, wall clock),
- * REASON. With checks, each service's checks follow in a second table.
+ * REASON. STATE says "(dry-run)", "(paused)", "(deploying)" or
+ * "(migrating down)" after the state when the service's fields say so.
+ *
+ * Without checks (every service), a line after the table for each
+ * service that needs one, "checkout: " first: "DRY-RUN: judging only,
+ * nothing is run", "paused by uid 0 pid 42 until 10:52:07 (in 9m58s): db
+ * maintenance" (or "until resumed"), "running migrate_down 43 -> 42
+ * before deploying v2.4.1", "guard postgres: FAILING since 10:42:07
+ * (connection refused)". With checks (one service), those lines and also
+ * "schema 43 (irreversible migration from 42)", "automatic rollbacks: 1
+ * of 3 in the last 1h" and a line for every guard ("guard postgres: ok"),
+ * then its checks in a second table. Times of day are local, with the
+ * date when it is not today. Fields a reply lacks print nothing.
  * Returns 0, or -EBADMSG when the reply has no "services" array. */
 int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
     bool checks);
 
 /* A history reply ({"ok":true,"service":..,"events":[...]}), newest first,
- * one line per event with its local time. Returns 0, or -EBADMSG when the
- * reply has no "events" array. */
+ * one line per event with its local time. Events with shorthand names are
+ * shown in words ("loop-breaker": "held: too many rollbacks"); unknown
+ * ones as they are. Returns 0, or -EBADMSG when the reply has no "events"
+ * array. */
 int rbd_ctl_print_history(FILE *out, const json_t *reply);
 
 /* The state a request left a service in, from a reply with "service",
  * "state", "live" and "reason": "checkout: watching v2.4.2 (reason)". */
 void rbd_ctl_print_state(FILE *out, const json_t *reply);
+
+/* The reply to pause or resume (the state reply with "paused": null or
+ * {"by", "reason", "until"}): "checkout: paused by uid 0 pid 42 until
+ * 10:52:07 (in 10m0s): db maintenance", or with no pause "checkout:
+ * resumed: automatic actions run again (idle v2.4.1)" (resumed) or
+ * "checkout: not paused: ...". */
+void rbd_ctl_print_paused(FILE *out, const json_t *reply, uint64_t now_usec,
+    bool resumed);
 
 /* One progress line of a --wait stream, prefixed with the local time of
  * its "at" (or of now_usec): the first reply, a "transition" or a "sample"

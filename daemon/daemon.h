@@ -14,11 +14,13 @@
 
 #include "judge.h"
 #include "policy.h"
+#include "unitcheck.h"
 #include "watch.h"
 
 struct event;
 struct event_base;
 struct json_t;
+struct rbd_bus;
 struct rbd_conn;
 struct rbd_control;
 struct rbd_job;
@@ -26,6 +28,7 @@ struct rbd_probe;
 struct rbd_prober;
 struct rbd_runner;
 struct rbd_store;
+struct rbd_unit_reader;
 struct rbd_svc;
 
 struct rbd_daemon {
@@ -36,17 +39,21 @@ struct rbd_daemon {
 	struct rbd_prober *prober;
 	struct rbd_runner *runner;
 	struct rbd_control *control;
+	struct rbd_bus *bus;		/* the system bus, or NULL (see bus.h) */
 	struct rbd_svc **svcs;		/* sorted by name, one per policy */
 	size_t n_svcs;
 	bool stopping;			/* SIGTERM: no new work */
 };
 
-/* One check of a service: its probe, what metric checks remember between
- * samples, and the last sample for status. */
+/* One check (or guard) of a service: its probe, what metric checks
+ * remember between samples, and the last sample for status. */
 struct rbd_check_state {
 	struct rbd_svc *svc;
-	size_t index;
-	struct rbd_probe *probe;	/* NULL when not probing */
+	size_t index;			/* into policy->checks, or ->guards */
+	bool guard;
+	struct rbd_probe *probe;	/* NULL when not probing (HTTP and metric checks) */
+	struct rbd_unit_reader *unit;	/* unit checks: NULL when not probing */
+	struct rbd_unit_base unit_base;	/* unit checks: restarts when probing began */
 	struct rbd_metric_state *metric;	/* scrape checks: previous page */
 	struct rbd_window values;	/* metric checks: (time, value), for baselines */
 	enum rbd_sample_result last;
@@ -72,8 +79,13 @@ struct rbd_svc {
 	struct rbd_watch *w;
 	struct event *timer;
 	struct rbd_check_state *checks;		/* policy->n_checks */
+	struct rbd_check_state *guards;		/* policy->n_guards, probed always */
+	size_t n_guards;			/* entries in guards[] */
+	struct event *pause_timer;		/* ends a pause with a duration */
 	struct rbd_job *job;			/* deploy command running, or NULL */
 	bool deploying;				/* a deploy is running or reporting */
+	const char *command;			/* what runs: "deploy command" or
+						 * "migrate_down command" */
 	struct rbd_waiter *waiters;
 	bool broken;				/* its state could not be recorded */
 	bool orphan;				/* policy removed; freed when the deploy ends */
@@ -113,6 +125,9 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 void svc_sample(struct rbd_svc *s, struct rbd_check_state *cs,
     enum rbd_sample_result result, const char *detail, uint64_t taken_mono);
 
+/* The policy's check (or guard) that cs probes. */
+const struct rbd_check *check_of(const struct rbd_check_state *cs);
+
 /* Probing one check, by its type (checks.c). */
 int check_start(struct rbd_svc *s, struct rbd_check_state *cs);
 void check_stop(struct rbd_check_state *cs);
@@ -133,6 +148,10 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 /* The service's status as a JSON object (new reference), or NULL. */
 struct json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
     uint64_t now_wall);
+
+/* The service's pause as status shows it ({"by", "reason", "until"}), or
+ * JSON null when it is not paused at now_mono. A new reference. */
+struct json_t *svc_pause_json(const struct rbd_svc *s, uint64_t now_mono);
 
 /* The service of that name, or NULL. */
 struct rbd_svc *daemon_find(const struct rbd_daemon *d, const char *name);

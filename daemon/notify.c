@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -107,14 +108,20 @@ void rbd_notify_ready(const struct rbd_daemon *d)
 	notify(buf);
 }
 
-void rbd_notify_reloading(void)
+void rbd_notify_extend(uint64_t usec)
 {
-	struct timespec ts;
 	char buf[64];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(buf, sizeof(buf), "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
+	notify(buf);
+}
+
+void rbd_notify_reloading(void)
+{
+	char buf[64];
+
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-	    (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+	    rbd_mono_usec());
 	notify(buf);
 }
 
@@ -159,9 +166,7 @@ int rbd_notify_watchdog_start(struct rbd_daemon *d)
 	}
 	if (r == 0 || usec == 0)
 		return 0;
-	usec /= 2;
-	half.tv_sec = (time_t)(usec / 1000000);
-	half.tv_usec = (suseconds_t)(usec % 1000000);
+	half = rbd_usec_tv(usec / 2);
 	watchdog_timer = event_new(d->base, -1, EV_PERSIST, on_watchdog, NULL);
 	if (!watchdog_timer || event_add(watchdog_timer, &half) < 0) {
 		rbd_notify_watchdog_stop();

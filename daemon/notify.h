@@ -8,6 +8,7 @@
 #define RBD_NOTIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rbd_daemon;
 
@@ -19,6 +20,13 @@ void rbd_notify_ready(const struct rbd_daemon *d);
  * rolling back to v2.4.1". Called after every transition. A rejected
  * reload's reason stays in front until the next accepted one. */
 void rbd_notify_status(const struct rbd_daemon *d);
+
+/* A start-up step that may take long (opening the store runs its check
+ * and migrations; resuming services may replay a rollback) begins:
+ * EXTEND_TIMEOUT_USEC= tells the service manager that the start may go on
+ * for usec from now, even past TimeoutStartSec=. Within TimeoutStartSec=
+ * it changes nothing. */
+void rbd_notify_extend(uint64_t usec);
 
 /* A reload starts: RELOADING=1 with MONOTONIC_USEC= (CLOCK_MONOTONIC). */
 void rbd_notify_reloading(void);

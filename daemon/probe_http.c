@@ -37,6 +37,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "duration.h"
 #include "probe_http.h"
 
@@ -128,25 +129,6 @@ struct rbd_prober {
 };
 
 static void check_multi_info(struct rbd_prober *p);
-
-/* Monotonic time in usec. */
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* A relative libevent timeout from usec. */
-static struct timeval usec_tv(uint64_t usec)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(usec / RBD_USEC_PER_SEC);
-	tv.tv_usec = (suseconds_t)(usec % RBD_USEC_PER_SEC);
-	return tv;
-}
 
 /* Where in its interval probe number seq first fires. The fractional parts
  * of seq * golden ratio fall evenly over [0, 1) for any run of consecutive
@@ -290,7 +272,7 @@ static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 		evtimer_del(p->timer);
 		return 0;
 	}
-	tv = usec_tv((uint64_t)timeout_ms * RBD_USEC_PER_MSEC);
+	tv = rbd_usec_tv((uint64_t)timeout_ms * RBD_USEC_PER_MSEC);
 	return evtimer_add(p->timer, &tv) < 0 ? -1 : 0;
 }
 
@@ -785,7 +767,7 @@ static void transfer_done(struct rbd_prober *p, CURL *easy, CURLcode code)
 		p->stats.connects += (uint64_t)connects;
 	r.planned = pr->planned;
 	r.started = pr->started;
-	r.latency = now_usec() - pr->started;
+	r.latency = rbd_mono_usec() - pr->started;
 	(void)probe_unhook(pr);		/* h itself */
 	p->stats.samples++;
 	probe_report(pr, &r);
@@ -856,7 +838,7 @@ static int probe_schedule(struct rbd_probe *pr, uint64_t now)
 		next += behind * pr->interval;
 	}
 	pr->next_tick = next;
-	tv = usec_tv(next - now);
+	tv = rbd_usec_tv(next - now);
 	return evtimer_add(pr->tick, &tv);
 }
 
@@ -865,7 +847,7 @@ static void probe_tick(evutil_socket_t fd, short kind, void *arg)
 {
 	struct rbd_probe *pr = arg;
 	struct rbd_prober *p = pr->prober;
-	uint64_t now = now_usec(), planned = pr->next_tick;
+	uint64_t now = rbd_mono_usec(), planned = pr->next_tick;
 
 	(void)fd;
 	(void)kind;
@@ -982,8 +964,8 @@ static int probe_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	probe_set_timeout(pr, cfg->timeout_usec, interval_usec);
 	pr->tick = evtimer_new(p->base, probe_tick, pr);
 	off = spread_offset(++p->seq, interval_usec);
-	pr->next_tick = now_usec() + off;
-	tv = usec_tv(off);
+	pr->next_tick = rbd_mono_usec() + off;
+	tv = rbd_usec_tv(off);
 	if (!pr->tick || evtimer_add(pr->tick, &tv) < 0) {
 		probe_free(pr);
 		return -ENOMEM;

@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "duration.h"
 #include "log.h"
 #include "probe_http.h"
 #include "proto.h"
@@ -54,7 +55,29 @@ static void fail_event(struct rbd_conn *c, int r, const char *err)
 	    "internal" : "refused", "%s", err);
 }
 
-/* deployed, mark-good, mark-bad, rollback: one event for the engine. */
+/* Log a request for the engine, with what it carries. Every value has
+ * been checked by rbd_request_parse (no control characters). */
+static void log_request(const struct rbd_svc *s, const struct rbd_request *req,
+    const struct rbd_peer *peer)
+{
+	char d[RBD_DURATION_STR_MAX], what[64] = "";
+	bool why = req->cmd == RBD_CMD_PAUSE && *req->reason;
+
+	if (req->cmd == RBD_CMD_DEPLOYED && req->has_schema)
+		snprintf(what, sizeof(what), " (schema %lld, migration %s)",
+		    (long long)req->schema, rbd_migration_str(req->migration));
+	else if (req->cmd == RBD_CMD_PAUSE && req->for_usec)
+		snprintf(what, sizeof(what), " for %s",
+		    rbd_duration_str(req->for_usec, d, sizeof(d)));
+	else if (req->cmd == RBD_CMD_PAUSE)
+		snprintf(what, sizeof(what), " until resumed");
+	rbd_log(LOG_INFO, "%s: %s%s%s%s requested by %s%s%s", s->name,
+	    rbd_cmd_str(req->cmd), *req->version ? " " : "", req->version,
+	    what, peer->text, why ? ": " : "", why ? req->reason : "");
+}
+
+/* deployed, mark-good, mark-bad, rollback, pause, resume: one event for
+ * the engine. */
 static void do_event(struct rbd_daemon *d, struct rbd_conn *c,
     const struct rbd_request *req, const struct rbd_peer *peer)
 {
@@ -63,28 +86,41 @@ static void do_event(struct rbd_daemon *d, struct rbd_conn *c,
 		[RBD_CMD_MARK_GOOD] = RBD_EV_MARK_GOOD,
 		[RBD_CMD_MARK_BAD] = RBD_EV_MARK_BAD,
 		[RBD_CMD_ROLLBACK] = RBD_EV_ROLLBACK,
+		[RBD_CMD_PAUSE] = RBD_EV_PAUSE,
+		[RBD_CMD_RESUME] = RBD_EV_RESUME,
 	};
 	struct rbd_svc *s = want_service(d, c, req);
+	/* A request without a schema says nothing about it: schema 0 is a
+	 * schema, so the event gets RBD_SCHEMA_NONE explicitly. */
 	struct rbd_event ev = {
 		.type = types[req->cmd],
 		.version = *req->version ? req->version : NULL,
 		.actor = peer->text,
 		.meta = req->meta,
+		.schema = req->has_schema ? req->schema : RBD_SCHEMA_NONE,
+		.migration = req->has_schema ? req->migration :
+		    RBD_MIGRATION_NONE,
+		.text = *req->reason ? req->reason : NULL,
+		.duration = req->for_usec,
 	};
 	char err[ERRBUF_MAX];
 	json_t *reply;
+	uint64_t now;
 	int r;
 
 	if (!s)
 		return;
-	rbd_log(LOG_INFO, "%s: %s %s requested by %s", s->name,
-	    rbd_cmd_str(req->cmd), *req->version ? req->version : "", peer->text);
-	r = svc_event(s, &ev, rbd_now_mono(), err, sizeof(err));
+	log_request(s, req, peer);
+	now = rbd_now_mono();
+	r = svc_event(s, &ev, now, err, sizeof(err));
 	if (r < 0) {
 		fail_event(c, r, err);
 		return;
 	}
 	reply = state_json(s);
+	/* pause and resume change no state: the reply says what they did. */
+	if (reply && (req->cmd == RBD_CMD_PAUSE || req->cmd == RBD_CMD_RESUME))
+		json_object_set_new(reply, "paused", svc_pause_json(s, now));
 	if (req->cmd != RBD_CMD_DEPLOYED || !req->wait) {
 		reply_close(c, reply);
 		return;

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "ctl_format.h"
 #include "duration.h"
 #include "proto.h"
@@ -62,6 +63,10 @@ enum {
 	LO_META,
 	LO_TO,
 	LO_LIMIT,
+	LO_SCHEMA,
+	LO_MIGRATION,
+	LO_FOR,
+	LO_REASON,
 };
 #define OPT_BIT(lo)	(1u << ((lo) - LO_JSON))
 #define OPT_JSON	OPT_BIT(LO_JSON)
@@ -70,6 +75,10 @@ enum {
 #define OPT_META	OPT_BIT(LO_META)
 #define OPT_TO		OPT_BIT(LO_TO)
 #define OPT_LIMIT	OPT_BIT(LO_LIMIT)
+#define OPT_SCHEMA	OPT_BIT(LO_SCHEMA)
+#define OPT_MIGRATION	OPT_BIT(LO_MIGRATION)
+#define OPT_FOR		OPT_BIT(LO_FOR)
+#define OPT_REASON	OPT_BIT(LO_REASON)
 
 static const struct option global_options[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -85,6 +94,10 @@ static const struct option verb_options[] = {
 	{ "meta", required_argument, NULL, LO_META },
 	{ "to", required_argument, NULL, LO_TO },
 	{ "limit", required_argument, NULL, LO_LIMIT },
+	{ "schema", required_argument, NULL, LO_SCHEMA },
+	{ "migration", required_argument, NULL, LO_MIGRATION },
+	{ "for", required_argument, NULL, LO_FOR },
+	{ "reason", required_argument, NULL, LO_REASON },
 	{ "socket", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -110,6 +123,7 @@ struct ctl {
 	const char **metas;	/* the --meta KEY=VALUE arguments */
 	size_t n_metas;
 	uint64_t timeout;	/* --wait --timeout, usec; 0: none */
+	bool migration;		/* --migration was given */
 	uint64_t deadline;	/* monotonic usec; 0: none */
 	struct rbd_request req;
 	struct reader rd;
@@ -154,16 +168,6 @@ static void say_text(const char *text, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Now on a clock, in usec. */
-static uint64_t now_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC +
-	    (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* A string member of obj; NULL when absent, null or not a string. */
 static const char *str(const json_t *obj, const char *key)
 {
@@ -180,7 +184,7 @@ static int wait_readable(int fd, uint64_t deadline)
 		int ms = -1, r;
 
 		if (deadline) {
-			uint64_t now = now_usec(CLOCK_MONOTONIC), left;
+			uint64_t now = rbd_clock_usec(CLOCK_MONOTONIC), left;
 
 			if (now >= deadline)
 				return -ETIMEDOUT;
@@ -389,7 +393,7 @@ static int stream_msg(const struct ctl *c, const json_t *msg)
 	if (strcmp(event, "verdict") == 0)
 		return verdict(c, msg);
 	if (!c->json)
-		rbd_ctl_print_progress(stderr, msg, now_usec(CLOCK_REALTIME));
+		rbd_ctl_print_progress(stderr, msg, rbd_clock_usec(CLOCK_REALTIME));
 	return -1;
 }
 
@@ -397,7 +401,7 @@ static int stream_msg(const struct ctl *c, const json_t *msg)
 static int wait_verdict(struct ctl *c, const json_t *first)
 {
 	if (!c->json)
-		rbd_ctl_print_progress(stderr, first, now_usec(CLOCK_REALTIME));
+		rbd_ctl_print_progress(stderr, first, rbd_clock_usec(CLOCK_REALTIME));
 	for (;;) {
 		json_t *msg;
 		int r = next_reply(c, c->deadline, &msg);
@@ -448,7 +452,7 @@ static int reply_status(struct ctl *c, const json_t *reply)
 {
 	if (c->json)
 		return CTL_OK;
-	if (rbd_ctl_print_status(stdout, reply, now_usec(CLOCK_REALTIME),
+	if (rbd_ctl_print_status(stdout, reply, rbd_clock_usec(CLOCK_REALTIME),
 	    c->req.service[0] != '\0') < 0)
 		return unexpected(c);
 	return CTL_OK;
@@ -459,6 +463,15 @@ static int reply_history(struct ctl *c, const json_t *reply)
 {
 	if (!c->json && rbd_ctl_print_history(stdout, reply) < 0)
 		return unexpected(c);
+	return CTL_OK;
+}
+
+/* pause and resume: the pause as status shows it, or that there is none. */
+static int reply_paused(struct ctl *c, const json_t *reply)
+{
+	if (!c->json)
+		rbd_ctl_print_paused(stdout, reply, rbd_clock_usec(CLOCK_REALTIME),
+		    c->req.cmd == RBD_CMD_RESUME);
 	return CTL_OK;
 }
 
@@ -474,9 +487,12 @@ static int reply_reload(struct ctl *c, const json_t *reply)
 
 static const struct verb verbs[] = {
 	{ "deployed", RBD_CMD_DEPLOYED, 2, 2,
-	  OPT_META | OPT_WAIT | OPT_TIMEOUT | OPT_JSON,
-	  "SERVICE VERSION [--meta KEY=VALUE]... [--wait [--timeout DURATION]] [--json]",
-	  "announce that VERSION of SERVICE is live; --wait blocks until the verdict",
+	  OPT_META | OPT_WAIT | OPT_TIMEOUT | OPT_JSON | OPT_SCHEMA |
+	  OPT_MIGRATION,
+	  "SERVICE VERSION [--schema N [--migration reversible|irreversible]]\n"
+	  "      [--meta KEY=VALUE]... [--wait [--timeout DURATION]] [--json]",
+	  "announce that VERSION of SERVICE is live (running against database\n"
+	  "      schema N); --wait blocks until the verdict",
 	  reply_deployed },
 	{ "status", RBD_CMD_STATUS, 0, 1, OPT_JSON,
 	  "[SERVICE] [--json]",
@@ -498,6 +514,15 @@ static const struct verb verbs[] = {
 	  "SERVICE VERSION [--json]",
 	  "record VERSION as bad: never a rollback target",
 	  reply_state },
+	{ "pause", RBD_CMD_PAUSE, 1, 1, OPT_FOR | OPT_REASON | OPT_JSON,
+	  "SERVICE [--for DURATION] [--reason TEXT] [--json]",
+	  "stop automatic actions (until resumed, or for DURATION); judging\n"
+	  "      and recording go on",
+	  reply_paused },
+	{ "resume", RBD_CMD_RESUME, 1, 1, OPT_JSON,
+	  "SERVICE [--json]",
+	  "end a pause: automatic actions run again",
+	  reply_paused },
 	{ "reload", RBD_CMD_RELOAD, 0, 0, OPT_JSON,
 	  "[--json]",
 	  "reload the configuration and every policy",
@@ -612,6 +637,68 @@ static int parse_limit(struct ctl *c, const char *arg)
 	return CTL_OK;
 }
 
+/* --schema N: a decimal number from 0 to RBD_SCHEMA_MAX. */
+static int parse_schema(struct ctl *c, const char *arg)
+{
+	char echo[ECHO_MAX], *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || strspn(arg, "0123456789") !=
+	    strlen(arg) || n > (unsigned long long)RBD_SCHEMA_MAX)
+		return usage_error(c->verb, "invalid --schema '%s': must be a "
+		    "number from 0 to %lld", rbd_ctl_escape(arg, echo,
+		    sizeof(echo)), (long long)RBD_SCHEMA_MAX);
+	c->req.has_schema = true;
+	c->req.schema = (int64_t)n;
+	return CTL_OK;
+}
+
+/* --migration none|reversible|irreversible. */
+static int parse_migration(struct ctl *c, const char *arg)
+{
+	char echo[ECHO_MAX];
+
+	if (rbd_migration_from_str(arg, &c->req.migration) < 0)
+		return usage_error(c->verb, "invalid --migration '%s': must be "
+		    "reversible, irreversible or none",
+		    rbd_ctl_escape(arg, echo, sizeof(echo)));
+	c->migration = true;
+	return CTL_OK;
+}
+
+/* --for DURATION: longer than zero, at most RBD_PROTO_PAUSE_MAX. */
+static int parse_for(struct ctl *c, const char *arg)
+{
+	char echo[ECHO_MAX], d[RBD_DURATION_STR_MAX];
+	const char *why = "invalid";
+
+	if (rbd_duration_parse(arg, &c->req.for_usec, &why) < 0)
+		return usage_error(c->verb, "invalid --for '%s': %s",
+		    rbd_ctl_escape(arg, echo, sizeof(echo)), why);
+	if (c->req.for_usec == 0)
+		return usage_error(c->verb, "--for must be longer than 0s "
+		    "(leave it out to pause until resumed)");
+	if (c->req.for_usec > RBD_PROTO_PAUSE_MAX)
+		return usage_error(c->verb, "--for must be at most %s",
+		    rbd_duration_str(RBD_PROTO_PAUSE_MAX, d, sizeof(d)));
+	return CTL_OK;
+}
+
+/* --reason TEXT: what rbd_proto_reason_check takes. */
+static int parse_reason(struct ctl *c, const char *arg)
+{
+	char echo[ECHO_MAX];
+	const char *why = "is invalid";
+
+	if (rbd_proto_reason_check(arg, strlen(arg), &why) < 0)
+		return usage_error(c->verb, "invalid --reason '%s': %s",
+		    rbd_ctl_escape(arg, echo, sizeof(echo)), why);
+	snprintf(c->req.reason, sizeof(c->req.reason), "%s", arg);
+	return CTL_OK;
+}
+
 /* Take one of the verb's options. */
 static int verb_option(struct ctl *c, int ch, const char *arg)
 {
@@ -639,6 +726,14 @@ static int verb_option(struct ctl *c, int ch, const char *arg)
 		break;
 	case LO_LIMIT:
 		return parse_limit(c, arg);
+	case LO_SCHEMA:
+		return parse_schema(c, arg);
+	case LO_MIGRATION:
+		return parse_migration(c, arg);
+	case LO_FOR:
+		return parse_for(c, arg);
+	case LO_REASON:
+		return parse_reason(c, arg);
 	}
 	return CTL_OK;
 }
@@ -671,6 +766,9 @@ static int parse_verb(struct ctl *c, int argc, char **argv)
 	}
 	if (c->timeout && !c->req.wait)
 		return usage_error(c->verb, "--timeout needs --wait");
+	if (c->migration && !c->req.has_schema)
+		return usage_error(c->verb, "--migration needs --schema (the "
+		    "schema VERSION runs against)");
 	c->args = argv + optind;
 	c->nargs = argc - optind;
 	if (c->nargs < c->verb->min_args)
@@ -873,7 +971,7 @@ static int send_request(struct ctl *c)
 /* The first reply, within REPLY_TIMEOUT or --timeout, whichever is first. */
 static int first_reply(struct ctl *c, json_t **ret)
 {
-	uint64_t limit = now_usec(CLOCK_MONOTONIC) + REPLY_TIMEOUT;
+	uint64_t limit = rbd_clock_usec(CLOCK_MONOTONIC) + REPLY_TIMEOUT;
 	bool ours = c->deadline && c->deadline < limit;
 	int r = next_reply(c, ours ? c->deadline : limit, ret);
 
@@ -903,7 +1001,7 @@ static int run(struct ctl *c)
 	if ((r = send_request(c)) != CTL_OK)
 		return r;
 	if (c->timeout)
-		c->deadline = now_usec(CLOCK_MONOTONIC) + c->timeout;
+		c->deadline = rbd_clock_usec(CLOCK_MONOTONIC) + c->timeout;
 	if ((r = first_reply(c, &reply)) != CTL_OK)
 		return r;
 	ok = json_object_get(reply, "ok");

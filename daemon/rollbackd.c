@@ -16,9 +16,11 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "control.h"
 #include "daemon.h"
 #include "diag.h"
+#include "duration.h"
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
@@ -32,6 +34,10 @@
  * crash loses at most this much watch time, which the watch then runs
  * longer (downtime is never counted as watched). */
 #define HEARTBEAT_SEC 5
+/* What each slow start-up step (the store, the services) may take past
+ * the unit's TimeoutStartSec=: EXTEND_TIMEOUT_USEC=. A recovery that runs
+ * longer than this, per step, gets the daemon killed as a failed start. */
+#define STARTUP_STEP_USEC (60 * RBD_USEC_PER_SEC)
 
 /* The listening socket systemd passed (socket activation), or -1. We own
  * it: rbd_control_free leaves it open, main closes it at exit. */
@@ -93,18 +99,29 @@ static size_t count_checks(const struct rbd_config *c)
 	return n;
 }
 
+static size_t count_guards(const struct rbd_config *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_policies; i++)
+		n += c->policies[i]->n_guards;
+	return n;
+}
+
 /* -t: exit 0 with a one-line summary when everything loads, 1 otherwise. */
 static int test_config(const char *path)
 {
 	struct rbd_config *c = NULL;
-	size_t checks;
+	size_t checks, guards;
 
 	if (load_config(path, &c) < 0)
 		return 1;
 	checks = count_checks(c);
-	printf("rollbackd: configuration %s is ok: %zu polic%s, %zu check%s\n",
-	    path, c->n_policies, c->n_policies == 1 ? "y" : "ies",
-	    checks, checks == 1 ? "" : "s");
+	guards = count_guards(c);
+	printf("rollbackd: configuration %s is ok: %zu polic%s, %zu check%s, "
+	    "%zu guard%s\n", path, c->n_policies, c->n_policies == 1 ? "y" :
+	    "ies", checks, checks == 1 ? "" : "s", guards,
+	    guards == 1 ? "" : "s");
 	rbd_config_free(c);
 	return 0;
 }
@@ -326,6 +343,39 @@ static int passed_socket(int *ret_fd)
 	return 0;
 }
 
+/* The system bus, when there is one to talk to: deploy commands run as
+ * transient units over it (under systemd), unit checks ask it. With
+ * $ROLLBACKD_BUS_ADDRESS, that bus instead (tests: a private dbus-daemon).
+ * Neither: d->bus stays NULL. The bus connects on its own, now or later.
+ * Returns 0 or -ENOMEM. */
+static int bus_start(struct rbd_daemon *d)
+{
+	const char *address = getenv("ROLLBACKD_BUS_ADDRESS");
+	bool units = rbd_unit_wanted();
+	int r;
+
+	if (address && !*address)
+		address = NULL;
+	if (!address && !units && sd_booted() <= 0)
+		return 0;
+	r = rbd_bus_new(d->base, address, &d->bus);
+	if (r < 0)
+		return r;
+	/* Under systemd, deploy commands run as transient units, outside our
+	 * sandbox; while the bus is down, as our children (inside it). */
+	if (!units)
+		return 0;
+	r = rbd_runner_use_units(d->runner, d->bus);
+	if (r < 0)
+		return r;
+	if (rbd_bus_connected(d->bus))
+		rbd_log(LOG_INFO, "deploy commands run as transient systemd units");
+	else
+		rbd_log(LOG_WARNING, "deploy commands run as children of the "
+		    "daemon until the system bus can be reached");
+	return 0;
+}
+
 /* Everything but the loop. Returns 0 or an exit status. */
 static int daemon_start(struct rbd_daemon *d)
 {
@@ -342,6 +392,8 @@ static int daemon_start(struct rbd_daemon *d)
 		return EX_CONFIG;
 	if (dir_ensure(d->config->state_dir, 0750, "state directory") < 0)
 		return EX_CANTCREAT;
+	/* quick_check and migrations: long on a big or damaged store. */
+	rbd_notify_extend(STARTUP_STEP_USEC);
 	if (rbd_store_open(d->config->state_dir, &d->store, err, sizeof(err)) < 0) {
 		rbd_log(LOG_ERR, "cannot open the store: %s", err);
 		return EX_CANTCREAT;
@@ -353,18 +405,12 @@ static int daemon_start(struct rbd_daemon *d)
 		rbd_log(LOG_ERR, "cannot set up the event loop");
 		return EX_OSERR;
 	}
-	/* Under systemd, deploy commands run as transient units, outside our
-	 * sandbox; without the bus, as our children (inside it). */
-	if (rbd_unit_wanted()) {
-		r = rbd_runner_use_units(d->runner);
-		if (r < 0)
-			rbd_log(LOG_WARNING, "deploy commands run as children: "
-			    "cannot reach systemd over the system bus: %s",
-			    strerror(-r));
-		else
-			rbd_log(LOG_INFO, "deploy commands run as transient "
-			    "systemd units");
+	if (bus_start(d) < 0) {
+		rbd_log(LOG_ERR, "cannot set up the system bus connection");
+		return EX_OSERR;
 	}
+	/* Resuming may run an interrupted rollback's deploy command again. */
+	rbd_notify_extend(STARTUP_STEP_USEC);
 	if (build_services(d, d->config, &d->svcs, &n) < 0)
 		return EX_OSERR;
 	d->n_svcs = n;
@@ -393,6 +439,8 @@ static void daemon_stop(struct rbd_daemon *d)
 	listen_fd = -1;
 	rbd_notify_watchdog_stop();
 	rbd_runner_free(d->runner);
+	/* After everything that listens to it or holds its calls. */
+	rbd_bus_free(d->bus);
 	rbd_prober_free(d->prober);
 	rbd_store_free(d->store);
 	rbd_config_free(d->config);

@@ -26,7 +26,10 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
+#include "bus.h"
 #include "duration.h"
+#include "log.h"
 #include "runner.h"
 #include "runner_unit.h"
 
@@ -76,6 +79,7 @@ struct rbd_runner {
 	uint64_t grace;
 	bool stopping;
 	struct rbd_unit_runner *units;	/* jobs as units, when set */
+	struct rbd_bus *bus;		/* theirs */
 	bool units_done;		/* units' shutdown is over */
 	void (*done_cb)(void *arg);
 	void *done_arg;
@@ -90,26 +94,6 @@ struct child_plan {
 	int out_w, status_w;
 	long max_fd;			/* for the close loop without close_range */
 };
-
-/* Monotonic time in usec. */
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* usec as a struct timeval for libevent. */
-static struct timeval usec_tv(uint64_t usec)
-{
-	struct timeval tv = {
-		.tv_sec = (time_t)(usec / RBD_USEC_PER_SEC),
-		.tv_usec = (suseconds_t)(usec % RBD_USEC_PER_SEC),
-	};
-
-	return tv;
-}
 
 /* Close *fd if open and mark it closed. */
 static void fd_close(int *fd)
@@ -394,7 +378,7 @@ static void job_maybe_finish(struct rbd_job *job)
 	if (job->done || !job->exited || (job->out_fd >= 0 && !job->group_killed))
 		return;
 	job->done = true;
-	job->ended = now_usec();
+	job->ended = rbd_mono_usec();
 	event_del(job->timeout_ev);
 	event_del(job->kill_ev);
 	event_active(job->done_ev, EV_TIMEOUT, 0);
@@ -437,8 +421,8 @@ static bool job_try_reap(struct rbd_job *job)
  * SIGKILL after grace unless one is due sooner. */
 static void job_terminate(struct rbd_job *job, uint64_t grace)
 {
-	uint64_t kill_at = now_usec() + grace;
-	struct timeval tv = usec_tv(grace);
+	uint64_t kill_at = rbd_mono_usec() + grace;
+	struct timeval tv = rbd_usec_tv(grace);
 
 	if (job->exited || job->done)
 		return;
@@ -629,7 +613,7 @@ static int job_pipes(struct rbd_job *job, int *ret_out_w, int *ret_status_w)
  * can fail after it. Returns 0 or -errno. */
 static int job_arm(struct rbd_job *job, uint64_t timeout_usec)
 {
-	struct timeval tv = usec_tv(timeout_usec);
+	struct timeval tv = rbd_usec_tv(timeout_usec);
 
 	job->out_ev = event_new(job->runner->base, job->out_fd,
 	    EV_READ | EV_PERSIST, on_output, job);
@@ -742,7 +726,7 @@ static int job_spawn(struct rbd_job *job, char *const argv[],
 		p.max_fd = sysconf(_SC_OPEN_MAX);
 		if (p.max_fd < 0 || p.max_fd > INT_MAX)
 			p.max_fd = 65536;
-		job->started = now_usec();
+		job->started = rbd_mono_usec();
 		pid = job_fork(&p);
 		err = pid < 0 ? (int)pid : 0;
 		job->pid = pid;
@@ -763,17 +747,20 @@ int rbd_runner_start(struct rbd_runner *r, char *const argv[],
 }
 
 /* Jobs as transient units: see runner.h. */
-int rbd_runner_use_units(struct rbd_runner *r)
+int rbd_runner_use_units(struct rbd_runner *r, struct rbd_bus *bus)
 {
 	struct rbd_unit_runner *u;
 	int err;
 
+	if (!bus)
+		return -EINVAL;
 	if (r->units)
 		return 0;
-	err = rbd_unit_runner_new(r->base, &u);
+	err = rbd_unit_runner_new(r->base, bus, &u);
 	if (err < 0)
 		return err;
 	r->units = u;
+	r->bus = bus;
 	return 0;
 }
 
@@ -794,7 +781,13 @@ int rbd_runner_start_labelled(struct rbd_runner *r, const char *label,
 		    timeout_usec, cb, arg);
 		if (err >= 0 && ret)
 			*ret = NULL;
-		return err;
+		if (err != -ENOTCONN)
+			return err;
+		/* Better a deploy inside our sandbox than none. */
+		rbd_log(LOG_WARNING, "%s: %s runs as a child of the daemon, not "
+		    "as a transient unit: %s", label ? label : "deploy", argv[0],
+		    *rbd_bus_error(r->bus) ? rbd_bus_error(r->bus) :
+		    "the system bus connection is closing");
 	}
 	job = job_new(r, argv[0], cb, arg);
 	if (!job)

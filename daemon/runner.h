@@ -37,6 +37,7 @@
 #include "watch.h"
 
 struct event_base;
+struct rbd_bus;
 struct rbd_runner;
 struct rbd_job;
 
@@ -89,15 +90,18 @@ int rbd_runner_start(struct rbd_runner *r, char *const argv[],
 
 /* rbd_runner_start, for a job that label names (the service): under
  * rbd_runner_use_units, the unit is "rollbackd-deploy-<label>-<id>.service"
- * and *ret is set to NULL (there is no struct rbd_job then). */
+ * and *ret is set to NULL (there is no struct rbd_job then); while the bus
+ * is down, the job is a child as without units, and *ret is set. */
 int rbd_runner_start_labelled(struct rbd_runner *r, const char *label,
     char *const argv[], char *const envp[], uint64_t timeout_usec,
     rbd_run_cb cb, void *arg, struct rbd_job **ret);
 
 /* From now on, run every job as a transient systemd unit (runner_unit.h)
- * instead of a child. Returns 0, or -errno when the system bus cannot be
- * reached, and then the runner forks as before. */
-int rbd_runner_use_units(struct rbd_runner *r);
+ * over bus (which must outlive the runner) instead of a child. A job that
+ * starts while the bus is down runs as a child, with a warning logged.
+ * Returns 0, or -EINVAL (no bus), -ENOMEM, and then the runner forks as
+ * before. */
+int rbd_runner_use_units(struct rbd_runner *r, struct rbd_bus *bus);
 
 /* Clean stop: SIGTERM every running job's group now, SIGKILL after grace
  * (or sooner, if a timeout's grace ends first); each job's callback is

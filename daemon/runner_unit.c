@@ -1,9 +1,10 @@
 /* Deploy commands as transient units: see runner_unit.h for the contract.
  *
- * sd-bus inside libevent: one event on the bus fd, re-armed after every
- * round with what sd_bus_get_events and sd_bus_get_timeout ask for; a
- * round calls sd_bus_process until it has nothing left to do. Every call
- * to systemd is asynchronous.
+ * The connection is the shared one of bus.c, which drives it on the loop,
+ * subscribes to systemd's signals and reconnects. Every call to systemd
+ * is asynchronous. A job keeps a reference to the sd_bus it was started
+ * on: when the bus tells us it is down, every job whose connection is not
+ * the current one has lost its signals, and with them its result.
  *
  * A job's life: a match on PropertiesChanged of the unit's object path
  * (known from its name before it exists), then StartTransientUnit. systemd
@@ -15,7 +16,6 @@
  * before it removes it. The completion runs from a fresh loop callback,
  * as in runner.c. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,8 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-id128.h>
 
+#include "clock.h"
+#include "bus.h"
 #include "duration.h"
 #include "runner_unit.h"
 
@@ -56,6 +58,7 @@ struct unit_job {
 	char *exec;			/* ExecStart='s path */
 	rbd_run_cb cb;
 	void *arg;
+	sd_bus *bus;			/* the connection it was started on */
 	sd_bus_slot *match, *start_call, *stop_call;
 	struct event *done_ev;
 	uint64_t started, ended, timeout;
@@ -65,32 +68,21 @@ struct unit_job {
 	uint32_t main_pid;
 	bool seen_running, done;
 	bool stop_asked;		/* our shutdown stopped it */
+	bool lost;			/* the bus went away while it ran */
 	char error[UNIT_DETAIL_MAX];	/* systemd refused the unit */
 	char detail[UNIT_DETAIL_MAX + UNIT_NAME_MAX];
 };
 
 struct rbd_unit_runner {
 	struct event_base *base;
-	sd_bus *bus;
-	struct event *bus_ev;
+	struct rbd_bus *bus;
 	struct event *idle_ev;
 	TAILQ_HEAD(, unit_job) jobs;
 	size_t n_jobs;
-	bool stopping, processing;
+	bool stopping;
 	void (*done_cb)(void *arg);
 	void *done_arg;
 };
-
-static void bus_arm(struct rbd_unit_runner *u);
-
-/* Monotonic time in usec. */
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* See runner_unit.h. */
 bool rbd_unit_wanted(void)
@@ -114,6 +106,7 @@ static void job_free(struct unit_job *job)
 	sd_bus_slot_unref(job->match);
 	sd_bus_slot_unref(job->start_call);
 	sd_bus_slot_unref(job->stop_call);
+	sd_bus_unref(job->bus);
 	if (job->done_ev)
 		event_free(job->done_ev);
 	free(job->path);
@@ -128,10 +121,20 @@ static void job_finish(struct unit_job *job)
 	if (job->done)
 		return;
 	job->done = true;
-	job->ended = now_usec();
+	job->ended = rbd_mono_usec();
 	/* No more signals for it. */
 	job->match = sd_bus_slot_unref(job->match);
 	event_active(job->done_ev, EV_TIMEOUT, 0);
+}
+
+/* The connection the job was started on is gone: no word of its end will
+ * come. The unit itself runs on, to its end or its RuntimeMaxSec=. */
+static void job_lose(struct unit_job *job)
+{
+	if (job->done)
+		return;
+	job->lost = true;
+	job_finish(job);
 }
 
 /* Whether the unit ran into its RuntimeMaxSec=. A stop of ours whose grace
@@ -147,6 +150,12 @@ static void job_describe(const struct unit_job *job, char *buf, size_t len)
 	char d[RBD_DURATION_STR_MAX], what[UNIT_DETAIL_MAX];
 	const char *abbrev;
 
+	if (job->lost) {
+		snprintf(buf, len, "the system bus connection was lost while "
+		    "unit %s ran; its result is unknown: journalctl -u %s",
+		    job->name, job->name);
+		return;
+	}
 	if (job->error[0])
 		snprintf(what, sizeof(what), "could not start unit %s: %.200s",
 		    job->name, job->error);
@@ -179,8 +188,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct unit_job *job = arg;
 	struct rbd_unit_runner *u = job->u;
-	bool exited = !job->error[0] && job->main_code == CLD_EXITED;
-	bool killed = !job->error[0] && (job->main_code == CLD_KILLED ||
+	bool known = !job->error[0] && !job->lost;
+	bool exited = known && job->main_code == CLD_EXITED;
+	bool killed = known && (job->main_code == CLD_KILLED ||
 	    job->main_code == CLD_DUMPED);
 	struct rbd_run_result res;
 
@@ -192,7 +202,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		event_active(u->idle_ev, EV_TIMEOUT, 0);
 	job_describe(job, job->detail, sizeof(job->detail));
 	res = (struct rbd_run_result){
-		.result = job_timed_out(job) ? RBD_DEPLOY_TIMED_OUT :
+		.result = job->lost ? RBD_DEPLOY_FAILED :
+		    job_timed_out(job) ? RBD_DEPLOY_TIMED_OUT :
 		    exited && job->main_status == 0 &&
 		    strcmp(job->result, "success") == 0 ?
 		    RBD_DEPLOY_OK : RBD_DEPLOY_FAILED,
@@ -279,7 +290,8 @@ static int on_properties(sd_bus_message *m, void *arg, sd_bus_error *err)
 	return 0;
 }
 
-/* The reply to StartTransientUnit: a refusal ends the job. */
+/* The reply to StartTransientUnit: a refusal ends the job. The NoReply
+ * that a dying connection makes up is no refusal: the unit may run. */
 static int on_started(sd_bus_message *m, void *arg, sd_bus_error *err)
 {
 	struct unit_job *job = arg;
@@ -289,6 +301,10 @@ static int on_started(sd_bus_message *m, void *arg, sd_bus_error *err)
 	job->start_call = sd_bus_slot_unref(job->start_call);
 	if (!e || job->done)
 		return 0;
+	if (sd_bus_is_open(sd_bus_message_get_bus(m)) <= 0) {
+		job_lose(job);
+		return 0;
+	}
 	set_str(job->error, sizeof(job->error), e->message ? e->message : e->name);
 	job_finish(job);
 	return 0;
@@ -379,7 +395,7 @@ static int job_message(struct unit_job *job, char *const argv[],
 	int no = 0, r;
 
 	snprintf(desc, sizeof(desc), "rollbackd deploy command %s", job->cmd);
-	r = sd_bus_message_new_method_call(job->u->bus, &m, SD_DEST, SD_PATH,
+	r = sd_bus_message_new_method_call(job->bus, &m, SD_DEST, SD_PATH,
 	    SD_MANAGER, "StartTransientUnit");
 	if (r >= 0)
 		r = sd_bus_message_append(m, "ss", job->name, "fail");
@@ -444,79 +460,22 @@ static int job_message(struct unit_job *job, char *const argv[],
 	return 0;
 }
 
-/* ---- the bus on the loop ---- */
+/* ---- the bus ---- */
 
-/* Every job fails: the bus is gone, and with it any word of their end. */
-static void fail_all(struct rbd_unit_runner *u, const char *why)
-{
-	struct unit_job *job;
-
-	TAILQ_FOREACH(job, &u->jobs, entry) {
-		if (job->done)
-			continue;
-		set_str(job->error, sizeof(job->error), why);
-		job_finish(job);
-	}
-}
-
-/* The bus fd is ready, or its timeout is due: process until there is
- * nothing left, then re-arm. */
-static void on_bus(evutil_socket_t fd, short what, void *arg)
+/* The bus changed: down, every job on a connection that is not the
+ * current one has lost it (the current one, if any, is newer: the bus
+ * tells a drop before a reconnect). Up, nothing to redo: bus.c
+ * subscribes again, and no job of the old connection is left. */
+static void on_bus_change(void *arg, bool connected)
 {
 	struct rbd_unit_runner *u = arg;
-	int r;
+	sd_bus *now = rbd_bus_get(u->bus);
+	struct unit_job *job;
 
-	(void)fd;
-	(void)what;
-	u->processing = true;
-	do
-		r = sd_bus_process(u->bus, NULL);
-	while (r > 0);
-	u->processing = false;
-	if (r < 0) {
-		char why[UNIT_DETAIL_MAX];
-
-		snprintf(why, sizeof(why), "lost the connection to systemd: %s",
-		    strerror(-r));
-		fail_all(u, why);
-		return;		/* nothing to watch any more */
-	}
-	bus_arm(u);
-}
-
-/* Watch the bus fd for what sd-bus waits for, until its timeout. */
-static void bus_arm(struct rbd_unit_runner *u)
-{
-	int fd = sd_bus_get_fd(u->bus), events = sd_bus_get_events(u->bus);
-	uint64_t until = UINT64_MAX, now;
-	struct timeval tv;
-	short flags = 0;
-
-	if (fd < 0 || events < 0)
-		return;
-	if (events & POLLIN)
-		flags |= EV_READ;
-	if (events & POLLOUT)
-		flags |= EV_WRITE;
-	event_del(u->bus_ev);
-	event_assign(u->bus_ev, u->base, fd, flags, on_bus, u);
-	if (sd_bus_get_timeout(u->bus, &until) < 0 || until == UINT64_MAX) {
-		event_add(u->bus_ev, NULL);
-		return;
-	}
-	now = now_usec();
-	until = until > now ? until - now : 0;
-	tv.tv_sec = (time_t)(until / RBD_USEC_PER_SEC);
-	tv.tv_usec = (suseconds_t)(until % RBD_USEC_PER_SEC);
-	event_add(u->bus_ev, &tv);
-}
-
-/* After a call was queued: let the loop send it. Inside on_bus the
- * re-arm comes at its end. */
-static void bus_kick(struct rbd_unit_runner *u)
-{
-	if (!u->processing)
-		bus_arm(u);
+	(void)connected;
+	TAILQ_FOREACH(job, &u->jobs, entry)
+		if (job->bus != now)
+			job_lose(job);
 }
 
 /* ---- the API ---- */
@@ -535,31 +494,26 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 }
 
 /* See runner_unit.h. */
-int rbd_unit_runner_new(struct event_base *base, struct rbd_unit_runner **ret)
+int rbd_unit_runner_new(struct event_base *base, struct rbd_bus *bus,
+    struct rbd_unit_runner **ret)
 {
-	struct rbd_unit_runner *u = calloc(1, sizeof(*u));
-	int r;
+	struct rbd_unit_runner *u;
 
+	if (!base || !bus)
+		return -EINVAL;
+	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->base = base;
+	u->bus = bus;
 	TAILQ_INIT(&u->jobs);
-	u->bus_ev = event_new(base, -1, 0, on_bus, u);
 	u->idle_ev = event_new(base, -1, 0, on_idle, u);
-	if (!u->bus_ev || !u->idle_ev) {
-		rbd_unit_runner_free(u);
+	if (!u->idle_ev || rbd_bus_listen(bus, on_bus_change, u) < 0) {
+		if (u->idle_ev)
+			event_free(u->idle_ev);
+		free(u);
 		return -ENOMEM;
 	}
-	r = sd_bus_open_system(&u->bus);
-	/* Signals of units are sent only to subscribers. */
-	if (r >= 0)
-		r = sd_bus_call_method_async(u->bus, NULL, SD_DEST, SD_PATH,
-		    SD_MANAGER, "Subscribe", NULL, NULL, "");
-	if (r < 0) {
-		rbd_unit_runner_free(u);
-		return r;
-	}
-	bus_arm(u);
 	*ret = u;
 	return 0;
 }
@@ -571,24 +525,20 @@ void rbd_unit_runner_free(struct rbd_unit_runner *u)
 
 	if (!u)
 		return;
+	rbd_bus_unlisten(u->bus, on_bus_change, u);
 	while ((job = TAILQ_FIRST(&u->jobs))) {
 		TAILQ_REMOVE(&u->jobs, job, entry);
 		job_free(job);
 	}
-	if (u->bus) {
-		sd_bus_flush(u->bus);	/* bounded by sd-bus's own timeout */
-		sd_bus_close_unref(u->bus);
-	}
-	if (u->bus_ev)
-		event_free(u->bus_ev);
 	if (u->idle_ev)
 		event_free(u->idle_ev);
 	free(u);
 }
 
-/* A job named for label, with its object path; no unit yet. */
-static struct unit_job *job_new(struct rbd_unit_runner *u, const char *label,
-    char *const argv[], char *const envp[], rbd_run_cb cb, void *arg)
+/* A job named for label, on bus, with its object path; no unit yet. */
+static struct unit_job *job_new(struct rbd_unit_runner *u, sd_bus *bus,
+    const char *label, char *const argv[], char *const envp[], rbd_run_cb cb,
+    void *arg)
 {
 	struct unit_job *job = calloc(1, sizeof(*job));
 	char esc[UNIT_LABEL_MAX + 8];
@@ -597,6 +547,7 @@ static struct unit_job *job_new(struct rbd_unit_runner *u, const char *label,
 	if (!job)
 		return NULL;
 	job->u = u;
+	job->bus = sd_bus_ref(bus);
 	job->cb = cb;
 	job->arg = arg;
 	/* Unique across restarts of the daemon: a unit of the last one may
@@ -625,34 +576,39 @@ int rbd_unit_runner_start(struct rbd_unit_runner *u, const char *label,
 {
 	sd_bus_message *m = NULL;
 	struct unit_job *job;
+	sd_bus *bus;
 	int r;
 
 	if (!u || !argv || !argv[0] || !envp || !cb)
 		return -EINVAL;
 	if (u->stopping)
 		return -ESHUTDOWN;
-	job = job_new(u, label, argv, envp, cb, arg);
+	bus = rbd_bus_get(u->bus);
+	if (!bus)
+		return -ENOTCONN;
+	job = job_new(u, bus, label, argv, envp, cb, arg);
 	if (!job)
 		return -ENOMEM;
 	job->timeout = timeout_usec;
 	/* The match before the unit exists, so no signal of it is missed. */
-	r = sd_bus_match_signal_async(u->bus, &job->match, SD_DEST, job->path,
+	r = sd_bus_match_signal_async(bus, &job->match, SD_DEST, job->path,
 	    "org.freedesktop.DBus.Properties", "PropertiesChanged",
 	    on_properties, NULL, job);
 	if (r >= 0)
 		r = job_message(job, argv, envp, timeout_usec, &m);
 	if (r >= 0)
-		r = sd_bus_call_async(u->bus, &job->start_call, m, on_started, job, 0);
+		r = sd_bus_call_async(bus, &job->start_call, m, on_started, job, 0);
 	sd_bus_message_unref(m);
 	if (r < 0) {
 		job_free(job);
-		bus_kick(u);
-		return r;
+		rbd_bus_kick(u->bus);
+		/* A connection that is closing and not yet dropped. */
+		return r == -ENOTCONN || r == -ECONNRESET ? -ENOTCONN : r;
 	}
-	job->started = now_usec();
+	job->started = rbd_mono_usec();
 	TAILQ_INSERT_TAIL(&u->jobs, job, entry);
 	u->n_jobs++;
-	bus_kick(u);
+	rbd_bus_kick(u->bus);
 	return 0;
 }
 
@@ -660,6 +616,7 @@ int rbd_unit_runner_start(struct rbd_unit_runner *u, const char *label,
 void rbd_unit_runner_shutdown(struct rbd_unit_runner *u,
     void (*done_cb)(void *arg), void *arg)
 {
+	sd_bus *bus = rbd_bus_get(u->bus);
 	struct unit_job *job;
 
 	u->stopping = true;
@@ -668,8 +625,12 @@ void rbd_unit_runner_shutdown(struct rbd_unit_runner *u,
 	TAILQ_FOREACH(job, &u->jobs, entry) {
 		if (job->done || job->stop_call)
 			continue;
+		if (job->bus != bus) {
+			job_lose(job);	/* nobody left to ask */
+			continue;
+		}
 		job->stop_asked = true;
-		if (sd_bus_call_method_async(u->bus, &job->stop_call, SD_DEST,
+		if (sd_bus_call_method_async(bus, &job->stop_call, SD_DEST,
 		    SD_PATH, SD_MANAGER, "StopUnit", on_stopped, job, "ss",
 		    job->name, "replace") < 0) {
 			set_str(job->error, sizeof(job->error),
@@ -677,7 +638,7 @@ void rbd_unit_runner_shutdown(struct rbd_unit_runner *u,
 			job_finish(job);
 		}
 	}
-	bus_kick(u);
+	rbd_bus_kick(u->bus);
 	if (u->n_jobs == 0)
 		event_active(u->idle_ev, EV_TIMEOUT, 0);
 }

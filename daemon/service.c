@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "control.h"
 #include "daemon.h"
 #include "duration.h"
@@ -28,17 +29,9 @@
  * zero. */
 #define MONO_OFFSET (UINT64_C(100) * 365 * RBD_USEC_PER_DAY)
 
-static uint64_t clock_usec(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * RBD_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 uint64_t rbd_now_mono(void)
 {
-	return clock_usec(CLOCK_MONOTONIC) + MONO_OFFSET;
+	return rbd_clock_usec(CLOCK_MONOTONIC) + MONO_OFFSET;
 }
 
 uint64_t rbd_mono_from_clock(uint64_t clock_monotonic_usec)
@@ -48,11 +41,12 @@ uint64_t rbd_mono_from_clock(uint64_t clock_monotonic_usec)
 
 uint64_t rbd_now_wall(void)
 {
-	return clock_usec(CLOCK_REALTIME);
+	return rbd_clock_usec(CLOCK_REALTIME);
 }
 
 static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
     uint64_t now);
+static void pause_timer_arm(struct rbd_svc *s, uint64_t now);
 
 /* The name every message about s starts with. */
 static const char *svc_name(const struct rbd_svc *s)
@@ -135,12 +129,16 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 #define MSGID_INCONCLUSIVE	"17c743b545fd453fade75fabdf20ef39"
 #define MSGID_MARKED_GOOD	"90afaf50759b4943a8764c3da68bdb9f"
 #define MSGID_MARKED_BAD	"f7dbc2dce1174d30b57ab023ec9d897a"
+#define MSGID_PAUSED		"b2a9e30447af423481225cd0cc5e35d7"
+#define MSGID_RESUMED		"5bf83c6adb15415abaded53d83520a99"
+#define MSGID_MIGRATED_DOWN	"34408189e98b4931b3edf22637e1abb1"
 #define MSGID_OTHER		"5ecfee27d46d404fa129a48bb3644e79"
 
 /* The MESSAGE_ID of step. Every entry into rolling_back is "rollback
  * started", whatever caused it (degraded, marked-bad, rollback-requested:
  * ROLLBACKD_EVENT= tells), so that one id lists every rollback; a
- * degradation that cannot roll back is "held". */
+ * degradation that does not roll back (no target, a guard, the loop
+ * breaker, dry-run or a pause, a failed down-migration) is "held". */
 static const char *step_message_id(const struct rbd_step *step)
 {
 	static const struct {
@@ -155,6 +153,9 @@ static const char *step_message_id(const struct rbd_step *step)
 		{ "inconclusive", MSGID_INCONCLUSIVE },
 		{ "marked-good", MSGID_MARKED_GOOD },
 		{ "marked-bad", MSGID_MARKED_BAD },
+		{ "paused", MSGID_PAUSED },
+		{ "resumed", MSGID_RESUMED },
+		{ "migrated-down", MSGID_MIGRATED_DOWN },
 	};
 
 	if (step->to == RBD_STATE_ROLLING_BACK && step->from != step->to)
@@ -229,14 +230,19 @@ static void record_failed(struct rbd_svc *s, const char *why, uint64_t now)
 	}
 }
 
-int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
+int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
     char *errbuf, size_t errlen)
 {
 	char err[ERRBUF_MAX], old_live[RBD_VERSION_MAX + 1];
 	struct rbd_step step;
 	uint64_t wall = rbd_now_wall();
+	struct rbd_event e = *event;
+	const struct rbd_event *ev = &e;
 	int r;
 
+	/* Times of day in reasons ("failing since 10:42:07 UTC"). */
+	if (!e.wall)
+		e.wall = wall;
 	if (s->broken) {
 		snprintf(errbuf, errlen, "%s: its state cannot be recorded; "
 		    "see the log and restart rollbackd", svc_name(s));
@@ -263,6 +269,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 			waiters_send(s, transition_json(s, &step, wall));
 	}
 	carry_out(s, &step, now);
+	pause_timer_arm(s, now);
 	return 0;
 }
 
@@ -271,17 +278,18 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *ev, uint64_t now,
 void svc_sample(struct rbd_svc *s, struct rbd_check_state *cs,
     enum rbd_sample_result result, const char *detail, uint64_t taken_mono)
 {
-	const struct rbd_check *chk = &s->policy->checks[cs->index];
+	const struct rbd_check *chk = check_of(cs);
 	struct rbd_event ev = {
-		.type = RBD_EV_SAMPLE, .check = cs->index,
-		.sample = result, .detail = detail,
+		.type = cs->guard ? RBD_EV_GUARD_SAMPLE : RBD_EV_SAMPLE,
+		.check = cs->index, .sample = result, .detail = detail,
 	};
 	char err[ERRBUF_MAX];
 
 	cs->last = result;
 	cs->has_last = true;
 	snprintf(cs->detail, sizeof(cs->detail), "%s", detail ? detail : "");
-	rbd_log(LOG_DEBUG, "%s: %s: %s (%s)", svc_name(s), chk->name,
+	rbd_log(LOG_DEBUG, "%s: %s%s: %s (%s)", svc_name(s),
+	    cs->guard ? "guard " : "", chk->name,
 	    rbd_sample_result_str(result), cs->detail);
 	/* Judged at the time the sample was taken, not when it arrived. */
 	if (svc_event(s, &ev, taken_mono, err, sizeof(err)) < 0) {
@@ -291,7 +299,7 @@ void svc_sample(struct rbd_svc *s, struct rbd_check_state *cs,
 	}
 	/* cs outlives the step (check states are only freed by a reload or
 	 * at exit, never from an event), whatever the step stopped. */
-	if (result != RBD_SAMPLE_OK && s->waiters &&
+	if (result != RBD_SAMPLE_OK && s->waiters && !cs->guard &&
 	    cs->index < s->w->n_checks &&
 	    (s->w->fails[cs->index] || s->w->unknowns[cs->index]))
 		waiters_send(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
@@ -302,30 +310,41 @@ void svc_sample(struct rbd_svc *s, struct rbd_check_state *cs,
 		    "unknowns", (json_int_t)s->w->unknowns[cs->index]));
 }
 
+/* Start probing a guard or a check; log a failure. */
+static void probe_start(struct rbd_svc *s, struct rbd_check_state *cs)
+{
+	int r = check_start(s, cs);
+
+	if (r < 0)
+		rbd_log(LOG_ERR, "%s: cannot probe %s%s: %s", svc_name(s),
+		    cs->guard ? "guard " : "", check_of(cs)->name, strerror(-r));
+}
+
 /* Start sampling every check of the policy (only_always: just those that
- * are probed in every state, for their baselines). */
+ * are probed in every state, for their baselines), and every guard, which
+ * is probed in every state: "failing since" needs its history. */
 static void probes_start(struct rbd_svc *s, bool only_always)
 {
+	for (size_t i = 0; i < s->n_guards; i++)
+		probe_start(s, &s->guards[i]);
 	for (size_t i = 0; i < s->policy->n_checks; i++) {
 		const struct rbd_check *chk = &s->policy->checks[i];
-		int r;
 
 		if (only_always && !check_always_probed(chk))
 			continue;
-		r = check_start(s, &s->checks[i]);
-		if (r < 0)
-			rbd_log(LOG_ERR, "%s: cannot probe %s: %s", svc_name(s),
-			    chk->name, strerror(-r));
+		probe_start(s, &s->checks[i]);
 	}
 }
 
 /* Stop the probes of s: at the end of a window those that only run in
- * windows, or all of them. */
+ * windows, or all of them (guards too). */
 static void probes_stop(struct rbd_svc *s, bool all)
 {
 	for (size_t i = 0; i < s->n_checks; i++)
 		if (all || !s->policy || !check_always_probed(&s->policy->checks[i]))
 			check_stop(&s->checks[i]);
+	for (size_t i = 0; all && i < s->n_guards; i++)
+		check_stop(&s->guards[i]);
 }
 
 /* Free every check's probe and remembered samples. */
@@ -352,7 +371,7 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 	s->job = NULL;
 	s->deploying = false;
 	rbd_log(res->result == RBD_DEPLOY_OK ? LOG_INFO : LOG_ERR,
-	    "%s: deploy command %s after %llums", svc_name(s), res->detail,
+	    "%s: %s %s after %llums", svc_name(s), s->command, res->detail,
 	    (unsigned long long)(res->duration / 1000));
 	/* The output, line by line, capped by the runner. */
 	for (const char *p = res->output; p && *p;) {
@@ -360,7 +379,8 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 		int n = nl ? (int)(nl - p) : (int)strlen(p);
 
 		if (n > 0) {
-			rbd_log(LOG_INFO, "%s: deploy output: %.*s", svc_name(s), n, p);
+			rbd_log(LOG_INFO, "%s: %s output: %.*s", svc_name(s),
+			    s->command, n, p);
 			last = p;
 			snprintf(detail, sizeof(detail), "%s; last output: %.*s",
 			    res->detail, n, p);
@@ -368,8 +388,8 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 		p += n + (nl ? 1 : 0);
 	}
 	if (res->output_dropped)
-		rbd_log(LOG_INFO, "%s: deploy output: (%zu more bytes not kept)",
-		    svc_name(s), res->output_dropped);
+		rbd_log(LOG_INFO, "%s: %s output: (%zu more bytes not kept)",
+		    svc_name(s), s->command, res->output_dropped);
 	if (last && res->result != RBD_DEPLOY_OK)
 		ev.detail = detail;
 	if (s->orphan) {
@@ -384,11 +404,13 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 		    svc_name(s), err);
 }
 
-/* Build the deploy command's environment from scratch. */
-static char **deploy_env(const struct rbd_svc *s, const struct rbd_action *a)
+/* Build the command's environment from scratch: a deploy's, and a
+ * down-migration's with its schemas (from, to: NULL for a deploy). */
+static char **deploy_env(const struct rbd_svc *s, const struct rbd_action *a,
+    const char *from_schema, const char *to_schema)
 {
 	const char *path = getenv("PATH"), *lang = getenv("LANG");
-	char **env = calloc(7, sizeof(*env));
+	char **env = calloc(9, sizeof(*env));
 	int n = 0;
 
 	if (!env)
@@ -398,7 +420,10 @@ static char **deploy_env(const struct rbd_svc *s, const struct rbd_action *a)
 	    asprintf(&env[n++], "ROLLBACKD_SERVICE=%s", svc_name(s)) < 0 ||
 	    asprintf(&env[n++], "ROLLBACKD_VERSION=%s", a->version) < 0 ||
 	    asprintf(&env[n++], "ROLLBACKD_FROM_VERSION=%s", a->from_version) < 0 ||
-	    asprintf(&env[n++], "ROLLBACKD_REASON=%s", a->reason) < 0) {
+	    asprintf(&env[n++], "ROLLBACKD_REASON=%s", a->reason) < 0 ||
+	    (from_schema && (asprintf(&env[n++], "ROLLBACKD_FROM_SCHEMA=%s",
+	    from_schema) < 0 || asprintf(&env[n++], "ROLLBACKD_TO_SCHEMA=%s",
+	    to_schema) < 0))) {
 		env[n - 1] = NULL;	/* asprintf left it undefined */
 		rbd_argv_free(env);
 		return NULL;
@@ -426,26 +451,44 @@ static void deferred_done_cb(evutil_socket_t fd, short what, void *arg)
 	free(dd);
 }
 
-/* Run the policy's deploy command for action a. */
+/* Run the policy's deploy command for action a (RUN_DEPLOY), or its
+ * migrate_down command (RUN_MIGRATION). */
 static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
 {
+	bool migration = a->type == RBD_ACT_RUN_MIGRATION;
+	char from_schema[24], to_schema[24];
 	const struct rbd_template_vars vars = {
 		.service = svc_name(s), .version = a->version,
 		.from_version = a->from_version,
+		.from_schema = migration ? from_schema : NULL,
+		.to_schema = migration ? to_schema : NULL,
 	};
 	static const struct timeval now_tv = { 0, 0 };
 	struct deferred_done *dd;
 	char **argv = NULL, **env;
+	char *const *tmpl = s->policy->deploy_argv;
+	uint64_t timeout = s->policy->deploy_timeout_usec;
 	int r;
 
-	rbd_log(LOG_NOTICE, "%s: deploying %s (from %s)", svc_name(s), a->version,
-	    *a->from_version ? a->from_version : "nothing");
-	env = deploy_env(s, a);
-	r = env ? rbd_argv_expand(s->policy->deploy_argv, &vars, &argv) : -ENOMEM;
+	s->command = migration ? "migrate_down command" : "deploy command";
+	snprintf(from_schema, sizeof(from_schema), "%lld", (long long)a->from_schema);
+	snprintf(to_schema, sizeof(to_schema), "%lld", (long long)a->to_schema);
+	if (migration) {
+		rbd_log(LOG_NOTICE, "%s: running migrate_down from schema %s to "
+		    "%s (before deploying %s)", svc_name(s), from_schema,
+		    to_schema, a->version);
+		tmpl = s->policy->migrate_down_argv;
+		timeout = s->policy->migrate_down_timeout_usec;
+	} else {
+		rbd_log(LOG_NOTICE, "%s: deploying %s (from %s)", svc_name(s),
+		    a->version, *a->from_version ? a->from_version : "nothing");
+	}
+	env = deploy_env(s, a, migration ? from_schema : NULL, to_schema);
+	r = !env ? -ENOMEM : !tmpl ? -ENOEXEC :
+	    rbd_argv_expand(tmpl, &vars, &argv);
 	if (r >= 0)
 		r = rbd_runner_start_labelled(s->d->runner, svc_name(s), argv,
-		    env, s->policy->deploy_timeout_usec, on_deploy_done, s,
-		    &s->job);
+		    env, timeout, on_deploy_done, s, &s->job);
 	rbd_argv_free(argv);
 	rbd_argv_free(env);
 	s->deploying = true;	/* until on_deploy_done, whichever way */
@@ -459,6 +502,7 @@ static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
 	}
 	dd->svc = s;
 	snprintf(dd->detail, sizeof(dd->detail), "could not be started: %s",
+	    r == -ENOEXEC ? "the policy has no migrate_down command" :
 	    strerror(-r));
 	event_base_once(s->d->base, -1, EV_TIMEOUT, deferred_done_cb, dd, &now_tv);
 }
@@ -478,14 +522,41 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		rbd_log(LOG_ERR, "%s: timer: %s", svc_name(s), err);
 }
 
+/* A pause's time has come: tell the engine (which ignores a stale one). */
+static void on_pause_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct rbd_svc *s = arg;
+	struct rbd_event ev = { .type = RBD_EV_RESUME, .actor = NULL };
+	char err[ERRBUF_MAX];
+
+	(void)fd;
+	(void)what;
+	if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) < 0)
+		rbd_log(LOG_ERR, "%s: end of pause: %s", svc_name(s), err);
+}
+
+/* Keep the pause timer in step with the watch: armed for the end of a
+ * pause with a duration, else off. Called after every step and load. */
+static void pause_timer_arm(struct rbd_svc *s, uint64_t now)
+{
+	uint64_t in;
+	struct timeval tv;
+
+	if (!s->pause_timer)
+		return;
+	if (!s->w->paused || !s->w->pause_until) {
+		evtimer_del(s->pause_timer);
+		return;
+	}
+	in = s->w->pause_until > now ? s->w->pause_until - now : 0;
+	tv = rbd_usec_tv(in);
+	evtimer_add(s->pause_timer, &tv);
+}
+
 /* Arm the timer for deadline (monotonic usec). */
 static void timer_set(struct rbd_svc *s, uint64_t deadline, uint64_t now)
 {
-	uint64_t in = deadline > now ? deadline - now : 0;
-	struct timeval tv = {
-		.tv_sec = (time_t)(in / RBD_USEC_PER_SEC),
-		.tv_usec = (suseconds_t)(in % RBD_USEC_PER_SEC),
-	};
+	struct timeval tv = rbd_usec_tv(deadline > now ? deadline - now : 0);
 
 	evtimer_add(s->timer, &tv);
 }
@@ -514,6 +585,7 @@ static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
 			probes_stop(s, false);
 			break;
 		case RBD_ACT_RUN_DEPLOY:
+		case RBD_ACT_RUN_MIGRATION:
 			if (!s->d->stopping)
 				deploy_run(s, a);
 			break;
@@ -534,19 +606,37 @@ static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
 
 /* ---- life cycle ---- */
 
-/* Allocate the per-check state for s->policy. */
+/* n check states of s, guards or checks; NULL when out of memory. */
+static struct rbd_check_state *states_new(struct rbd_svc *s, size_t n,
+    bool guard)
+{
+	struct rbd_check_state *cs = calloc(n ? n : 1, sizeof(*cs));
+
+	for (size_t i = 0; cs && i < n; i++) {
+		cs[i].svc = s;
+		cs[i].index = i;
+		cs[i].guard = guard;
+	}
+	return cs;
+}
+
+/* Allocate the per-check and per-guard state for s->policy. On failure
+ * s->checks and s->guards are left as they were. */
 static int checks_alloc(struct rbd_svc *s)
 {
-	size_t n = s->policy->n_checks;
+	struct rbd_check_state *checks, *guards;
 
-	s->checks = calloc(n ? n : 1, sizeof(*s->checks));
-	if (!s->checks)
+	checks = states_new(s, s->policy->n_checks, false);
+	guards = states_new(s, s->policy->n_guards, true);
+	if (!checks || !guards) {
+		free(checks);
+		free(guards);
 		return -ENOMEM;
-	s->n_checks = n;
-	for (size_t i = 0; i < n; i++) {
-		s->checks[i].svc = s;
-		s->checks[i].index = i;
 	}
+	s->checks = checks;
+	s->n_checks = s->policy->n_checks;
+	s->guards = guards;
+	s->n_guards = s->policy->n_guards;
 	return 0;
 }
 
@@ -563,11 +653,13 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
+	s->command = "deploy command";
 	snprintf(s->name, sizeof(s->name), "%s", policy->service);
 	s->policy = policy;
 	s->w = rbd_watch_new(policy);
 	s->timer = evtimer_new(d->base, on_timer, s);
-	if (!s->w || !s->timer || checks_alloc(s) < 0) {
+	s->pause_timer = evtimer_new(d->base, on_pause_timer, s);
+	if (!s->w || !s->timer || !s->pause_timer || checks_alloc(s) < 0) {
 		svc_free(s);
 		return -ENOMEM;
 	}
@@ -586,14 +678,15 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	probes_start(s, true);
 	rbd_watch_resume(s->w, policy, now, &step);
 	carry_out(s, &step, now);
+	pause_timer_arm(s, now);
 	*ret = s;
 	return 0;
 }
 
 int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 {
-	struct rbd_check_state *old_checks = s->checks;
-	size_t old_n = s->n_checks;
+	struct rbd_check_state *old_checks = s->checks, *old_guards = s->guards;
+	size_t old_n = s->n_checks, old_ng = s->n_guards;
 	const struct rbd_policy *old = s->policy;
 	bool probing = s->w->state == RBD_STATE_WATCHING ||
 	    s->w->state == RBD_STATE_VERIFYING;
@@ -604,20 +697,22 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 	s->policy = policy;
 	if (checks_alloc(s) < 0) {
 		s->policy = old;
-		s->checks = old_checks;
-		s->n_checks = old_n;
 		return -ENOMEM;
 	}
 	r = rbd_watch_set_policy(s->w, old, policy);
 	if (r < 0) {
 		checks_free(s->checks, s->n_checks);
+		checks_free(s->guards, s->n_guards);
 		s->policy = old;
 		s->checks = old_checks;
 		s->n_checks = old_n;
+		s->guards = old_guards;
+		s->n_guards = old_ng;
 		return r;
 	}
 	/* The old probes point into the old check states: stop them first. */
 	checks_free(old_checks, old_n);
+	checks_free(old_guards, old_ng);
 	probes_start(s, true);
 	if (probing) {
 		/* The same watch, with the new checks and window: in these two
@@ -634,9 +729,12 @@ void svc_free(struct rbd_svc *s)
 	if (!s)
 		return;
 	checks_free(s->checks, s->n_checks);
+	checks_free(s->guards, s->n_guards);
 	waiters_finish(s, NULL, NULL);
 	if (s->timer)
 		event_free(s->timer);
+	if (s->pause_timer)
+		event_free(s->pause_timer);
 	rbd_watch_free(s->w);
 	free(s);
 }
@@ -646,6 +744,7 @@ static void svc_stop_effects(struct rbd_svc *s, const char *why)
 {
 	probes_stop(s, true);
 	evtimer_del(s->timer);
+	evtimer_del(s->pause_timer);
 	waiters_finish(s, NULL, json_pack("{s:b, s:s, s:s}", "ok", 0,
 	    "error", "internal", "message", why));
 }
@@ -669,6 +768,52 @@ void svc_retire(struct rbd_svc *s)
 }
 
 /* ---- status ---- */
+
+/* A wall-clock time for an engine time t (now_mono is now_wall). */
+static json_int_t wall_of(uint64_t t, uint64_t now_mono, uint64_t now_wall)
+{
+	uint64_t ago = now_mono > t ? now_mono - t : 0;
+
+	return (json_int_t)(t > now_mono ? now_wall + (t - now_mono) :
+	    now_wall > ago ? now_wall - ago : 0);
+}
+
+/* A guard's status object: a check's, with whether it is failing. */
+static json_t *guard_json(const struct rbd_svc *s, size_t i)
+{
+	const struct rbd_check_state *cs = &s->guards[i];
+	const struct rbd_check *chk = &s->policy->guards[i];
+	bool counted = i < s->w->n_guards;
+	unsigned fails = counted ? s->w->guard_fails[i] : 0;
+	uint64_t since = counted ? s->w->guard_since_wall[i] : 0;
+
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:b, s:o}",
+	    "name", chk->name, "type", rbd_check_type_str(chk->type),
+	    "last", cs->has_last ? rbd_sample_result_str(cs->last) : NULL,
+	    "detail", cs->has_last ? cs->detail : NULL,
+	    "fails", (json_int_t)fails, "fail_after", (json_int_t)chk->fail_after,
+	    "failing", fails >= chk->fail_after && fails > 0,
+	    "failing_since", fails && since ? json_integer((json_int_t)since) :
+	    json_null());
+}
+
+json_t *svc_pause_json(const struct rbd_svc *s, uint64_t now_mono)
+{
+	const struct rbd_watch *w = s->w;
+
+	if (!rbd_watch_paused(w, now_mono))
+		return json_null();
+	return json_pack("{s:s, s:s?, s:o}", "by", w->paused_by,
+	    "reason", *w->pause_reason ? w->pause_reason : NULL,
+	    "until", w->pause_until && w->pause_until_wall ?
+	    json_integer((json_int_t)w->pause_until_wall) : json_null());
+}
+
+/* A schema version, or JSON null. */
+static json_t *schema_json(int64_t v)
+{
+	return v == RBD_SCHEMA_NONE ? json_null() : json_integer((json_int_t)v);
+}
 
 /* One check's status object. */
 static json_t *check_json(const struct rbd_svc *s, size_t i)
@@ -697,19 +842,41 @@ json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
     uint64_t now_wall)
 {
 	const struct rbd_watch *w = s->w;
-	uint64_t age = now_mono > w->since ? now_mono - w->since : 0;
-	json_t *checks = json_array(), *o;
+	const struct rbd_policy *p = s->policy;
+	json_t *checks = json_array(), *guards = json_array(), *o;
 
-	if (!checks)
+	if (!checks || !guards) {
+		json_decref(checks);
+		json_decref(guards);
 		return NULL;
-	for (size_t i = 0; i < s->policy->n_checks; i++)
+	}
+	for (size_t i = 0; i < p->n_checks; i++)
 		json_array_append_new(checks, check_json(s, i));
-	o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:b, s:o}",
+	for (size_t i = 0; i < s->n_guards; i++)
+		json_array_append_new(guards, guard_json(s, i));
+	o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:b, s:o, s:o}",
 	    "service", svc_name(s), "state", rbd_state_str(w->state),
 	    "live", *w->live ? w->live : NULL,
 	    "known_good", w->n_good ? w->good[0] : NULL,
 	    "target", *w->target ? w->target : NULL,
-	    "since", (json_int_t)(now_wall > age ? now_wall - age : 0),
-	    "reason", w->reason, "deploying", s->deploying, "checks", checks);
+	    "since", wall_of(w->since, now_mono, now_wall),
+	    "reason", w->reason, "deploying", s->deploying, "checks", checks,
+	    "guards", guards);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "mode", json_string(rbd_mode_str(p->mode)));
+	json_object_set_new(o, "paused", svc_pause_json(s, now_mono));
+	json_object_set_new(o, "schema", schema_json(w->schema));
+	json_object_set_new(o, "schema_before", schema_json(w->schema_before));
+	json_object_set_new(o, "migration",
+	    json_string(rbd_migration_str(w->migration)));
+	json_object_set_new(o, "migrating", json_boolean(w->migrating &&
+	    w->state == RBD_STATE_ROLLING_BACK));
+	json_object_set_new(o, "target_schema", w->migrating ?
+	    schema_json(w->target_schema) : json_null());
+	json_object_set_new(o, "automatic_rollbacks", json_pack("{s:I, s:I, s:I}",
+	    "count", (json_int_t)rbd_watch_auto_count(w, p, now_mono),
+	    "max", (json_int_t)p->max_automatic,
+	    "per_usec", (json_int_t)p->automatic_per_usec));
 	return o;
 }

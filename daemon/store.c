@@ -113,6 +113,39 @@ static const char *const migrations[] = {
 	"  alive_at INTEGER NOT NULL"
 	") STRICT;"
 	"PRAGMA user_version = 2;",
+	/* 2 -> 3: schema migrations, pauses and the loop breaker. A release
+	 * keeps the schema it was announced with and how it migrated (NULL:
+	 * not announced with one). A snapshot keeps the database's schema as
+	 * the live release left it, the one before, how it moved, a
+	 * down-migration in flight, and a pause (its end on the wall clock,
+	 * NULL until resumed); each known-good release its schema (NULL:
+	 * unknown; always NULL in the bad list); and the times of the
+	 * automatic rollbacks the loop breaker counts, on the wall clock, in
+	 * their own table. */
+	"ALTER TABLE releases ADD COLUMN schema INTEGER CHECK (schema >= 0);"
+	"ALTER TABLE releases ADD COLUMN migration TEXT"
+	"  CHECK (migration IN ('none', 'reversible', 'irreversible'));"
+	"ALTER TABLE snapshots ADD COLUMN schema INTEGER;"
+	"ALTER TABLE snapshots ADD COLUMN schema_before INTEGER;"
+	"ALTER TABLE snapshots ADD COLUMN migration TEXT NOT NULL"
+	"  DEFAULT 'none';"
+	"ALTER TABLE snapshots ADD COLUMN migrating INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE snapshots ADD COLUMN target_schema INTEGER;"
+	"ALTER TABLE snapshots ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE snapshots ADD COLUMN pause_until INTEGER;"
+	"ALTER TABLE snapshots ADD COLUMN pause_reason TEXT NOT NULL"
+	"  DEFAULT '';"
+	"ALTER TABLE snapshots ADD COLUMN paused_by TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE snapshot_lists ADD COLUMN schema INTEGER;"
+	"CREATE TABLE snapshot_auto ("
+	"  service TEXT NOT NULL"
+	"    REFERENCES snapshots (service) ON DELETE CASCADE,"
+	"  pos INTEGER NOT NULL CHECK (pos >= 0),"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (service, pos)"
+	") STRICT;"
+	"PRAGMA user_version = 3;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == RBD_STORE_SCHEMA,
     "one migration per schema version: raise RBD_STORE_SCHEMA with it");
@@ -131,6 +164,7 @@ struct bind {
 #define B_ARR(a)	((struct bind){ .type = BIND_TEXT, .s = (a), \
 			    .len = strnlen((a), sizeof(a)) })
 #define B_INT(v)	((struct bind){ .type = BIND_INT, .i = (v) })
+#define B_NULL		((struct bind){ .type = BIND_TEXT, .s = NULL })
 
 /* Replace control characters (quick_check output has newlines) so a
  * message stays one log line. */
@@ -305,6 +339,63 @@ static bool col_u64(sqlite3_stmt *st, int i, uint64_t *ret)
 	if (v < 0)
 		return false;
 	*ret = (uint64_t)v;
+	return true;
+}
+
+/* A schema version as SQLite stores it: NULL for RBD_SCHEMA_NONE. */
+static struct bind schema_bind(int64_t schema)
+{
+	return schema == RBD_SCHEMA_NONE ? B_NULL :
+	    B_INT((sqlite3_int64)schema);
+}
+
+/* Whether schema is RBD_SCHEMA_NONE or a version a release may announce. */
+static bool schema_ok(int64_t schema)
+{
+	return schema == RBD_SCHEMA_NONE ||
+	    (schema >= 0 && schema <= RBD_SCHEMA_MAX);
+}
+
+/* Schema column i of st: NULL reads as RBD_SCHEMA_NONE; false when it is
+ * neither NULL nor an integer in 0..RBD_SCHEMA_MAX. */
+static bool col_schema(sqlite3_stmt *st, int i, int64_t *ret)
+{
+	sqlite3_int64 v;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+		*ret = RBD_SCHEMA_NONE;
+		return true;
+	}
+	if (sqlite3_column_type(st, i) != SQLITE_INTEGER)
+		return false;
+	v = sqlite3_column_int64(st, i);
+	if (v < 0 || v > RBD_SCHEMA_MAX)
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* Migration column i of st: NULL reads as none. */
+static bool col_migration(sqlite3_stmt *st, int i, enum rbd_migration *ret)
+{
+	char m[32];
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+		*ret = RBD_MIGRATION_NONE;
+		return true;
+	}
+	return col_text(st, i, m, sizeof(m)) &&
+	    rbd_migration_from_str(m, ret) == 0;
+}
+
+/* A boolean column (0 or 1). */
+static bool col_bool(sqlite3_stmt *st, int i, bool *ret)
+{
+	uint64_t v;
+
+	if (!col_u64(st, i, &v) || v > 1)
+		return false;
+	*ret = v == 1;
 	return true;
 }
 
@@ -597,6 +688,18 @@ static int commit_check(struct rbd_store *s, const char *service,
 		bad = "deploy id out of range";
 	else if (ev && ev->type == RBD_EV_DEPLOYED && !ev->version)
 		bad = "deployed event without a version";
+	else if (ev && ev->type == RBD_EV_DEPLOYED && (!schema_ok(ev->schema) ||
+	    (unsigned)ev->migration >= _RBD_MIGRATION_MAX))
+		bad = "deployed event with an invalid schema or migration";
+	else if (!schema_ok(w->schema) || !schema_ok(w->schema_before) ||
+	    !schema_ok(w->target_schema) ||
+	    (unsigned)w->migration >= _RBD_MIGRATION_MAX)
+		bad = "invalid schema or migration";
+	else if (w->n_auto > RBD_WATCH_AUTO_MAX)
+		bad = "list longer than its bound";
+	for (size_t i = 0; !bad && i < w->n_good; i++)
+		if (!schema_ok(w->good_schema[i]))
+			bad = "invalid schema of a known-good release";
 	for (size_t i = 0; !bad && i < step->n_updates; i++)
 		if ((unsigned)step->updates[i].status >= _RBD_RELEASE_STATUS_MAX)
 			bad = "invalid release status";
@@ -649,27 +752,31 @@ static int put_event(struct rbd_store *s, const char *service,
 	    v, ARRAY_SIZE(v), errbuf, errlen);
 }
 
-/* The release a deploy hook announced: who, when, its metadata. Its
- * status comes with the step's updates. Announcing a release again
- * replaces the announcement. */
+/* The release a deploy hook announced: who, when, its metadata, the
+ * schema it runs against and how it migrated (NULL both without a
+ * schema). Its status comes with the step's updates. Announcing a release
+ * again replaces the announcement. */
 static int put_announce(struct rbd_store *s, const char *service,
     const struct rbd_event *ev, uint64_t now_wall, char *errbuf,
     size_t errlen)
 {
 	const char *actor = event_actor(ev);
+	bool has_schema = ev->schema != RBD_SCHEMA_NONE;
 	const struct bind v[] = {
 		B_STR(service), B_STR(ev->version), B_INT(wall_i64(now_wall)),
-		B_STR(actor), B_STR(ev->meta),
+		B_STR(actor), B_STR(ev->meta), schema_bind(ev->schema),
+		has_schema ? B_STR(rbd_migration_str(ev->migration)) : B_NULL,
 	};
 
 	return store_exec(s,
 	    "INSERT INTO releases (service, version, status, announced_at,"
-	    " announced_by, meta, updated_at)"
-	    " VALUES (?1, ?2, 'watching', ?3, ?4, ?5, ?3)"
+	    " announced_by, meta, updated_at, schema, migration)"
+	    " VALUES (?1, ?2, 'watching', ?3, ?4, ?5, ?3, ?6, ?7)"
 	    " ON CONFLICT (service, version) DO UPDATE SET"
 	    " announced_at = excluded.announced_at,"
 	    " announced_by = excluded.announced_by,"
-	    " meta = excluded.meta, updated_at = excluded.updated_at",
+	    " meta = excluded.meta, updated_at = excluded.updated_at,"
+	    " schema = excluded.schema, migration = excluded.migration",
 	    v, ARRAY_SIZE(v), errbuf, errlen);
 }
 
@@ -693,10 +800,11 @@ static int put_status(struct rbd_store *s, const char *service,
 	    v, ARRAY_SIZE(v), errbuf, errlen);
 }
 
-/* Replace one of the snapshot's lists with versions[0..n), in order. */
+/* Write one of the snapshot's lists, versions[0..n) in order, each with
+ * its schema (schemas NULL: none, the bad list). */
 static int put_list(struct rbd_store *s, const char *service,
-    const char *list, const char (*versions)[RBD_VERSION_MAX + 1], size_t n,
-    char *errbuf, size_t errlen)
+    const char *list, const char (*versions)[RBD_VERSION_MAX + 1],
+    const int64_t *schemas, size_t n, char *errbuf, size_t errlen)
 {
 	int r = 0;
 
@@ -704,11 +812,12 @@ static int put_list(struct rbd_store *s, const char *service,
 		const struct bind v[] = {
 			B_STR(service), B_STR(list), B_INT((sqlite3_int64)i),
 			B_ARR(versions[i]),
+			schema_bind(schemas ? schemas[i] : RBD_SCHEMA_NONE),
 		};
 
 		r = store_exec(s,
-		    "INSERT INTO snapshot_lists (service, list, pos, version)"
-		    " VALUES (?1, ?2, ?3, ?4)",
+		    "INSERT INTO snapshot_lists (service, list, pos, version,"
+		    " schema) VALUES (?1, ?2, ?3, ?4, ?5)",
 		    v, ARRAY_SIZE(v), errbuf, errlen);
 	}
 	return r;
@@ -724,7 +833,50 @@ static uint64_t since_to_wall(uint64_t since, uint64_t now_mono,
 	return now_wall > elapsed ? now_wall - elapsed : 0;
 }
 
-/* Write the snapshot of w: one row and its good[] and bad[] lists. */
+/* Write the loop breaker's automatic rollback times, oldest first, on
+ * the wall clock (as long ago as they are on the engine's). */
+static int put_auto(struct rbd_store *s, const char *service,
+    const struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
+    char *errbuf, size_t errlen)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < w->n_auto; i++) {
+		const struct bind v[] = {
+			B_STR(service), B_INT((sqlite3_int64)i),
+			B_INT(wall_i64(since_to_wall(w->auto_times[i], now_mono,
+			    now_wall))),
+		};
+
+		r = store_exec(s,
+		    "INSERT INTO snapshot_auto (service, pos, at)"
+		    " VALUES (?1, ?2, ?3)",
+		    v, ARRAY_SIZE(v), errbuf, errlen);
+	}
+	return r;
+}
+
+/* When a pause ends on the wall clock, for the snapshot: NULL when w is
+ * not paused or paused until resumed. The engine's wall time is the one
+ * people were shown; it is worked out from the engine's clock when the
+ * engine has none. */
+static struct bind pause_until_bind(const struct rbd_watch *w,
+    uint64_t now_mono, uint64_t now_wall)
+{
+	uint64_t wall = w->pause_until_wall;
+
+	if (!w->paused || !w->pause_until)
+		return B_NULL;
+	if (!wall && w->pause_until >= now_mono)
+		wall = now_wall + (w->pause_until - now_mono);
+	else if (!wall)
+		wall = since_to_wall(w->pause_until, now_mono, now_wall);
+	return B_INT(wall_i64(wall));
+}
+
+/* Write the snapshot of w: one row, its good[] and bad[] lists and its
+ * automatic rollback times. The fields of a pause are kept while w is
+ * paused, and only then. */
 static int put_snapshot(struct rbd_store *s, const char *service,
     const struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
     char *errbuf, size_t errlen)
@@ -736,18 +888,33 @@ static int put_snapshot(struct rbd_store *s, const char *service,
 		B_ARR(w->reason), B_INT((sqlite3_int64)w->deploy_id),
 		B_INT((sqlite3_int64)w->next_deploy_id),
 		B_INT(wall_i64(now_wall)),
+		schema_bind(w->schema), schema_bind(w->schema_before),
+		B_STR(rbd_migration_str(w->migration)), B_INT(w->migrating),
+		schema_bind(w->target_schema), B_INT(w->paused),
+		pause_until_bind(w, now_mono, now_wall),
+		w->paused ? B_ARR(w->pause_reason) : B_STR(""),
+		w->paused ? B_ARR(w->paused_by) : B_STR(""),
 	};
 	int r = store_exec(s,
 	    "INSERT INTO snapshots (service, state, since_at, live, target,"
-	    " from_release, reason, deploy_id, next_deploy_id, updated_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+	    " from_release, reason, deploy_id, next_deploy_id, updated_at,"
+	    " schema, schema_before, migration, migrating, target_schema,"
+	    " paused, pause_until, pause_reason, paused_by)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?17, ?18, ?19)"
 	    " ON CONFLICT (service) DO UPDATE SET"
 	    " state = excluded.state, since_at = excluded.since_at,"
 	    " live = excluded.live, target = excluded.target,"
 	    " from_release = excluded.from_release, reason = excluded.reason,"
 	    " deploy_id = excluded.deploy_id,"
 	    " next_deploy_id = excluded.next_deploy_id,"
-	    " updated_at = excluded.updated_at",
+	    " updated_at = excluded.updated_at,"
+	    " schema = excluded.schema, schema_before = excluded.schema_before,"
+	    " migration = excluded.migration, migrating = excluded.migrating,"
+	    " target_schema = excluded.target_schema,"
+	    " paused = excluded.paused, pause_until = excluded.pause_until,"
+	    " pause_reason = excluded.pause_reason,"
+	    " paused_by = excluded.paused_by",
 	    v, ARRAY_SIZE(v), errbuf, errlen);
 
 	if (r >= 0)
@@ -755,13 +922,17 @@ static int put_snapshot(struct rbd_store *s, const char *service,
 		    "DELETE FROM snapshot_lists WHERE service = ?1",
 		    v, 1, errbuf, errlen);
 	if (r >= 0)
-		r = put_list(s, service, "good",
-		    w->good, w->n_good,
+		r = store_exec(s,
+		    "DELETE FROM snapshot_auto WHERE service = ?1",
+		    v, 1, errbuf, errlen);
+	if (r >= 0)
+		r = put_list(s, service, "good", w->good, w->good_schema,
+		    w->n_good, errbuf, errlen);
+	if (r >= 0)
+		r = put_list(s, service, "bad", w->bad, NULL, w->n_bad,
 		    errbuf, errlen);
 	if (r >= 0)
-		r = put_list(s, service, "bad",
-		    w->bad, w->n_bad,
-		    errbuf, errlen);
+		r = put_auto(s, service, w, now_mono, now_wall, errbuf, errlen);
 	return r;
 }
 
@@ -846,16 +1017,18 @@ static int col_version(struct rbd_store *s, const char *service,
 	return 0;
 }
 
-/* Read the service's good or bad list into versions[max], in order. */
+/* Read the service's good or bad list into versions[max], in order, and
+ * each release's schema into schemas[max] (NULL: not wanted). */
 static int load_list(struct rbd_store *s, const char *service,
-    const char *list, char (*versions)[RBD_VERSION_MAX + 1], size_t max,
-    size_t *ret_n, char *errbuf, size_t errlen)
+    const char *list, char (*versions)[RBD_VERSION_MAX + 1],
+    int64_t *schemas, size_t max, size_t *ret_n, char *errbuf,
+    size_t errlen)
 {
 	const struct bind v[] = { B_STR(service), B_STR(list) };
 	sqlite3_stmt *st;
 	size_t n = 0;
 	int r = stmt_open(s,
-	    "SELECT pos, version FROM snapshot_lists"
+	    "SELECT pos, version, schema FROM snapshot_lists"
 	    " WHERE service = ?1 AND list = ?2 ORDER BY pos",
 	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
 
@@ -875,6 +1048,11 @@ static int load_list(struct rbd_store *s, const char *service,
 		    errbuf, errlen);
 		if (r < 0)
 			break;
+		if (schemas && !col_schema(st, 2, &schemas[n])) {
+			r = corrupt(s, service, errbuf, errlen,
+			    "%s has an invalid schema", what);
+			break;
+		}
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -910,6 +1088,91 @@ static uint64_t window_elapsed(uint64_t since_wall, uint64_t updated_wall,
 	if (last > now_wall)
 		last = now_wall;
 	return last > since_wall ? last - since_wall : 0;
+}
+
+/* The loop breaker's automatic rollback times back on the engine's clock,
+ * as long before now_mono as they were before now_wall (one in the future
+ * of a wall clock that went back counts as now, so it is not forgotten
+ * early). They must be in order, oldest first. */
+static int load_auto(struct rbd_store *s, const char *service,
+    struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
+    char *errbuf, size_t errlen)
+{
+	const struct bind v[] = { B_STR(service) };
+	sqlite3_stmt *st;
+	uint64_t prev = 0;
+	size_t n = 0;
+	int r = stmt_open(s,
+	    "SELECT pos, at FROM snapshot_auto WHERE service = ?1 ORDER BY pos",
+	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	while ((r = stmt_next(s, st, errbuf, errlen)) > 0) {
+		uint64_t pos, at;
+
+		if (n >= RBD_WATCH_AUTO_MAX || !col_u64(st, 0, &pos) ||
+		    pos != n || !col_u64(st, 1, &at) || at < prev) {
+			r = corrupt(s, service, errbuf, errlen,
+			    "automatic rollback #%zu out of place", n);
+			break;
+		}
+		prev = at;
+		w->auto_times[n++] = since_from_wall(at, now_mono, now_wall);
+	}
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	w->n_auto = n;
+	return 0;
+}
+
+/* A pause from a snapshot row (columns 15 to 18), if w is paused. Its end
+ * comes back on the engine's clock as far ahead of now_mono as it is of
+ * now_wall; one that passed while the daemon was down is due now (never
+ * 0, which would mean until resumed), and the pause timer ends it. */
+static int load_pause(struct rbd_store *s, const char *service,
+    sqlite3_stmt *st, struct rbd_watch *w, uint64_t now_mono,
+    uint64_t now_wall, char *errbuf, size_t errlen)
+{
+	uint64_t until_wall = 0;
+
+	if (!col_bool(st, 15, &w->paused) ||
+	    (sqlite3_column_type(st, 16) != SQLITE_NULL &&
+	    (!col_u64(st, 16, &until_wall) || until_wall == 0)))
+		return corrupt(s, service, errbuf, errlen, "%s",
+		    "the pause is not valid");
+	w->pause_until = 0;
+	w->pause_until_wall = 0;
+	w->pause_reason[0] = '\0';
+	w->paused_by[0] = '\0';
+	if (!w->paused)
+		return 0;
+	if (until_wall) {
+		w->pause_until_wall = until_wall;
+		w->pause_until = until_wall > now_wall ?
+		    now_mono + (until_wall - now_wall) : now_mono;
+		if (w->pause_until == 0)
+			w->pause_until = 1;
+	}
+	/* For people: a long one is cut, not refused. */
+	col_text(st, 17, w->pause_reason, sizeof(w->pause_reason));
+	col_text(st, 18, w->paused_by, sizeof(w->paused_by));
+	return 0;
+}
+
+/* The schema columns of a snapshot row (10 to 14). */
+static int load_schema(struct rbd_store *s, const char *service,
+    sqlite3_stmt *st, struct rbd_watch *w, char *errbuf, size_t errlen)
+{
+	if (!col_schema(st, 10, &w->schema) ||
+	    !col_schema(st, 11, &w->schema_before) ||
+	    !col_migration(st, 12, &w->migration) ||
+	    !col_bool(st, 13, &w->migrating) ||
+	    !col_schema(st, 14, &w->target_schema))
+		return corrupt(s, service, errbuf, errlen, "%s",
+		    "the schema or migration is not valid");
+	return 0;
 }
 
 /* Fill w from a snapshot row: state, times, releases, deploy ids. For a
@@ -964,6 +1227,11 @@ static int load_row(struct rbd_store *s, const char *service,
 	/* A reason is for people: a long one is cut, not refused. */
 	if (r >= 0)
 		col_text(st, 5, w->reason, sizeof(w->reason));
+	if (r >= 0)
+		r = load_schema(s, service, st, w, errbuf, errlen);
+	if (r >= 0)
+		r = load_pause(s, service, st, w, now_mono, now_wall, errbuf,
+		    errlen);
 	return r;
 }
 
@@ -979,7 +1247,9 @@ static int load_snapshot(struct rbd_store *s, const char *service,
 	int r = stmt_open(s,
 	    "SELECT state, since_at, live, target, from_release, reason,"
 	    " deploy_id, next_deploy_id, updated_at,"
-	    " (SELECT alive_at FROM daemon WHERE id = 1)"
+	    " (SELECT alive_at FROM daemon WHERE id = 1),"
+	    " schema, schema_before, migration, migrating, target_schema,"
+	    " paused, pause_until, pause_reason, paused_by"
 	    " FROM snapshots WHERE service = ?1",
 	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
 
@@ -993,11 +1263,14 @@ static int load_snapshot(struct rbd_store *s, const char *service,
 	sqlite3_finalize(st);
 	if (r < 0 || !found)
 		return r;
-	r = load_list(s, service, "good", w->good, RBD_WATCH_GOOD_MAX,
-	    &w->n_good, errbuf, errlen);
+	r = load_list(s, service, "good", w->good, w->good_schema,
+	    RBD_WATCH_GOOD_MAX, &w->n_good, errbuf, errlen);
 	if (r >= 0)
-		r = load_list(s, service, "bad", w->bad, RBD_WATCH_BAD_MAX,
-		    &w->n_bad, errbuf, errlen);
+		r = load_list(s, service, "bad", w->bad, NULL,
+		    RBD_WATCH_BAD_MAX, &w->n_bad, errbuf, errlen);
+	if (r >= 0)
+		r = load_auto(s, service, w, now_mono, now_wall, errbuf,
+		    errlen);
 	return r < 0 ? r : 1;
 }
 
@@ -1152,7 +1425,7 @@ int rbd_store_history(struct rbd_store *s, const char *service, size_t limit,
 	return 0;
 }
 
-/* Fill rel from a releases row (status, times, who, meta). */
+/* Fill rel from a releases row (status, times, who, meta, schema). */
 static int release_row(struct rbd_store *s, const char *service,
     const char *version, sqlite3_stmt *st, struct rbd_release *rel,
     char *errbuf, size_t errlen)
@@ -1174,6 +1447,11 @@ static int release_row(struct rbd_store *s, const char *service,
 		return fail(s->path, -EIO, errbuf, errlen,
 		    "corrupt release %s of service %s: bad time or metadata",
 		    version, service);
+	if (!col_schema(st, 5, &rel->schema) ||
+	    !col_migration(st, 6, &rel->migration))
+		return fail(s->path, -EIO, errbuf, errlen,
+		    "corrupt release %s of service %s: bad schema or migration",
+		    version, service);
 	col_text(st, 3, rel->announced_by, sizeof(rel->announced_by));
 	return 0;
 }
@@ -1186,7 +1464,8 @@ int rbd_store_release(struct rbd_store *s, const char *service,
 	struct rbd_release rel;
 	sqlite3_stmt *st;
 	int r = stmt_open(s,
-	    "SELECT status, announced_at, updated_at, announced_by, meta"
+	    "SELECT status, announced_at, updated_at, announced_by, meta,"
+	    " schema, migration"
 	    " FROM releases WHERE service = ?1 AND version = ?2",
 	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
 

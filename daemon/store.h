@@ -30,7 +30,7 @@
 #include "watch.h"
 
 #define RBD_STORE_FILE		"rollbackd.db"
-#define RBD_STORE_SCHEMA	2	/* the schema this code writes */
+#define RBD_STORE_SCHEMA	3	/* the schema this code writes */
 #define RBD_STORE_META_MAX	4096	/* bytes of release metadata (JSON) */
 
 struct rbd_store;
@@ -49,14 +49,17 @@ void rbd_store_free(struct rbd_store *s);
 
 /* Write one step's record for service in one transaction: the event row,
  * the release status changes, the release announced by a DEPLOYED event
- * (actor, meta: a JSON object as text or NULL), and the new snapshot of w.
+ * (actor, meta: a JSON object as text or NULL, schema and migration: set
+ * ev->schema, RBD_SCHEMA_NONE when not announced), and the new snapshot
+ * of w.
  * Call it after rbd_watch_step() and before carrying out step->actions.
  * A step without a record still refreshes nothing and returns 0.
  * Returns 0 or a negative errno with a message in errbuf; on failure
  * nothing is written and the caller must not carry out the actions.
  * -EINVAL: the step or w is not something the engine makes (bad state,
  * service name); -E2BIG: meta of RBD_STORE_META_MAX bytes or more (check
- * it before rbd_watch_step). Failure counts (w->fails) are not stored.
+ * it before rbd_watch_step). Failure counts (w->fails) and guard runs are
+ * not stored.
  * A commit also records the daemon alive at now_wall, as
  * rbd_store_heartbeat() does. */
 int rbd_store_commit(struct rbd_store *s, const char *service,
@@ -65,7 +68,9 @@ int rbd_store_commit(struct rbd_store *s, const char *service,
     char *errbuf, size_t errlen);
 
 /* Fill w (made by rbd_watch_new for this service's policy) from the last
- * snapshot: state, releases, known-good and bad lists. *ret_found is false
+ * snapshot: state, releases, known-good (with their schemas) and bad
+ * lists, the schema and a down-migration in flight, a pause, and the
+ * automatic rollbacks the loop breaker counts. *ret_found is false
  * when the store has never seen the service (w is left idle). On failure
  * (-EIO for a snapshot or heartbeat that does not make sense, -ENOMEM) w
  * is unchanged. Failure counts are reset to 0.
@@ -85,7 +90,16 @@ int rbd_store_commit(struct rbd_store *s, const char *service,
  *
  * w->since in the other states: as long before now_mono as the state
  * began before now_wall (clamped to 0 likewise); downtime counts there,
- * nothing is timed from it. */
+ * nothing is timed from it.
+ *
+ * Wall-clock times, converted the same way: w->auto_times[] (kept on the
+ * wall clock, so a restart keeps their ages and the downtime counts: the
+ * loop breaker's period is real time; one in the future of the wall clock
+ * counts as now), and a pause's end: pause_until_wall is kept as stored,
+ * pause_until = now_mono + (pause_until_wall - now_wall), or now_mono (but
+ * never 0, which means until resumed) for a pause that ended while the
+ * daemon was down: rbd_watch_paused() says it is over and the shell's pause
+ * timer records its end. A pause until resumed keeps pause_until 0. */
 int rbd_store_load(struct rbd_store *s, const char *service,
     struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
     bool *ret_found, char *errbuf, size_t errlen);
@@ -130,6 +144,11 @@ struct rbd_release {
 	uint64_t updated_wall;
 	char announced_by[RBD_ACTOR_MAX];
 	char meta[RBD_STORE_META_MAX];
+	/* As the deploy hook announced it: the schema the release runs
+	 * against (RBD_SCHEMA_NONE: not said) and how it migrated (none when
+	 * not said). */
+	int64_t schema;
+	enum rbd_migration migration;
 };
 
 /* A release of service by version; -ENOENT when unknown. */

@@ -35,6 +35,7 @@
 /* A duration not given (yet), or given and refused. */
 #define UNSET UINT64_MAX
 #define PATH_TEXT_MAX 128	/* "checks[9999].http.expect_status[31]" */
+#define CHECK_PATH_MAX 32	/* "checks[9999]", "guards[99]" */
 #define SHOW_MAX 80		/* a value quoted in a message */
 #define KEY_MAX 32		/* longest key in a table */
 #define SUGGEST_DISTANCE 2
@@ -43,6 +44,8 @@
 #define SOCKET_PATH_MAX 107	/* sun_path holds 108 bytes with the NUL */
 
 #define DEFAULT_DEPLOY_TIMEOUT	(5 * RBD_USEC_PER_MIN)
+#define DEFAULT_MAX_AUTOMATIC	3
+#define DEFAULT_AUTOMATIC_PER	RBD_USEC_PER_HOUR
 #define DEFAULT_DURATION	(10 * RBD_USEC_PER_MIN)
 #define DEFAULT_INTERVAL	(10 * RBD_USEC_PER_SEC)
 #define DEFAULT_WARMUP		0
@@ -90,7 +93,7 @@ struct group_info {
 };
 
 static const struct group_info groups[_GROUP_MAX] = {
-	[GROUP_PROBE] = { "probe", "http, prometheus or scrape", true,
+	[GROUP_PROBE] = { "probe", "http, prometheus, scrape or unit", true,
 	    "a check has exactly one probe" },
 	[GROUP_METRIC] = { "metric", "gauge, counter, ratio, histogram or "
 	    "summary", true, "a scrape computes exactly one metric" },
@@ -187,15 +190,16 @@ static bool want_mapping(struct ctx *c, const struct rbd_ynode *v,
 	return false;
 }
 
-/* True if v is a sequence of 1..max entries; reports it otherwise. */
-static bool want_sequence(struct ctx *c, const struct rbd_ynode *v,
-    const char *path, size_t max)
+/* True if v is a sequence of min..max entries (min 0 or 1); reports it
+ * otherwise. */
+static bool want_entries(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, size_t min, size_t max)
 {
 	if (v->type != RBD_YNODE_SEQUENCE) {
 		type_err(c, v, path, "a sequence");
 		return false;
 	}
-	if (v->n_kids == 0) {
+	if (v->n_kids < min) {
 		err(c, v, path, "must not be empty");
 		return false;
 	}
@@ -204,6 +208,13 @@ static bool want_sequence(struct ctx *c, const struct rbd_ynode *v,
 		return false;
 	}
 	return true;
+}
+
+/* True if v is a sequence of 1..max entries; reports it otherwise. */
+static bool want_sequence(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, size_t max)
+{
+	return want_entries(c, v, path, 1, max);
 }
 
 /* The text of a string value in *ret. Any scalar but null is taken as
@@ -562,17 +573,18 @@ static int first_placeholder(const char *s, size_t *ret_len)
 	return -1;
 }
 
-/* One deploy.command element: a string that is a valid template; the
- * program (element 0) is not empty and has no placeholder, so what runs
- * is always known from the policy alone. */
+/* One command element: a string that is a valid template of the
+ * placeholders allowed (RBD_TEMPLATE_*); the program (element 0) is not
+ * empty and has no placeholder, so what runs is always known from the
+ * policy alone. */
 static int parse_argv_elem(struct ctx *c, const struct rbd_ynode *v,
-    const char *path, size_t i, char **dst)
+    const char *path, size_t i, unsigned allowed, char **dst)
 {
 	char why[RBD_DIAG_MSG_MAX / 2];
 	const char *s;
 	unsigned off;
 	size_t len;
-	int at;
+	int at, r;
 
 	if (!want_string(c, v, path, &s))
 		return 0;
@@ -580,10 +592,17 @@ static int parse_argv_elem(struct ctx *c, const struct rbd_ynode *v,
 		err(c, v, path, "must not be empty");
 		return 0;
 	}
-	if (rbd_template_check(s, &off, why, sizeof(why)) < 0) {
+	r = rbd_template_check_set(s, allowed, &off, why, sizeof(why));
+	/* A placeholder that exists but is refused here is one of the
+	 * schema versions, which only a down-migration has. */
+	if (r == -EPERM)
+		err_at(c, v->line, rbd_ynode_col_at(v, off - 1), path,
+		    "placeholder %.*s is only for migrate_down.command",
+		    (int)strcspn(s + off - 1, "}") + 1, s + off - 1);
+	else if (r < 0)
 		err_at(c, v->line, rbd_ynode_col_at(v, off - 1), path, "%s", why);
+	if (r < 0)
 		return 0;
-	}
 	at = i == 0 ? first_placeholder(s, &len) : -1;
 	if (at >= 0) {
 		err_at(c, v->line, rbd_ynode_col_at(v, (size_t)at), path,
@@ -594,36 +613,74 @@ static int parse_argv_elem(struct ctx *c, const struct rbd_ynode *v,
 	return set_string(dst, s);
 }
 
-/* Handler: deploy.command, a sequence of strings. */
-static int parse_command(struct ctx *c, const struct field *f,
-    const struct rbd_ynode *v, const char *path, void *obj)
+/* A command, a sequence of strings, into a new NULL-terminated *argv
+ * and *argc; allowed is the set of placeholders it may use. */
+static int parse_argv(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, unsigned allowed, char ***argv, size_t *argc)
 {
-	struct rbd_policy *p = obj;
-
-	(void)f;
 	if (!want_sequence(c, v, path, RBD_POLICY_ARGV_MAX))
 		return 0;
-	p->deploy_argv = calloc(v->n_kids + 1, sizeof(*p->deploy_argv));
-	if (!p->deploy_argv)
+	*argv = calloc(v->n_kids + 1, sizeof(**argv));
+	if (!*argv)
 		return -ENOMEM;
-	p->deploy_argc = v->n_kids;
+	*argc = v->n_kids;
 	for (size_t i = 0; i < v->n_kids; i++) {
 		char sub[PATH_TEXT_MAX];
 		int ret;
 
 		path_index(sub, path, i);
-		ret = parse_argv_elem(c, v->kids[i], sub, i, &p->deploy_argv[i]);
+		ret = parse_argv_elem(c, v->kids[i], sub, i, allowed, &(*argv)[i]);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
 }
 
+/* Handler: deploy.command. */
+static int parse_command(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	return parse_argv(c, v, path, RBD_TEMPLATE_DEPLOY, &p->deploy_argv,
+	    &p->deploy_argc);
+}
+
+/* Handler: migrate_down.command, which has the schema versions too. */
+static int parse_migrate_command(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	return parse_argv(c, v, path, RBD_TEMPLATE_MIGRATE,
+	    &p->migrate_down_argv, &p->migrate_down_argc);
+}
+
+/* One table entry for a command's timeout, into member of the policy. */
+#define COMMAND_TIMEOUT_FIELD(member)					\
+	{ "timeout", false, parse_duration, offsetof(struct rbd_policy, member), \
+	    RBD_USEC_PER_SEC, 24 * RBD_USEC_PER_HOUR, "1s..24h", 0 }
+
 static const struct field deploy_fields[] = {
 	{ "command", true, parse_command, 0, 0, 0, NULL, 0 },
-	{ "timeout", false, parse_duration,
-	    offsetof(struct rbd_policy, deploy_timeout_usec),
-	    RBD_USEC_PER_SEC, 24 * RBD_USEC_PER_HOUR, "1s..24h", 0 },
+	COMMAND_TIMEOUT_FIELD(deploy_timeout_usec),
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static const struct field migrate_down_fields[] = {
+	{ "command", true, parse_migrate_command, 0, 0, 0, NULL, 0 },
+	COMMAND_TIMEOUT_FIELD(migrate_down_timeout_usec),
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static const struct field rollback_fields[] = {
+	{ "max_automatic", false, parse_unsigned,
+	    offsetof(struct rbd_policy, max_automatic), 0, 100, "0..100", 0 },
+	{ "per", false, parse_duration,
+	    offsetof(struct rbd_policy, automatic_per_usec),
+	    RBD_USEC_PER_MIN, 30 * RBD_USEC_PER_DAY, "1m..30d", 0 },
 	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -652,20 +709,28 @@ static int parse_section(struct ctx *c, const struct rbd_ynode *v,
 	return walk(c, fields, v, path, obj);
 }
 
-/* Handler: deploy. */
-static int parse_deploy(struct ctx *c, const struct field *f,
-    const struct rbd_ynode *v, const char *path, void *obj)
-{
-	(void)f;
-	return parse_section(c, v, path, deploy_fields, obj);
-}
+/* The policy's sections whose keys all go into the policy itself. */
+enum section {
+	SECTION_DEPLOY,
+	SECTION_MIGRATE_DOWN,
+	SECTION_ROLLBACK,		/* the loop breaker */
+	SECTION_WATCH,
+	_SECTION_MAX,
+};
 
-/* Handler: watch. */
-static int parse_watch(struct ctx *c, const struct field *f,
+static const struct field *const section_fields[_SECTION_MAX] = {
+	[SECTION_DEPLOY] = deploy_fields,
+	[SECTION_MIGRATE_DOWN] = migrate_down_fields,
+	[SECTION_ROLLBACK] = rollback_fields,
+	[SECTION_WATCH] = watch_fields,
+};
+
+/* Handler: deploy, migrate_down, rollback, watch: f->min is the enum
+ * section whose table the mapping is walked against. */
+static int parse_policy_section(struct ctx *c, const struct field *f,
     const struct rbd_ynode *v, const char *path, void *obj)
 {
-	(void)f;
-	return parse_section(c, v, path, watch_fields, obj);
+	return parse_section(c, v, path, section_fields[f->min], obj);
 }
 
 /* Why url is not a URL we can probe: libcurl's parser (parsing only, no
@@ -1156,6 +1221,24 @@ static const char *const no_data_names[_RBD_NO_DATA_MAX] = {
 	[RBD_NO_DATA_IGNORE] = "ignore",
 };
 
+static const char *const mode_names[_RBD_MODE_MAX] = {
+	[RBD_MODE_ENFORCE] = "enforce",
+	[RBD_MODE_DRY_RUN] = "dry-run",
+};
+
+/* Handler: mode. */
+static int parse_mode(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	unsigned n;
+
+	(void)f;
+	if (want_word(c, v, path, mode_names, _RBD_MODE_MAX,
+	    "enforce or dry-run", &n))
+		((struct rbd_policy *)obj)->mode = (enum rbd_mode)n;
+	return 0;
+}
+
 /* Handler: checks[].no_data. */
 static int parse_no_data(struct ctx *c, const struct field *f,
     const struct rbd_ynode *v, const char *path, void *obj)
@@ -1307,11 +1390,50 @@ static int parse_baseline(struct ctx *c, const struct field *f,
 	return ret;
 }
 
+/* Handler: unit.name, a systemd unit name. */
+static int parse_unit_name(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	const char *s, *why = "is invalid";
+	char t[SHOW_MAX];
+
+	(void)f;
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (rbd_unit_name_check(s, &why) < 0) {
+		err(c, v, path, "unit name %s %s", show(v, t), why);
+		return 0;
+	}
+	return set_string(&((struct rbd_unit_probe *)obj)->unit, s);
+}
+
+static const struct field unit_fields[] = {
+	{ "name", true, parse_unit_name, 0, 0, 0, NULL, 0 },
+	{ "max_restarts", false, parse_unsigned,
+	    offsetof(struct rbd_unit_probe, max_restarts), 0, 1000, "0..1000",
+	    0 },
+	TIMEOUT_FIELD(struct rbd_unit_probe),
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Handler: checks[].unit, a systemd unit's state over the bus. */
+static int parse_unit(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_check *chk = obj;
+
+	(void)f;
+	chk->type = RBD_CHECK_UNIT;
+	chk->u.unit.timeout_usec = UNSET;
+	return parse_section(c, v, path, unit_fields, &chk->u.unit);
+}
+
 static const struct field check_fields[] = {
 	{ "name", true, parse_check_name, 0, 0, 0, NULL, 0 },
 	{ "http", false, parse_http, 0, 0, 0, NULL, GROUP_PROBE },
 	{ "prometheus", false, parse_prometheus, 0, 0, 0, NULL, GROUP_PROBE },
 	{ "scrape", false, parse_scrape, 0, 0, 0, NULL, GROUP_PROBE },
+	{ "unit", false, parse_unit, 0, 0, 0, NULL, GROUP_PROBE },
 	{ "min", false, parse_min, 0, 0, 0, NULL, 0 },
 	{ "max", false, parse_max, 0, 0, 0, NULL, 0 },
 	{ "baseline", false, parse_baseline, 0, 0, 0, NULL, 0 },
@@ -1328,9 +1450,10 @@ static const struct field check_fields[] = {
  * which need one; inconclusive_after counts only for no_data:
  * inconclusive. */
 static void check_rules(struct ctx *c, const struct rbd_check *chk,
-    const struct rbd_ynode *m, const char *path)
+    const struct rbd_ynode *m, const char *path, bool guard)
 {
 	static const char *const conds[] = { "min", "max", "baseline" };
+	static const char *const check_only[] = { "inconclusive_after" };
 	const struct field *probe = group_key(check_fields, GROUP_PROBE, m);
 	const struct rbd_ynode *k;
 	bool any = false;
@@ -1340,35 +1463,39 @@ static void check_rules(struct ctx *c, const struct rbd_check *chk,
 		if (!k)
 			continue;
 		any = true;
-		if (probe && chk->type == RBD_CHECK_HTTP)
+		if (probe && !rbd_check_is_metric(chk->type))
 			err(c, k, path, "%s applies to metric checks "
 			    "(prometheus, scrape) only", conds[i]);
 	}
-	if (probe && chk->type != RBD_CHECK_HTTP && !any)
+	if (probe && rbd_check_is_metric(chk->type) && !any)
 		err(c, m, path, "a %s check needs a condition: min, max or "
 		    "baseline", probe->key);
+	for (size_t i = 0; guard && i < N_ELEMENTS(check_only); i++)
+		if ((k = key_node(m, check_only[i])))
+			err(c, k, path, "%s applies to checks only: a guard "
+			    "sample without data fails the guard (no_data: "
+			    "fail) or changes nothing", check_only[i]);
 	k = key_node(m, "inconclusive_after");
-	if (k && chk->no_data != RBD_NO_DATA_INCONCLUSIVE)
+	if (!guard && k && chk->no_data != RBD_NO_DATA_INCONCLUSIVE)
 		err(c, k, path, "inconclusive_after applies with no_data: "
 		    "inconclusive only");
 }
 
-/* Handler: checks, a sequence of mappings. Every entry gets a check, so
- * checks[i] is item i of the sequence. */
-static int parse_checks(struct ctx *c, const struct field *f,
-    const struct rbd_ynode *v, const char *path, void *obj)
+/* A sequence of min..max checks (checks, or guards when guard) into a
+ * new *list of *n. Every entry gets a check, so (*list)[i] is item i of
+ * the sequence. */
+static int parse_check_list(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, size_t min, size_t max, bool guard,
+    struct rbd_check **list, size_t *n)
 {
-	struct rbd_policy *p = obj;
-
-	(void)f;
-	if (!want_sequence(c, v, path, RBD_POLICY_CHECKS_MAX))
+	if (!want_entries(c, v, path, min, max) || v->n_kids == 0)
 		return 0;
-	p->checks = calloc(v->n_kids, sizeof(*p->checks));
-	if (!p->checks)
+	*list = calloc(v->n_kids, sizeof(**list));
+	if (!*list)
 		return -ENOMEM;
-	p->n_checks = v->n_kids;
+	*n = v->n_kids;
 	for (size_t i = 0; i < v->n_kids; i++) {
-		struct rbd_check *chk = &p->checks[i];
+		struct rbd_check *chk = &(*list)[i];
 		const struct rbd_ynode *item = v->kids[i];
 		char sub[PATH_TEXT_MAX];
 		int ret;
@@ -1385,16 +1512,44 @@ static int parse_checks(struct ctx *c, const struct field *f,
 		ret = walk(c, check_fields, item, sub, chk);
 		if (ret < 0)
 			return ret;
-		check_rules(c, chk, item, sub);
+		check_rules(c, chk, item, sub, guard);
 	}
 	return 0;
 }
 
+/* Handler: checks, at least one. */
+static int parse_checks(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	return parse_check_list(c, v, path, 1, RBD_POLICY_CHECKS_MAX, false,
+	    &p->checks, &p->n_checks);
+}
+
+/* Handler: guards, checks with the same syntax; may be empty. */
+static int parse_guards(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	return parse_check_list(c, v, path, 0, RBD_POLICY_GUARDS_MAX, true,
+	    &p->guards, &p->n_guards);
+}
+
 static const struct field policy_fields[] = {
 	{ "service", true, parse_service, 0, 0, 0, NULL, 0 },
-	{ "deploy", true, parse_deploy, 0, 0, 0, NULL, 0 },
-	{ "watch", false, parse_watch, 0, 0, 0, NULL, 0 },
+	{ "mode", false, parse_mode, 0, 0, 0, NULL, 0 },
+	{ "deploy", true, parse_policy_section, 0, SECTION_DEPLOY, 0, NULL, 0 },
+	{ "migrate_down", false, parse_policy_section, 0, SECTION_MIGRATE_DOWN,
+	    0, NULL, 0 },
+	{ "rollback", false, parse_policy_section, 0, SECTION_ROLLBACK, 0, NULL,
+	    0 },
+	{ "watch", false, parse_policy_section, 0, SECTION_WATCH, 0, NULL, 0 },
 	{ "checks", true, parse_checks, 0, 0, 0, NULL, 0 },
+	{ "guards", false, parse_guards, 0, 0, 0, NULL, 0 },
 	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -1480,9 +1635,10 @@ static void finish_timeout(struct ctx *c, const struct rbd_policy *p,
 
 /* A metric check's condition: min below max; the baseline's defaults,
  * and a window that can hold min_samples samples at the interval (else
- * the baseline would never be trusted and every sample be unknown). */
+ * the baseline would never be trusted and every sample be unknown). at
+ * is the check's path ("checks[2]"). */
 static void finish_condition(struct ctx *c, const struct rbd_policy *p,
-    struct rbd_check *chk, const struct rbd_ynode *item, size_t i,
+    struct rbd_check *chk, const struct rbd_ynode *item, const char *at,
     bool interval_ok)
 {
 	struct rbd_condition *cond = &chk->cond;
@@ -1493,7 +1649,7 @@ static void finish_condition(struct ctx *c, const struct rbd_policy *p,
 	uint64_t n;
 
 	if (cond->has_min && cond->has_max && cond->min >= cond->max) {
-		snprintf(path, sizeof(path), "checks[%zu].min", i);
+		path_key(path, at, "min");
 		err(c, rbd_ynode_get(item, "min"), path,
 		    "%s must be less than max (%s)",
 		    show(rbd_ynode_get(item, "min"), t),
@@ -1513,18 +1669,17 @@ static void finish_condition(struct ctx *c, const struct rbd_policy *p,
 		return;
 	rbd_duration_str(cond->baseline_window_usec, x, sizeof(x));
 	rbd_duration_str(p->interval_usec, y, sizeof(y));
-	snprintf(path, sizeof(path), "checks[%zu].baseline%s", i,
-	    wn ? ".window" : "");
+	path_key(path, at, wn ? "baseline.window" : "baseline");
 	err(c, wn ? wn : missing_at(bn), path, "%s%s%s holds %llu samples at "
 	    "watch.interval (%s), fewer than min_samples (%u)",
 	    wn ? "" : "the default window (", x, wn ? "" : ")",
 	    (unsigned long long)n, y, cond->min_samples);
 }
 
-/* Defaults of one check, its probe's timeout against the interval and
- * its condition. */
+/* Defaults of one check (or guard), its probe's timeout against the
+ * interval and its condition. at is its path ("guards[0]"). */
 static int finish_check(struct ctx *c, const struct rbd_policy *p,
-    struct rbd_check *chk, const struct rbd_ynode *item, size_t i,
+    struct rbd_check *chk, const struct rbd_ynode *item, const char *at,
     bool interval_ok)
 {
 	const struct field *probe = group_key(check_fields, GROUP_PROBE, item);
@@ -1553,13 +1708,33 @@ static int finish_check(struct ctx *c, const struct rbd_policy *p,
 		timeout = &h->timeout_usec;
 	} else if (chk->type == RBD_CHECK_PROMETHEUS) {
 		timeout = &chk->u.prom.timeout_usec;
+	} else if (chk->type == RBD_CHECK_UNIT) {
+		timeout = &chk->u.unit.timeout_usec;
 	} else {
 		timeout = &chk->u.scrape.timeout_usec;
 	}
-	snprintf(path, sizeof(path), "checks[%zu].%s.timeout", i, probe->key);
+	snprintf(path, sizeof(path), "%s.%s.timeout", at, probe->key);
 	finish_timeout(c, p, timeout, pn, path, interval_ok);
-	if (chk->type != RBD_CHECK_HTTP)
-		finish_condition(c, p, chk, item, i, interval_ok);
+	if (rbd_check_is_metric(chk->type))
+		finish_condition(c, p, chk, item, at, interval_ok);
+	return 0;
+}
+
+/* finish_check() for each of the n checks of list, the sequence seq
+ * (NULL when absent) of the policy's key key. */
+static int finish_check_list(struct ctx *c, const struct rbd_policy *p,
+    struct rbd_check *list, size_t n, const struct rbd_ynode *seq,
+    const char *key, bool interval_ok)
+{
+	for (size_t i = 0; i < n; i++) {
+		char at[CHECK_PATH_MAX];
+		int ret;
+
+		snprintf(at, sizeof(at), "%s[%zu]", key, i);
+		ret = finish_check(c, p, &list[i], seq->kids[i], at, interval_ok);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -1606,51 +1781,94 @@ static int find_dups(const char *const *names, size_t n, size_t **ret_first)
 	return 0;
 }
 
-/* Report check names used twice, at the later check. */
-static int dup_check_names(struct ctx *c, const struct rbd_policy *p)
+/* The check or guard i of the names that dup_names() sorts: the checks,
+ * then the guards. */
+static const struct rbd_check *nth_check(const struct rbd_policy *p,
+    size_t i)
 {
-	const char **names = calloc(p->n_checks ? p->n_checks : 1, sizeof(*names));
-	size_t *first = NULL;
+	return i < p->n_checks ? &p->checks[i] : &p->guards[i - p->n_checks];
+}
+
+/* Report names used twice, at the later one: among the checks, among the
+ * guards, and a guard named like a check. Verdicts, status and history
+ * name checks and guards alike, so one name must mean one thing. */
+static int dup_names(struct ctx *c, const struct rbd_policy *p)
+{
+	size_t n = p->n_checks + p->n_guards, *first = NULL;
+	const char **names = calloc(n ? n : 1, sizeof(*names));
 	int ret;
 
 	if (!names)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->n_checks; i++)
-		names[i] = p->checks[i].name;
-	ret = find_dups(names, p->n_checks, &first);
-	for (size_t i = 0; ret == 0 && i < p->n_checks; i++) {
+	for (size_t i = 0; i < n; i++)
+		names[i] = nth_check(p, i)->name;
+	ret = find_dups(names, n, &first);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const struct rbd_check *chk = nth_check(p, i);
+		bool guard = i >= p->n_checks;
 		char path[PATH_TEXT_MAX];
 
 		if (first[i] == SIZE_MAX)
 			continue;
-		snprintf(path, sizeof(path), "checks[%zu].name", i);
-		err_at(c, p->checks[i].line, p->checks[i].col, path,
-		    "duplicate check name '%s' (first defined at line %u)",
-		    names[i], p->checks[first[i]].line);
+		snprintf(path, sizeof(path), "%s[%zu].name",
+		    guard ? "guards" : "checks", guard ? i - p->n_checks : i);
+		if (guard && first[i] < p->n_checks)
+			err_at(c, chk->line, chk->col, path, "guard name '%s' is "
+			    "already a check's name (defined at line %u): status "
+			    "and history must tell them apart", names[i],
+			    p->checks[first[i]].line);
+		else
+			err_at(c, chk->line, chk->col, path, "duplicate %s name "
+			    "'%s' (first defined at line %u)",
+			    guard ? "guard" : "check", names[i],
+			    nth_check(p, first[i])->line);
 	}
 	free(first);
 	free(names);
 	return ret;
 }
 
+/* Defaults of the commands and of the loop breaker. A down-migration
+ * may take as long as a deploy unless it says otherwise (the default
+ * deploy timeout when the deploy's was refused: the load fails on that
+ * error alone); without one, its timeout is 0. */
+static void finish_actions(struct rbd_policy *p, const struct rbd_ynode *root)
+{
+	const struct rbd_ynode *md = rbd_ynode_get(root, "migrate_down");
+	const struct rbd_ynode *rb = rbd_ynode_get(root, "rollback");
+
+	if (!resolve(&p->deploy_timeout_usec, rbd_ynode_get(root, "deploy"),
+	    "timeout", DEFAULT_DEPLOY_TIMEOUT))
+		p->deploy_timeout_usec = DEFAULT_DEPLOY_TIMEOUT;
+	if (md)
+		resolve(&p->migrate_down_timeout_usec, md, "timeout",
+		    p->deploy_timeout_usec);
+	else
+		p->migrate_down_timeout_usec = 0;
+	/* 0 is a valid max_automatic: only a key not written takes the
+	 * default (a refused one leaves the load failing anyway). */
+	if (!rbd_ynode_get(rb, "max_automatic"))
+		p->max_automatic = DEFAULT_MAX_AUTOMATIC;
+	resolve(&p->automatic_per_usec, rb, "per", DEFAULT_AUTOMATIC_PER);
+}
+
 /* After the walk: defaults, then every check across keys. */
 static int finish_policy(struct ctx *c, struct rbd_policy *p,
     const struct rbd_ynode *root)
 {
-	const struct rbd_ynode *checks = rbd_ynode_get(root, "checks");
 	bool interval_ok;
+	int ret;
 
-	resolve(&p->deploy_timeout_usec, rbd_ynode_get(root, "deploy"),
-	    "timeout", DEFAULT_DEPLOY_TIMEOUT);
+	finish_actions(p, root);
 	finish_watch(c, p, rbd_ynode_get(root, "watch"), &interval_ok);
-	for (size_t i = 0; i < p->n_checks; i++) {
-		int ret = finish_check(c, p, &p->checks[i], checks->kids[i], i,
-		    interval_ok);
-
-		if (ret < 0)
-			return ret;
-	}
-	return dup_check_names(c, p);
+	ret = finish_check_list(c, p, p->checks, p->n_checks,
+	    rbd_ynode_get(root, "checks"), "checks", interval_ok);
+	if (ret == 0)
+		ret = finish_check_list(c, p, p->guards, p->n_guards,
+		    rbd_ynode_get(root, "guards"), "guards", interval_ok);
+	if (ret == 0)
+		ret = dup_names(c, p);
+	return ret;
 }
 
 /* A policy with every duration unset. */
@@ -1665,7 +1883,8 @@ static struct rbd_policy *policy_new(const char *file)
 		free(p);
 		return NULL;
 	}
-	p->deploy_timeout_usec = UNSET;
+	p->deploy_timeout_usec = p->migrate_down_timeout_usec = UNSET;
+	p->automatic_per_usec = UNSET;
 	p->duration_usec = p->interval_usec = UNSET;
 	p->warmup_usec = p->verify_usec = UNSET;
 	return p;
@@ -1846,30 +2065,70 @@ static void check_clear(struct rbd_check *chk)
 			rbd_selector_free(chk->u.scrape.metric.sel);
 		if (chk->u.scrape.metric.den)
 			rbd_selector_free(chk->u.scrape.metric.den);
+	} else if (chk->type == RBD_CHECK_UNIT) {
+		free(chk->u.unit.unit);
 	}
+}
+
+/* Free a command's n elements (any of them NULL) and the array. */
+static void argv_free(char **argv, size_t n)
+{
+	for (size_t i = 0; argv && i < n; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Free n checks and the array. */
+static void checks_free(struct rbd_check *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		check_clear(&list[i]);
+	free(list);
 }
 
 void rbd_policy_free(struct rbd_policy *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; p->deploy_argv && i < p->deploy_argc; i++)
-		free(p->deploy_argv[i]);
-	free(p->deploy_argv);
-	for (size_t i = 0; p->checks && i < p->n_checks; i++)
-		check_clear(&p->checks[i]);
-	free(p->checks);
+	argv_free(p->deploy_argv, p->deploy_argc);
+	argv_free(p->migrate_down_argv, p->migrate_down_argc);
+	checks_free(p->checks, p->n_checks);
+	checks_free(p->guards, p->n_guards);
 	free(p->service);
 	free(p->file);
 	free(p);
 }
 
-int rbd_policy_find_check(const struct rbd_policy *p, const char *name)
+/* Index of the check called name among n, or -ENOENT. */
+static int find_named(const struct rbd_check *list, size_t n,
+    const char *name)
 {
-	for (size_t i = 0; i < p->n_checks; i++)
-		if (strcmp(p->checks[i].name, name) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
 			return (int)i;
 	return -ENOENT;
+}
+
+int rbd_policy_find_check(const struct rbd_policy *p, const char *name)
+{
+	return find_named(p->checks, p->n_checks, name);
+}
+
+int rbd_policy_find_guard(const struct rbd_policy *p, const char *name)
+{
+	return find_named(p->guards, p->n_guards, name);
+}
+
+const char *rbd_mode_str(enum rbd_mode m)
+{
+	if ((unsigned)m >= _RBD_MODE_MAX)
+		return "unknown";
+	return mode_names[m];
+}
+
+bool rbd_check_is_metric(enum rbd_check_type t)
+{
+	return t == RBD_CHECK_PROMETHEUS || t == RBD_CHECK_SCRAPE;
 }
 
 const char *rbd_check_type_str(enum rbd_check_type t)
@@ -1878,6 +2137,7 @@ const char *rbd_check_type_str(enum rbd_check_type t)
 		[RBD_CHECK_HTTP] = "http",
 		[RBD_CHECK_PROMETHEUS] = "prometheus",
 		[RBD_CHECK_SCRAPE] = "scrape",
+		[RBD_CHECK_UNIT] = "unit",
 	};
 
 	if ((unsigned)t >= _RBD_CHECK_TYPE_MAX)

@@ -28,6 +28,7 @@
 #define RBD_POLICY_QUERY_MAX	4096		/* prometheus.query bytes */
 #define RBD_POLICY_SELECTOR_MAX	1024		/* a scrape selector's bytes */
 #define RBD_POLICY_FILES_MAX	10000		/* policies in a directory */
+#define RBD_POLICY_GUARDS_MAX	100		/* guards in one policy */
 
 /* Main config defaults (the packaged layout). */
 #define RBD_DEFAULT_CONFIG	"/etc/rollbackd/rollbackd.yaml"
@@ -39,6 +40,7 @@ enum rbd_check_type {
 	RBD_CHECK_HTTP,
 	RBD_CHECK_PROMETHEUS,		/* an instant PromQL query */
 	RBD_CHECK_SCRAPE,		/* the service's own /metrics */
+	RBD_CHECK_UNIT,			/* a systemd unit's state (sd-bus) */
 	_RBD_CHECK_TYPE_MAX,
 };
 const char *rbd_check_type_str(enum rbd_check_type t);
@@ -66,6 +68,12 @@ struct rbd_scrape_probe {
 	struct rbd_metric_spec metric;	/* what to compute from each page */
 };
 
+struct rbd_unit_probe {
+	char *unit;			/* a unit name (rbd_unit_name_check) */
+	unsigned max_restarts;		/* NRestarts growth allowed; default 0 */
+	uint64_t timeout_usec;		/* < watch.interval */
+};
+
 /* What an unknown sample (no data: an empty query, an absent metric, an
  * unreachable provider, too little traffic) counts as. */
 enum rbd_no_data {
@@ -83,6 +91,7 @@ struct rbd_check {
 		struct rbd_http_probe http;
 		struct rbd_prometheus_probe prom;
 		struct rbd_scrape_probe scrape;
+		struct rbd_unit_probe unit;
 	} u;
 	struct rbd_condition cond;	/* metric checks: min, max, baseline */
 	unsigned fail_after;		/* consecutive failing samples */
@@ -91,13 +100,34 @@ struct rbd_check {
 	unsigned line, col;		/* where it was defined, for messages */
 };
 
+/* What the daemon does with its decisions (policy key "mode"). */
+enum rbd_mode {
+	RBD_MODE_ENFORCE,		/* the default: act on them */
+	RBD_MODE_DRY_RUN,		/* judge and record; run nothing */
+	_RBD_MODE_MAX,
+};
+const char *rbd_mode_str(enum rbd_mode m);	/* "enforce", "dry-run" */
+
 struct rbd_policy {
 	char *file;			/* the file it came from */
 	char *service;
+	enum rbd_mode mode;
 	/* deploy */
 	char **deploy_argv;		/* NULL-terminated; templates unexpanded */
 	size_t deploy_argc;
 	uint64_t deploy_timeout_usec;
+	/* migrate_down (optional): the down-migration run before a code
+	 * rollback across a reversible schema migration. Placeholders
+	 * {service}, {version} (the rollback target), {from_version},
+	 * {from_schema} and {to_schema}. NULL when the policy has none. */
+	char **migrate_down_argv;	/* NULL-terminated; templates unexpanded */
+	size_t migrate_down_argc;
+	uint64_t migrate_down_timeout_usec;	/* default: deploy's timeout */
+	/* rollback: the loop breaker. At most max_automatic automatic
+	 * rollbacks within any period of automatic_per; past it, held.
+	 * Defaults 3 and 1h; max_automatic 0 means never automatically. */
+	unsigned max_automatic;
+	uint64_t automatic_per_usec;
 	/* watch */
 	uint64_t duration_usec;		/* healthy this long => known-good */
 	uint64_t interval_usec;		/* between two samples of one check */
@@ -106,6 +136,11 @@ struct rbd_policy {
 	/* checks */
 	struct rbd_check *checks;
 	size_t n_checks;
+	/* guards: checks of what the service depends on and the deploy did
+	 * not change; the same syntax and probes as checks (fail_after says
+	 * when a guard counts as failing). May be empty. */
+	struct rbd_check *guards;
+	size_t n_guards;
 };
 
 struct rbd_config {
@@ -129,8 +164,14 @@ int rbd_policy_load_file(const char *path, struct rbd_policy **ret,
 
 void rbd_policy_free(struct rbd_policy *p);
 
+/* Whether a check of this type computes a value judged by a condition
+ * (prometheus, scrape), rather than judging its own result (http, unit). */
+bool rbd_check_is_metric(enum rbd_check_type t);
+
 /* Index of the check with this name, or -ENOENT. */
 int rbd_policy_find_check(const struct rbd_policy *p, const char *name);
+/* Index of the guard with this name, or -ENOENT. */
+int rbd_policy_find_guard(const struct rbd_policy *p, const char *name);
 
 /* Load the main config at path and every ".yaml" policy in its policies
  * directory (sorted by file name; other files ignored). Two files for one

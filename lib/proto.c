@@ -26,6 +26,10 @@ enum field {
 	F_META,
 	F_WAIT,
 	F_LIMIT,
+	F_SCHEMA,
+	F_MIGRATION,
+	F_FOR,
+	F_REASON,
 	_F_MAX,
 };
 
@@ -34,6 +38,10 @@ enum field {
 #define M (1u << F_META)
 #define W (1u << F_WAIT)
 #define L (1u << F_LIMIT)
+#define SC (1u << F_SCHEMA)
+#define MG (1u << F_MIGRATION)
+#define FO (1u << F_FOR)
+#define RE (1u << F_REASON)
 
 static const char *const field_names[_F_MAX] = {
 	[F_SERVICE] = "service",
@@ -41,6 +49,10 @@ static const char *const field_names[_F_MAX] = {
 	[F_META] = "meta",
 	[F_WAIT] = "wait",
 	[F_LIMIT] = "limit",
+	[F_SCHEMA] = "schema",
+	[F_MIGRATION] = "migration",
+	[F_FOR] = "for_usec",
+	[F_REASON] = "reason",
 };
 
 /* Each command's name, the fields it takes and those it requires. */
@@ -49,13 +61,15 @@ static const struct {
 	unsigned allowed;
 	unsigned required;
 } cmds[_RBD_CMD_MAX] = {
-	[RBD_CMD_DEPLOYED] = { "deployed", S | V | M | W, S | V },
+	[RBD_CMD_DEPLOYED] = { "deployed", S | V | M | W | SC | MG, S | V },
 	[RBD_CMD_STATUS] = { "status", S, 0 },
 	[RBD_CMD_HISTORY] = { "history", S | L, S },
 	[RBD_CMD_MARK_GOOD] = { "mark-good", S | V, S | V },
 	[RBD_CMD_MARK_BAD] = { "mark-bad", S | V, S | V },
 	[RBD_CMD_ROLLBACK] = { "rollback", S | V, S },
 	[RBD_CMD_RELOAD] = { "reload", 0, 0 },
+	[RBD_CMD_PAUSE] = { "pause", S | FO | RE, S },
+	[RBD_CMD_RESUME] = { "resume", S, S },
 };
 
 /* Where a parse writes its message. */
@@ -281,6 +295,73 @@ static int parse_limit(const struct perr *e, const json_t *v, size_t *ret)
 	return 0;
 }
 
+/* deployed's schema: an integer in 0..RBD_SCHEMA_MAX. */
+static int parse_schema(const struct perr *e, const json_t *v,
+    struct rbd_request *r)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return type_err(e, "schema", "an integer", v);
+	n = json_integer_value(v);
+	if (n < 0 || n > RBD_SCHEMA_MAX)
+		return fail(e, -EINVAL, "'schema' must be between 0 and %lld,"
+		    " got %lld", (long long)RBD_SCHEMA_MAX, (long long)n);
+	r->has_schema = true;
+	r->schema = n;
+	return 0;
+}
+
+/* deployed's migration: "none", "reversible" or "irreversible". */
+static int parse_migration(const struct perr *e, const json_t *v,
+    enum rbd_migration *ret)
+{
+	char buf[SHOW_BUF];
+
+	if (!json_is_string(v))
+		return type_err(e, "migration", "a string", v);
+	if (strlen(json_string_value(v)) != json_string_length(v) ||
+	    rbd_migration_from_str(json_string_value(v), ret) < 0)
+		return fail(e, -EINVAL, "'migration' must be none, reversible"
+		    " or irreversible, got '%s'", show_str(v, buf));
+	return 0;
+}
+
+/* pause's for_usec: an integer in 1..RBD_PROTO_PAUSE_MAX. */
+static int parse_for(const struct perr *e, const json_t *v, uint64_t *ret)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return type_err(e, "for_usec", "an integer", v);
+	n = json_integer_value(v);
+	if (n < 1 || (uint64_t)n > RBD_PROTO_PAUSE_MAX)
+		return fail(e, -EINVAL, "'for_usec' must be between 1 and %llu"
+		    " (30 days), got %lld",
+		    (unsigned long long)RBD_PROTO_PAUSE_MAX, (long long)n);
+	*ret = (uint64_t)n;
+	return 0;
+}
+
+/* pause's reason: see rbd_proto_reason_check. */
+static int parse_reason(const struct perr *e, const json_t *v, char *out,
+    size_t size)
+{
+	const char *why = "is invalid";
+	char buf[SHOW_BUF];
+
+	if (!json_is_string(v))
+		return type_err(e, "reason", "a string", v);
+	if (rbd_proto_reason_check(json_string_value(v), json_string_length(v),
+	    &why) < 0)
+		return fail(e, -EINVAL, "invalid pause reason '%s': %s",
+		    show_str(v, buf), why);
+	if (json_string_length(v) >= size)
+		return fail(e, -EINVAL, "'reason' is too long");
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
 /* Field f's value v into r. */
 static int parse_field(const struct perr *e, enum field f, const json_t *v,
     struct rbd_request *r)
@@ -301,6 +382,14 @@ static int parse_field(const struct perr *e, enum field f, const json_t *v,
 		return 0;
 	case F_LIMIT:
 		return parse_limit(e, v, &r->limit);
+	case F_SCHEMA:
+		return parse_schema(e, v, r);
+	case F_MIGRATION:
+		return parse_migration(e, v, &r->migration);
+	case F_FOR:
+		return parse_for(e, v, &r->for_usec);
+	case F_REASON:
+		return parse_reason(e, v, r->reason, sizeof(r->reason));
 	case _F_MAX:
 		break;
 	}
@@ -383,6 +472,9 @@ static int from_json(const struct perr *e, const json_t *root,
 		if (ret < 0)
 			return ret;
 	}
+	/* How a schema changed means nothing without the schema. */
+	if (json_object_get(root, "migration") && !r->has_schema)
+		return fail(e, -EINVAL, "'migration' needs 'schema'");
 	return 0;
 }
 
@@ -468,6 +560,16 @@ static bool format_field(json_t *o, enum field f, const struct rbd_request *r)
 		return !r->wait || set(o, "wait", json_true());
 	case F_LIMIT:
 		return !r->limit || set(o, "limit", json_integer((json_int_t)r->limit));
+	case F_SCHEMA:
+		return !r->has_schema || set(o, "schema", json_integer(r->schema));
+	case F_MIGRATION:
+		return r->migration == RBD_MIGRATION_NONE ||
+		    set(o, "migration", json_string(rbd_migration_str(r->migration)));
+	case F_FOR:
+		return !r->for_usec || set(o, "for_usec",
+		    json_integer((json_int_t)r->for_usec));
+	case F_REASON:
+		return !r->reason[0] || set(o, "reason", json_string(r->reason));
 	case _F_MAX:
 		break;
 	}
@@ -492,4 +594,59 @@ char *rbd_request_format(const struct rbd_request *r)
 out:
 	json_decref(o);
 	return s;
+}
+
+/* The length of the UTF-8 sequence at s (n bytes left), or 0 when it is
+ * not a valid one: no overlong forms, no surrogates, nothing past
+ * U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (s[0] == 0xe0)
+		lo = 0xa0;		/* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f;		/* surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90;		/* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f;		/* past U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+_Static_assert(RBD_PROTO_REASON_MAX == 256, "the message says 256 bytes");
+
+int rbd_proto_reason_check(const char *s, size_t len, const char **ret_why)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	const char *why = NULL;
+
+	if (!s || len == 0)
+		why = "is empty";
+	else if (len > RBD_PROTO_REASON_MAX)
+		why = "is longer than 256 bytes";
+	for (size_t i = 0, n; !why && i < len; i += n) {
+		n = utf8_seq(u + i, len - i);
+		if (n == 0)
+			why = "is not valid UTF-8";
+		else if (u[i] < 0x20 || u[i] == 0x7f ||
+		    (u[i] == 0xc2 && u[i + 1] < 0xa0))
+			why = "contains a control character";	/* C0, DEL, C1 */
+	}
+	if (!why)
+		return 0;
+	if (ret_why)
+		*ret_why = why;
+	return -EINVAL;
 }

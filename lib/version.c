@@ -82,3 +82,56 @@ int rbd_service_check(const char *s, const char **ret_why)
 	return name_check(s, RBD_SERVICE_MAX, "._-",
 	    "is longer than 64 characters", ret_why);
 }
+
+/* The part of a unit name before its type, or before '@' and after it. */
+static bool unit_chars_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && !strchr(":_.\\-", s[i]))
+			return false;
+	return true;
+}
+
+int rbd_unit_name_check(const char *s, const char **ret_why)
+{
+	static const char *const types[] = {
+		".service", ".socket", ".target", ".device", ".mount",
+		".automount", ".swap", ".timer", ".path", ".slice", ".scope",
+	};
+	const char *why = NULL, *dot, *at;
+	size_t len = s ? strlen(s) : 0, i;
+
+	if (!len) {
+		why = "is empty";
+		goto out;
+	}
+	if (len > RBD_UNIT_NAME_MAX) {
+		why = "is longer than 255 characters";
+		goto out;
+	}
+	dot = strrchr(s, '.');
+	for (i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i]) == 0)
+			break;
+	if (!dot || i == sizeof(types) / sizeof(types[0])) {
+		why = "must end in a unit type, e.g. \".service\"";
+		goto out;
+	}
+	at = memchr(s, '@', (size_t)(dot - s));
+	if (dot == s || at == s)
+		why = "has no name before its type";
+	else if (at && at + 1 == dot)
+		why = "is a template: name an instance, e.g. \"foo@1.service\"";
+	else if (at && memchr(at + 1, '@', (size_t)(dot - at - 1)))
+		why = "contains more than one '@'";
+	else if (!unit_chars_ok(s, (size_t)((at ? at : dot) - s)) ||
+	    (at && !unit_chars_ok(at + 1, (size_t)(dot - at - 1))))
+		why = "contains a character outside A-Z a-z 0-9 : _ . \\ - "
+		    "(systemd-escape makes any name fit)";
+	else if (*s == '-' || *s == '.')
+		why = "must not start with '-' or '.'";
+out:
+	if (why && ret_why)
+		*ret_why = why;
+	return why ? -EINVAL : 0;
+}

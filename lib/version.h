@@ -1,5 +1,6 @@
 /* Names that come from outside and end up in argv, the environment, file
- * names and SQL: release versions and service names. They are checked
+ * names and SQL: release versions and service names (and, from policies,
+ * the systemd unit names of unit checks). They are checked
  * against a strict character set before they are stored or expanded, so a
  * hostile string is refused, never passed on. */
 #ifndef RBD_VERSION_H
@@ -19,5 +20,12 @@ int rbd_version_check(const char *s, const char **ret_why);
 
 /* Same for a service name (also used for check names). */
 int rbd_service_check(const char *s, const char **ret_why);
+
+/* A systemd unit name a unit check may watch: PREFIX[@INSTANCE].TYPE with
+ * PREFIX and INSTANCE of [A-Za-z0-9:_.\-] (systemd's escaping), TYPE one of
+ * systemd's unit types, 255 characters at most. A template ("foo@.service")
+ * has no state of its own and is refused. */
+#define RBD_UNIT_NAME_MAX 255
+int rbd_unit_name_check(const char *s, const char **ret_why);
 
 #endif

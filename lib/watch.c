@@ -1,11 +1,13 @@
 /* The per-service watch engine: see watch.h for the contract. */
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "duration.h"
 #include "watch.h"
@@ -14,7 +16,7 @@
 static int name_lookup(const char *const *names, int n, const char *s)
 {
 	for (int i = 0; i < n; i++)
-		if (names[i] && strcmp(names[i], s) == 0)
+		if (s && names[i] && strcmp(names[i], s) == 0)
 			return i;
 	return -EINVAL;
 }
@@ -57,7 +59,10 @@ NAME_TABLE(rbd_event_type, rbd_event_type, _RBD_EV_MAX,
     [RBD_EV_DEPLOY_DONE] = "deploy-done",
     [RBD_EV_MARK_GOOD] = "mark-good",
     [RBD_EV_MARK_BAD] = "mark-bad",
-    [RBD_EV_ROLLBACK] = "rollback")
+    [RBD_EV_ROLLBACK] = "rollback",
+    [RBD_EV_GUARD_SAMPLE] = "guard-sample",
+    [RBD_EV_PAUSE] = "pause",
+    [RBD_EV_RESUME] = "resume")
 
 NAME_TABLE(rbd_verdict, rbd_verdict, _RBD_VERDICT_MAX,
     [RBD_VERDICT_PROMOTED] = "promoted",
@@ -71,7 +76,13 @@ NAME_TABLE(rbd_action_type, rbd_action_type, _RBD_ACT_MAX,
     [RBD_ACT_RUN_DEPLOY] = "run-deploy",
     [RBD_ACT_SET_TIMER] = "set-timer",
     [RBD_ACT_CANCEL_TIMER] = "cancel-timer",
-    [RBD_ACT_NOTIFY] = "notify")
+    [RBD_ACT_NOTIFY] = "notify",
+    [RBD_ACT_RUN_MIGRATION] = "run-migration")
+
+NAME_TABLE(rbd_migration, rbd_migration, _RBD_MIGRATION_MAX,
+    [RBD_MIGRATION_NONE] = "none",
+    [RBD_MIGRATION_REVERSIBLE] = "reversible",
+    [RBD_MIGRATION_IRREVERSIBLE] = "irreversible")
 
 int rbd_state_from_str(const char *s, enum rbd_state *ret)
 {
@@ -80,6 +91,16 @@ int rbd_state_from_str(const char *s, enum rbd_state *ret)
 	if (r < 0)
 		return r;
 	*ret = (enum rbd_state)r;
+	return 0;
+}
+
+int rbd_migration_from_str(const char *s, enum rbd_migration *ret)
+{
+	int r = name_lookup(rbd_migration_names, _RBD_MIGRATION_MAX, s);
+
+	if (r < 0)
+		return r;
+	*ret = (enum rbd_migration)r;
 	return 0;
 }
 
@@ -139,21 +160,73 @@ static void counts_adopt(struct rbd_watch *w, const struct counts *k)
 	w->window_no_data = k->window_no_data;
 }
 
+/* The per-guard arrays of a watch, the same way. */
+struct guards {
+	unsigned *fails;
+	uint64_t *since_wall;
+	char (*detail)[RBD_DETAIL_MAX];
+};
+
+/* Free the arrays of g (NULL ones too). */
+static void guards_free(struct guards *g)
+{
+	free(g->fails);
+	free(g->since_wall);
+	free(g->detail);
+}
+
+/* Zeroed arrays for n guards in *g (all NULL when n is 0). Returns 0 or
+ * -ENOMEM, with nothing left allocated. */
+static int guards_new(size_t n, struct guards *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (!n)
+		return 0;
+	g->fails = calloc(n, sizeof(*g->fails));
+	g->since_wall = calloc(n, sizeof(*g->since_wall));
+	g->detail = calloc(n, sizeof(*g->detail));
+	if (!g->fails || !g->since_wall || !g->detail) {
+		guards_free(g);
+		memset(g, 0, sizeof(*g));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Hand the arrays of g to w, which must own none. */
+static void guards_adopt(struct rbd_watch *w, const struct guards *g)
+{
+	w->guard_fails = g->fails;
+	w->guard_since_wall = g->since_wall;
+	w->guard_detail = g->detail;
+}
+
 struct rbd_watch *rbd_watch_new(const struct rbd_policy *policy)
 {
 	struct rbd_watch *w = calloc(1, sizeof(*w));
 	struct counts k;
+	struct guards g;
 
 	if (!w)
 		return NULL;
 	w->state = RBD_STATE_IDLE;
 	w->next_deploy_id = 1;
+	w->schema = RBD_SCHEMA_NONE;
+	w->schema_before = RBD_SCHEMA_NONE;
+	w->target_schema = RBD_SCHEMA_NONE;
 	w->n_checks = policy->n_checks;
+	w->n_guards = policy->n_guards;
 	if (counts_new(w->n_checks, &k) < 0) {
 		free(w);
 		return NULL;
 	}
+	if (guards_new(w->n_guards, &g) < 0) {
+		counts_free(&k);
+		free(w);
+		return NULL;
+	}
 	counts_adopt(w, &k);
+	guards_adopt(w, &g);
 	return w;
 }
 
@@ -165,11 +238,14 @@ void rbd_watch_free(struct rbd_watch *w)
 	free(w->unknowns);
 	free(w->window_ok);
 	free(w->window_no_data);
+	free(w->guard_fails);
+	free(w->guard_since_wall);
+	free(w->guard_detail);
 	free(w);
 }
 
-/* Zero every per-check counter and window tally. */
-void rbd_watch_reset_counts(struct rbd_watch *w)
+/* Zero every per-check counter and window tally (entering a window). */
+static void checks_reset(struct rbd_watch *w)
 {
 	size_t n = w->n_checks;
 
@@ -183,6 +259,28 @@ void rbd_watch_reset_counts(struct rbd_watch *w)
 		memset(w->window_no_data, 0, n * sizeof(*w->window_no_data));
 }
 
+/* Forget every guard's run. */
+static void guards_reset(struct rbd_watch *w)
+{
+	size_t n = w->n_guards;
+
+	if (w->guard_fails)
+		memset(w->guard_fails, 0, n * sizeof(*w->guard_fails));
+	if (w->guard_since_wall)
+		memset(w->guard_since_wall, 0,
+		    n * sizeof(*w->guard_since_wall));
+	if (w->guard_detail)
+		memset(w->guard_detail, 0, n * sizeof(*w->guard_detail));
+}
+
+/* Zero every per-check counter, window tally and guard run (a restart:
+ * none of them is stored). */
+void rbd_watch_reset_counts(struct rbd_watch *w)
+{
+	checks_reset(w);
+	guards_reset(w);
+}
+
 /* Index of the check called name in p, or -1. */
 static int check_index(const struct rbd_policy *p, const char *name)
 {
@@ -193,15 +291,31 @@ static int check_index(const struct rbd_policy *p, const char *name)
 	return -1;
 }
 
-/* Adopt a reloaded policy, carrying the per-check counters over by check
- * name. */
+/* Index of the guard called name in p, or -1. */
+static int guard_index(const struct rbd_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_guards; i++)
+		if (name && p->guards[i].name &&
+		    strcmp(p->guards[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Adopt a reloaded policy, carrying the per-check counters and the guards'
+ * runs over by name. Everything is allocated before anything of w is
+ * freed, so a failure leaves w as it was. */
 int rbd_watch_set_policy(struct rbd_watch *w, const struct rbd_policy *old,
     const struct rbd_policy *new_policy)
 {
 	struct counts k, mine;
+	struct guards g, gmine;
 
 	if (counts_new(new_policy->n_checks, &k) < 0)
 		return -ENOMEM;
+	if (guards_new(new_policy->n_guards, &g) < 0) {
+		counts_free(&k);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; old && i < old->n_checks && i < w->n_checks; i++) {
 		int j = check_index(new_policy, old->checks[i].name);
 
@@ -213,11 +327,25 @@ int rbd_watch_set_policy(struct rbd_watch *w, const struct rbd_policy *old,
 		memcpy(k.window_no_data[j], w->window_no_data[i],
 		    sizeof(k.window_no_data[j]));
 	}
+	for (size_t i = 0; old && i < old->n_guards && i < w->n_guards; i++) {
+		int j = guard_index(new_policy, old->guards[i].name);
+
+		if (j < 0)
+			continue;
+		g.fails[j] = w->guard_fails[i];
+		g.since_wall[j] = w->guard_since_wall[i];
+		memcpy(g.detail[j], w->guard_detail[i], sizeof(g.detail[j]));
+	}
 	mine = (struct counts){ w->fails, w->unknowns, w->window_ok,
 	    w->window_no_data };
 	counts_free(&mine);
+	gmine = (struct guards){ w->guard_fails, w->guard_since_wall,
+	    w->guard_detail };
+	guards_free(&gmine);
 	counts_adopt(w, &k);
+	guards_adopt(w, &g);
 	w->n_checks = new_policy->n_checks;
+	w->n_guards = new_policy->n_guards;
 	return 0;
 }
 
@@ -261,6 +389,58 @@ static void list_push(char (*list)[RBD_VERSION_MAX + 1], size_t *n,
 	(*n)++;
 }
 
+/* Index of v in w->good, or -1. */
+static int good_index(const struct rbd_watch *w, const char *v)
+{
+	for (size_t i = 0; i < w->n_good; i++)
+		if (strcmp(w->good[i], v) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Take v out of the known-good releases, with its schema. */
+static void good_remove(struct rbd_watch *w, const char *v)
+{
+	int i = good_index(w, v);
+	size_t rest;
+
+	if (i < 0)
+		return;
+	rest = w->n_good - (size_t)i - 1;
+	memmove(w->good[i], w->good[i + 1], rest * sizeof(w->good[0]));
+	memmove(&w->good_schema[i], &w->good_schema[i + 1],
+	    rest * sizeof(w->good_schema[0]));
+	w->n_good--;
+}
+
+/* Put v first in the known-good releases, running against schema; the
+ * oldest falls off. good_schema stays parallel to good. */
+static void good_push(struct rbd_watch *w, const char *v, int64_t schema)
+{
+	good_remove(w, v);
+	if (w->n_good == RBD_WATCH_GOOD_MAX)
+		w->n_good--;
+	memmove(w->good[1], w->good[0], w->n_good * sizeof(w->good[0]));
+	memmove(&w->good_schema[1], &w->good_schema[0],
+	    w->n_good * sizeof(w->good_schema[0]));
+	copy_version(w->good[0], v);
+	w->good_schema[0] = schema;
+	w->n_good++;
+}
+
+/* The schema release v runs against, as far as w knows: the database's
+ * when v is live and that is known, else what v had as a known-good
+ * release (a mark-good of a release not live keeps what is known of it). */
+static int64_t schema_for(const struct rbd_watch *w, const char *v)
+{
+	int i;
+
+	if (strcmp(v, w->live) == 0 && w->schema != RBD_SCHEMA_NONE)
+		return w->schema;
+	i = good_index(w, v);
+	return i < 0 ? RBD_SCHEMA_NONE : w->good_schema[i];
+}
+
 /* Whether v is marked bad in w. */
 static bool is_bad(const struct rbd_watch *w, const char *v)
 {
@@ -270,19 +450,271 @@ static bool is_bad(const struct rbd_watch *w, const char *v)
 	return false;
 }
 
+/* Whether good[i] could be a rollback target at all: not live, not bad. */
+static bool is_candidate(const struct rbd_watch *w, size_t i)
+{
+	return strcmp(w->good[i], w->live) != 0 && !is_bad(w, w->good[i]);
+}
+
 /* The newest known-good release that is neither live nor bad. */
 const char *rbd_watch_rollback_target(const struct rbd_watch *w)
 {
 	for (size_t i = 0; i < w->n_good; i++)
-		if (strcmp(w->good[i], w->live) != 0 && !is_bad(w, w->good[i]))
+		if (is_candidate(w, i))
 			return w->good[i];
 	return NULL;
 }
 
+/* Append to a NUL-terminated buffer, cutting what does not fit. */
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	used = strnlen(buf, len);
+	if (used >= len - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* How the live release moved the schema; a value out of range is taken
+ * as the worst, irreversible. */
+static enum rbd_migration migration_of(const struct rbd_watch *w)
+{
+	return (unsigned)w->migration < _RBD_MIGRATION_MAX ? w->migration :
+	    RBD_MIGRATION_IRREVERSIBLE;
+}
+
+/* How a release that runs against schema ks fits the database as the
+ * live release left it (the rules of rbd_watch_choose_target). */
+enum fit {
+	FIT_OK,			/* as it is */
+	FIT_MIGRATE,		/* after migrate_down to ks */
+	FIT_UNKNOWN_IRREVERSIBLE,	/* ks unknown, the migration one-way */
+	FIT_NEWER,		/* ks above the database's */
+	FIT_IRREVERSIBLE,	/* below, across a one-way migration */
+	FIT_UNANNOUNCED,	/* below, with no reversible migration said */
+	FIT_NO_MIGRATE_DOWN,	/* below, and the policy cannot migrate down */
+	FIT_BEFORE,		/* below where the live release's migration
+				 * began, or that is unknown */
+};
+
+/* How a release that runs against schema ks fits w under policy p. */
+static enum fit fit_of(const struct rbd_watch *w, const struct rbd_policy *p,
+    int64_t ks)
+{
+	int64_t s = w->schema;
+
+	if (s == RBD_SCHEMA_NONE || ks == s)
+		return FIT_OK;
+	if (ks == RBD_SCHEMA_NONE)
+		return migration_of(w) == RBD_MIGRATION_IRREVERSIBLE ?
+		    FIT_UNKNOWN_IRREVERSIBLE : FIT_OK;
+	if (ks > s)
+		return FIT_NEWER;
+	switch (migration_of(w)) {
+	case RBD_MIGRATION_IRREVERSIBLE:
+		return FIT_IRREVERSIBLE;
+	case RBD_MIGRATION_REVERSIBLE:
+		break;
+	default:
+		return FIT_UNANNOUNCED;
+	}
+	if (!p->migrate_down_argv || !p->migrate_down_argv[0])
+		return FIT_NO_MIGRATE_DOWN;
+	if (w->schema_before == RBD_SCHEMA_NONE || ks < w->schema_before)
+		return FIT_BEFORE;
+	return FIT_MIGRATE;
+}
+
+/* "v2.5.0 migrated the schema irreversibly from 42 to 43" (how: the
+ * adverb), without the "from" part when the schema before is unknown. */
+static void migrated_str(char *buf, size_t len, const struct rbd_watch *w,
+    const char *how)
+{
+	const char *r = *w->live ? w->live : "the live release";
+
+	if (w->schema_before != RBD_SCHEMA_NONE &&
+	    w->schema_before != w->schema)
+		appendf(buf, len, "%s migrated the schema %s from %" PRId64
+		    " to %" PRId64, r, how, w->schema_before, w->schema);
+	else
+		appendf(buf, len, "%s migrated the schema %s to %" PRId64, r,
+		    how, w->schema);
+}
+
+/* Why release k (schema ks, which fits as f, not FIT_OK/FIT_MIGRATE) is
+ * no rollback target, appended to buf. app follows k's name: ", the last
+ * known-good release," or "". */
+static void misfit_str(char *buf, size_t len, const struct rbd_watch *w,
+    enum fit f, const char *k, int64_t ks, const char *app)
+{
+	const char *r = *w->live ? w->live : "the live release";
+
+	switch (f) {
+	case FIT_UNKNOWN_IRREVERSIBLE:
+		migrated_str(buf, len, w, "irreversibly");
+		appendf(buf, len, "; %s%s runs against an unknown schema", k,
+		    app);
+		return;
+	case FIT_NEWER:
+		appendf(buf, len, "%s%s expects schema %" PRId64 ", but %s "
+		    "left the database at %" PRId64, k, app, ks, r, w->schema);
+		return;
+	case FIT_IRREVERSIBLE:
+		migrated_str(buf, len, w, "irreversibly");
+		break;
+	case FIT_UNANNOUNCED:
+		appendf(buf, len, "the database is at schema %" PRId64 " and "
+		    "%s announced no reversible migration", w->schema, r);
+		break;
+	case FIT_NO_MIGRATE_DOWN:
+		migrated_str(buf, len, w, "reversibly");
+		appendf(buf, len, ", but the policy has no migrate_down "
+		    "command");
+		break;
+	case FIT_BEFORE:
+		migrated_str(buf, len, w, "reversibly");
+		appendf(buf, len, " and migrate_down only undoes that");
+		break;
+	default:
+		return;
+	}
+	appendf(buf, len, "; %s%s expects schema %" PRId64, k, app, ks);
+}
+
+/* The rollback target with schemas considered: see watch.h. */
+int rbd_watch_choose_target(const struct rbd_watch *w,
+    const struct rbd_policy *policy, int64_t *ret_to_schema, char *why,
+    size_t whylen)
+{
+	size_t first = SIZE_MAX, n_refused = 0;
+	enum fit first_fit = FIT_OK;
+
+	if (why && whylen)
+		why[0] = '\0';
+	for (size_t i = 0; i < w->n_good; i++) {
+		int64_t ks = w->good_schema[i];
+		enum fit f;
+
+		if (!is_candidate(w, i))
+			continue;
+		f = fit_of(w, policy, ks);
+		if (first == SIZE_MAX) {
+			first = i;
+			first_fit = f;
+		}
+		if (f != FIT_OK && f != FIT_MIGRATE) {
+			n_refused++;
+			continue;
+		}
+		if (i != first) {
+			int64_t ks0 = w->good_schema[first];
+
+			appendf(why, whylen, "%s, the newest known-good "
+			    "release that ", w->good[i]);
+			if (f == FIT_MIGRATE)
+				appendf(why, whylen, "runs against schema %"
+				    PRId64 ", within reach of migrate_down (",
+				    ks);
+			else if (ks == RBD_SCHEMA_NONE)
+				appendf(why, whylen, "may run against schema %"
+				    PRId64 " (its own schema is unknown; ",
+				    w->schema);
+			else
+				appendf(why, whylen, "runs against schema %"
+				    PRId64 " (", w->schema);
+			if (ks0 == RBD_SCHEMA_NONE)
+				appendf(why, whylen, "%s's schema is unknown",
+				    w->good[first]);
+			else
+				appendf(why, whylen, "%s expects %" PRId64,
+				    w->good[first], ks0);
+			if (n_refused > 1)
+				appendf(why, whylen, "; %zu more newer "
+				    "release%s did not fit either",
+				    n_refused - 1, n_refused > 2 ? "s" : "");
+			appendf(why, whylen, ")");
+		}
+		if (ret_to_schema)
+			*ret_to_schema = f == FIT_MIGRATE ? ks : RBD_SCHEMA_NONE;
+		return (int)i;
+	}
+	if (first == SIZE_MAX) {
+		appendf(why, whylen, "no known-good release to roll back to");
+		return -ENOENT;
+	}
+	misfit_str(why, whylen, w, first_fit, w->good[first],
+	    w->good_schema[first], ", the last known-good release,");
+	if (n_refused > 1)
+		appendf(why, whylen, "; %zu older known-good release%s not "
+		    "compatible either", n_refused - 1,
+		    n_refused > 2 ? "s are" : " is");
+	return -ENOENT;
+}
+
+/* Whether w is paused at time now. */
+bool rbd_watch_paused(const struct rbd_watch *w, uint64_t now)
+{
+	return w->paused && (!w->pause_until || now < w->pause_until);
+}
+
+/* Whether an automatic rollback decided at t is within the loop breaker's
+ * period ending at now. A time after now (a clock that went back) counts:
+ * the breaker errs on the side of holding. */
+static bool auto_recent(uint64_t t, uint64_t now, uint64_t per)
+{
+	return t > now || now - t < per;
+}
+
+/* Automatic rollbacks in the period ending at now. */
+size_t rbd_watch_auto_count(const struct rbd_watch *w,
+    const struct rbd_policy *policy, uint64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_auto && i < RBD_WATCH_AUTO_MAX; i++)
+		if (auto_recent(w->auto_times[i], now,
+		    policy->automatic_per_usec))
+			n++;
+	return n;
+}
+
+/* "10:42:07 UTC" for a wall time (usec since the epoch), with the date in
+ * front when it is not on the day of ref (the event's own wall time; 0:
+ * unknown, no date). */
+static const char *clock_str(uint64_t wall, uint64_t ref, char *buf,
+    size_t len)
+{
+	time_t t = (time_t)(wall / RBD_USEC_PER_SEC);
+	time_t rt = (time_t)(ref / RBD_USEC_PER_SEC);
+	struct tm tm, rtm;
+	bool same_day = true;
+
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(buf, len, "an unknown time");
+		return buf;
+	}
+	if (ref && gmtime_r(&rt, &rtm))
+		same_day = rtm.tm_year == tm.tm_year &&
+		    rtm.tm_yday == tm.tm_yday;
+	if (!strftime(buf, len, same_day ? "%H:%M:%S UTC" :
+	    "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "an unknown time");
+	return buf;
+}
+
 /* One step in the making. Everything is computed here and copied out only
  * when the event is accepted, so a refused event changes nothing. The
- * per-check arrays live on the heap, shared with the caller's watch: they
- * are changed only at commit, through counts_reset and cnt. */
+ * per-check and per-guard arrays live on the heap, shared with the
+ * caller's watch: they are changed only at commit, through counts_reset,
+ * cnt and gcnt. */
 struct ctx {
 	const struct rbd_policy *p;
 	const struct rbd_event *ev;
@@ -291,13 +723,20 @@ struct ctx {
 	struct rbd_watch w;		/* the new state */
 	struct rbd_step s;
 	bool entered;			/* a state was (re-)entered */
-	bool counts_reset;		/* at commit: zero every counter */
+	bool counts_reset;		/* at commit: zero every check counter */
 	struct {			/* at commit, when set: check i's */
 		bool set;
 		size_t i;
 		unsigned fails, unknowns, window_ok;
 		const char *no_data;	/* non-NULL: its window_no_data */
 	} cnt;
+	struct {			/* at commit, when set: guard i's */
+		bool set;
+		size_t i;
+		unsigned fails;
+		uint64_t since_wall;
+		char detail[RBD_DETAIL_MAX];
+	} gcnt;
 	char *errbuf;
 	size_t errlen;
 };
@@ -347,6 +786,8 @@ static struct rbd_action *add_action(struct ctx *c, enum rbd_action_type t)
 	a = &c->s.actions[c->s.n_actions++];
 	memset(a, 0, sizeof(*a));
 	a->type = t;
+	a->from_schema = RBD_SCHEMA_NONE;
+	a->to_schema = RBD_SCHEMA_NONE;
 	return a;
 }
 
@@ -367,10 +808,11 @@ static void set_status(struct ctx *c, const char *v,
 	u->status = st;
 }
 
-/* v is known-good: first in good[], out of bad[]. */
-static void push_good(struct ctx *c, const char *v)
+/* v is known-good, running against schema: first in good[], out of
+ * bad[]. */
+static void push_good(struct ctx *c, const char *v, int64_t schema)
 {
-	list_push(c->w.good, &c->w.n_good, RBD_WATCH_GOOD_MAX, v);
+	good_push(&c->w, v, schema);
 	list_remove(c->w.bad, &c->w.n_bad, v);
 	set_status(c, v, RBD_RELEASE_GOOD);
 }
@@ -379,7 +821,7 @@ static void push_good(struct ctx *c, const char *v)
 static void push_bad(struct ctx *c, const char *v)
 {
 	list_push(c->w.bad, &c->w.n_bad, RBD_WATCH_BAD_MAX, v);
-	list_remove(c->w.good, &c->w.n_good, v);
+	good_remove(&c->w, v);
 	set_status(c, v, RBD_RELEASE_BAD);
 }
 
@@ -409,6 +851,8 @@ static void enter(struct ctx *c, enum rbd_state to)
 		add_action(c, RBD_ACT_CANCEL_TIMER);
 	}
 	c->w.deploy_id = 0;	/* only a rollback in flight has one */
+	c->w.migrating = false;
+	c->w.target_schema = RBD_SCHEMA_NONE;
 	if (to == RBD_STATE_IDLE || to == RBD_STATE_WATCHING) {
 		c->w.target[0] = '\0';
 		c->w.from[0] = '\0';
@@ -423,13 +867,15 @@ static void enter(struct ctx *c, enum rbd_state to)
 	}
 }
 
-/* Give every RUN_DEPLOY and NOTIFY without a reason of its own this one. */
+/* Give every RUN_DEPLOY, RUN_MIGRATION and NOTIFY without a reason of its
+ * own this one. */
 static void fill_reasons(struct ctx *c, const char *reason)
 {
 	for (size_t i = 0; i < c->s.n_actions; i++) {
 		struct rbd_action *a = &c->s.actions[i];
 
 		if ((a->type == RBD_ACT_RUN_DEPLOY ||
+		    a->type == RBD_ACT_RUN_MIGRATION ||
 		    a->type == RBD_ACT_NOTIFY) && !a->reason[0])
 			snprintf(a->reason, sizeof(a->reason), "%s", reason);
 	}
@@ -464,6 +910,12 @@ static const char *who(const struct rbd_event *ev)
 	return text_or(ev->actor, "an operator");
 }
 
+/* The service's name, for a reason. */
+static const char *service_of(const struct ctx *c)
+{
+	return text_or(c->p->service, "the service");
+}
+
 /* "from R to K", or "to K" when nothing was live. */
 static const char *route(char *buf, size_t len, const char *from,
     const char *to)
@@ -486,9 +938,24 @@ static void run_deploy(struct ctx *c)
 	a->deploy_id = c->w.deploy_id;
 }
 
-/* Roll back from the live release to k (the live release is already
+/* Run migrate_down for the rollback in w: from the database's schema to
+ * target_schema, before the code's deploy. */
+static void run_migration(struct ctx *c)
+{
+	struct rbd_action *a = add_action(c, RBD_ACT_RUN_MIGRATION);
+
+	c->w.deploy_id = c->w.next_deploy_id++;
+	copy_version(a->version, c->w.target);
+	copy_version(a->from_version, c->w.from);
+	a->from_schema = c->w.schema;
+	a->to_schema = c->w.target_schema;
+	a->deploy_id = c->w.deploy_id;
+}
+
+/* Roll back from the live release to k, after a down-migration to
+ * to_schema unless it is RBD_SCHEMA_NONE (the live release is already
  * marked bad by the caller); its waiter hears it when it was watched. */
-static void start_rollback(struct ctx *c, const char *k)
+static void start_rollback(struct ctx *c, const char *k, int64_t to_schema)
 {
 	bool was_watching = c->w.state == RBD_STATE_WATCHING;
 	char r[RBD_VERSION_MAX + 1];
@@ -497,17 +964,172 @@ static void start_rollback(struct ctx *c, const char *k)
 	enter(c, RBD_STATE_ROLLING_BACK);
 	copy_version(c->w.target, k);
 	copy_version(c->w.from, r);
-	run_deploy(c);
+	if (to_schema != RBD_SCHEMA_NONE) {
+		c->w.migrating = true;
+		c->w.target_schema = to_schema;
+		run_migration(c);
+	} else {
+		run_deploy(c);
+	}
 	if (was_watching)
 		notify(c, r, RBD_VERDICT_ROLLED_BACK);
 }
 
-/* The watched release is degraded (why): roll back, or hold without a
- * target. Never a second rollback: a degraded verification holds. */
+/* Hold the live release r instead of acting (the caller says why in the
+ * record); its waiter hears "held" when it was watched. */
+static void hold(struct ctx *c, const char *r)
+{
+	bool was_watching = c->w.state == RBD_STATE_WATCHING;
+
+	enter(c, RBD_STATE_HELD);
+	if (was_watching)
+		notify(c, r, RBD_VERDICT_HELD);
+}
+
+/* The number of failing samples in a row that make chk fail (0 is 1). */
+static unsigned fail_after(const struct rbd_check *chk)
+{
+	return chk->fail_after ? chk->fail_after : 1;
+}
+
+/* The first guard, in policy order, that is failing now, or -1. */
+static int failing_guard(const struct ctx *c)
+{
+	size_t n = c->old->n_guards < c->p->n_guards ? c->old->n_guards :
+	    c->p->n_guards;
+
+	for (size_t i = 0; i < n; i++)
+		if (c->old->guard_fails[i] &&
+		    c->old->guard_fails[i] >= fail_after(&c->p->guards[i]))
+			return (int)i;
+	return -1;
+}
+
+/* Rule 1: guard g is failing, so the deploy is probably not the cause of
+ * r's degradation (why): held, r not marked bad. */
+static int hold_guarded(struct ctx *c, size_t g, const char *r,
+    const char *why)
+{
+	uint64_t since = c->old->guard_since_wall[g];
+	char when[64] = "", t[48];
+
+	if (since)
+		snprintf(when, sizeof(when), " since %s",
+		    clock_str(since, c->ev->wall, t, sizeof(t)));
+	hold(c, r);
+	record(c, "guarded", "guard %s failing%s (%.*s); not rolling back %s "
+	    "%s (%s)", text_or(c->p->guards[g].name, "?"), when,
+	    RBD_DETAIL_MAX - 1, text_or(c->old->guard_detail[g], "failed"),
+	    service_of(c), r, why);
+	return 0;
+}
+
+/* The largest number of automatic rollbacks the policy allows in its
+ * period (no more than the watch remembers). */
+static unsigned auto_limit(const struct rbd_policy *p)
+{
+	return p->max_automatic < RBD_WATCH_AUTO_MAX ? p->max_automatic :
+	    RBD_WATCH_AUTO_MAX;
+}
+
+/* Rule 2: whether the loop breaker holds r (degraded: why) now; if so the
+ * step is made. */
+static bool loop_breaker(struct ctx *c, const char *r, const char *why)
+{
+	size_t n = rbd_watch_auto_count(&c->w, c->p, c->now);
+	char per[RBD_DURATION_STR_MAX];
+
+	if (n < auto_limit(c->p))
+		return false;
+	push_bad(c, r);
+	hold(c, r);
+	if (!c->p->max_automatic)
+		record(c, "loop-breaker", "automatic rollbacks are off for %s "
+		    "(rollback.max_automatic 0); not rolling back %s (%s): a "
+		    "person must decide", service_of(c), r, why);
+	else
+		record(c, "loop-breaker", "%zu automatic rollback%s of %s in "
+		    "the last %s (rollback.max_automatic %u); not rolling back "
+		    "%s (%s): a person must decide", n, n == 1 ? "" : "s",
+		    service_of(c), rbd_duration_str(c->p->automatic_per_usec,
+		    per, sizeof(per)), c->p->max_automatic, r, why);
+	return true;
+}
+
+/* Remember an automatic rollback (or a would-be one) decided now for the
+ * loop breaker: those out of the period are dropped, and the oldest when
+ * the list is full. */
+static void auto_note(struct ctx *c)
+{
+	struct rbd_watch *w = &c->w;
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_auto && i < RBD_WATCH_AUTO_MAX; i++)
+		if (auto_recent(w->auto_times[i], c->now,
+		    c->p->automatic_per_usec))
+			w->auto_times[n++] = w->auto_times[i];
+	if (n == RBD_WATCH_AUTO_MAX) {
+		memmove(&w->auto_times[0], &w->auto_times[1],
+		    (n - 1) * sizeof(w->auto_times[0]));
+		n--;
+	}
+	w->auto_times[n++] = c->now;
+	w->n_auto = n;
+}
+
+/* "paused by uid 0 pid 7 until 10:52:07 UTC: db maintenance", for the
+ * pause in force in w. */
+static void pause_str(const struct ctx *c, char *buf, size_t len)
+{
+	const struct rbd_watch *w = &c->w;
+	char t[48], d[RBD_DURATION_STR_MAX];
+
+	buf[0] = '\0';
+	appendf(buf, len, "paused by %s", text_or(w->paused_by,
+	    "an operator"));
+	if (!w->pause_until)
+		appendf(buf, len, " until resumed");
+	else if (w->pause_until_wall)
+		appendf(buf, len, " until %s", clock_str(w->pause_until_wall,
+		    c->ev->wall, t, sizeof(t)));
+	else
+		appendf(buf, len, " for %s more", rbd_duration_str(
+		    w->pause_until - c->now, d, sizeof(d)));
+	if (*w->pause_reason)
+		appendf(buf, len, ": %s", w->pause_reason);
+}
+
+/* Rule 4: a dry-run policy or a pause in force: nothing runs; r is held
+ * and stays marked bad. tt names the target (k, or why it was chosen). */
+static void would_roll_back(struct ctx *c, const char *r, const char *tt,
+    int64_t to_schema, const char *why)
+{
+	char mig[96] = "", tail[RBD_REASON_MAX];
+	bool dry = c->p->mode == RBD_MODE_DRY_RUN;
+
+	if (to_schema != RBD_SCHEMA_NONE)
+		snprintf(mig, sizeof(mig), "migrated the schema down from %"
+		    PRId64 " to %" PRId64 ", then ", c->w.schema, to_schema);
+	if (dry)
+		snprintf(tail, sizeof(tail), "mode: dry-run");
+	else
+		pause_str(c, tail, sizeof(tail));
+	hold(c, r);
+	record(c, "would-roll-back", "%s: would have %srolled back %s from %s "
+	    "to %s (%s); nothing was run (%s)", dry ? "dry-run" : "paused",
+	    mig, service_of(c), r, tt, why, tail);
+}
+
+/* The watched release is degraded (why): before an automatic rollback,
+ * the rules of watch.h in their order (guards, the loop breaker, the
+ * target, dry-run and pause); then roll back. Never a second rollback: a
+ * degraded verification holds. */
 static int degrade(struct ctx *c, const char *why)
 {
-	char r[RBD_VERSION_MAX + 1];
-	const char *k;
+	char r[RBD_VERSION_MAX + 1], k[RBD_VERSION_MAX + 1];
+	char chosen[RBD_REASON_MAX];
+	int64_t to_schema = RBD_SCHEMA_NONE;
+	int g, i;
 
 	copy_version(r, c->w.live);
 	if (c->w.state == RBD_STATE_VERIFYING) {
@@ -516,21 +1138,40 @@ static int degrade(struct ctx *c, const char *why)
 		    "too: %s; holding, a person must decide", r, r, why);
 		return 0;
 	}
+	g = failing_guard(c);
+	if (g >= 0)
+		return hold_guarded(c, (size_t)g, r, why);
+	if (loop_breaker(c, r, why))
+		return 0;
 	push_bad(c, r);
-	k = rbd_watch_rollback_target(&c->w);
-	if (k) {
-		char target[RBD_VERSION_MAX + 1];
+	i = rbd_watch_choose_target(&c->w, c->p, &to_schema, chosen,
+	    sizeof(chosen));
+	if (i < 0) {
+		bool none = !rbd_watch_rollback_target(&c->w);
 
-		copy_version(target, k);
-		start_rollback(c, target);
-		record(c, "degraded", "%s; rolling back from %s to %s", why, r,
-		    target);
+		hold(c, r);
+		if (none)
+			record(c, "degraded", "%s; %s (rollbackctl mark-good "
+			    "seeds one)", why, chosen);
+		else
+			record(c, "degraded", "%s; %s: not rolling back "
+			    "automatically, a person must decide", why, chosen);
 		return 0;
 	}
-	enter(c, RBD_STATE_HELD);
-	notify(c, r, RBD_VERDICT_HELD);
-	record(c, "degraded", "%s; no known-good release to roll back to "
-	    "(rollbackctl mark-good seeds one)", why);
+	copy_version(k, c->w.good[i]);
+	auto_note(c);
+	if (c->p->mode == RBD_MODE_DRY_RUN || rbd_watch_paused(&c->w, c->now)) {
+		would_roll_back(c, r, *chosen ? chosen : k, to_schema, why);
+		return 0;
+	}
+	start_rollback(c, k, to_schema);
+	if (to_schema != RBD_SCHEMA_NONE)
+		record(c, "degraded", "%s; migrating the schema down from %"
+		    PRId64 " to %" PRId64 ", then rolling back from %s to %s",
+		    why, c->w.schema, to_schema, r, *chosen ? chosen : k);
+	else
+		record(c, "degraded", "%s; rolling back from %s to %s", why, r,
+		    *chosen ? chosen : k);
 	return 0;
 }
 
@@ -539,13 +1180,10 @@ static int degrade(struct ctx *c, const char *why)
  * marked bad; its waiter hears "held" when it was watched. */
 static int hold_no_data(struct ctx *c, const char *why)
 {
-	bool was_watching = c->w.state == RBD_STATE_WATCHING;
 	char r[RBD_VERSION_MAX + 1];
 
 	copy_version(r, c->w.live);
-	enter(c, RBD_STATE_HELD);
-	if (was_watching)
-		notify(c, r, RBD_VERDICT_HELD);
+	hold(c, r);
 	record(c, "inconclusive", "%s", why);
 	return 0;
 }
@@ -611,7 +1249,7 @@ static int window_passed(struct ctx *c)
 		return 0;
 	}
 	rbd_duration_str(c->p->duration_usec, d, sizeof(d));
-	push_good(c, v);
+	push_good(c, v, schema_for(&c->w, v));
 	enter(c, RBD_STATE_IDLE);
 	notify(c, v, RBD_VERDICT_PROMOTED);
 	record(c, "promoted", "%s healthy for %s; now the known-good release",
@@ -633,14 +1271,17 @@ static int on_deployed(struct ctx *c)
 
 		return refuse(c, -EBUSY, "%s is rolling back %s; announce %s "
 		    "again once the rollback has finished (rollbackctl status "
-		    "%s)", c->p->service, route(rt, sizeof(rt), c->w.from,
-		    c->w.target), v, c->p->service);
+		    "%s)", service_of(c), route(rt, sizeof(rt), c->w.from,
+		    c->w.target), v, service_of(c));
 	}
 	superseded = c->w.state == RBD_STATE_WATCHING &&
 	    strcmp(c->w.live, v) != 0;
 	copy_version(old, c->w.live);
 	enter(c, RBD_STATE_WATCHING);
 	copy_version(c->w.live, v);
+	c->w.schema_before = c->w.schema;
+	c->w.schema = c->ev->schema;
+	c->w.migration = c->ev->migration;
 	list_remove(c->w.bad, &c->w.n_bad, v);
 	set_status(c, v, RBD_RELEASE_WATCHING);
 	if (superseded) {
@@ -753,6 +1394,55 @@ static int on_sample(struct ctx *c)
 	}
 }
 
+/* A failing sample of guard i (prefix "no data: " for an unknown one
+ * under no_data fail): extend its run, which starts at this sample's wall
+ * time when it is the first. */
+static void guard_failure(struct ctx *c, const char *prefix,
+    const char *detail)
+{
+	if (!c->gcnt.fails)
+		c->gcnt.since_wall = c->ev->wall;
+	if (c->gcnt.fails < UINT_MAX)
+		c->gcnt.fails++;
+	/* Cut to fit: a long detail loses its end, never the prefix. */
+	c->gcnt.detail[0] = '\0';
+	appendf(c->gcnt.detail, sizeof(c->gcnt.detail), "%s%s", prefix,
+	    detail);
+}
+
+/* GUARD_SAMPLE: counted in every state; never a record of its own. */
+static int on_guard_sample(struct ctx *c)
+{
+	size_t i = c->ev->check;
+
+	c->gcnt.set = true;
+	c->gcnt.i = i;
+	c->gcnt.fails = c->old->guard_fails[i];
+	c->gcnt.since_wall = c->old->guard_since_wall[i];
+	memcpy(c->gcnt.detail, c->old->guard_detail[i],
+	    sizeof(c->gcnt.detail));
+	switch (c->ev->sample) {
+	case RBD_SAMPLE_OK:
+		c->gcnt.fails = 0;
+		c->gcnt.since_wall = 0;
+		c->gcnt.detail[0] = '\0';
+		return 0;
+	case RBD_SAMPLE_FAIL:
+		guard_failure(c, "", text_or(c->ev->detail, "failed"));
+		return 0;
+	default:
+		break;
+	}
+	/* Unknown: it neither breaks nor extends the run, unless the guard
+	 * says no data is a failure. */
+	if (no_data_of(&c->p->guards[i]) == RBD_NO_DATA_FAIL)
+		guard_failure(c, "no data: ", text_or(c->ev->detail,
+		    "unknown"));
+	else
+		c->gcnt.set = false;
+	return 0;
+}
+
 /* TIMER: the window has passed. A timer that fires before the window's
  * end (the shell's timer clock is coarser than its sample clock) is armed
  * again for the end; one outside a window is stale and ignored. */
@@ -769,25 +1459,65 @@ static int on_timer(struct ctx *c)
 	return 0;
 }
 
-/* DEPLOY_DONE: the rollback's deploy command ended. */
+/* DEPLOY_DONE for the down-migration of the rollback rt: on success the
+ * database is at target_schema and the code's deploy follows (same
+ * state); on failure held, the code is not rolled back. */
+static int migration_done(struct ctx *c, const char *rt, const char *detail)
+{
+	int64_t from = c->w.schema, to = c->w.target_schema;
+
+	if (c->ev->deploy != RBD_DEPLOY_OK) {
+		enter(c, RBD_STATE_HELD);
+		record(c, "migration-failed", "rollback %s failed: migrate_down "
+		    "command (schema %" PRId64 " to %" PRId64 ") %.*s; the "
+		    "code was not rolled back, a person must decide", rt, from,
+		    to, RBD_DETAIL_MAX - 1, detail);
+		return 0;
+	}
+	c->w.schema = to;
+	c->w.migration = RBD_MIGRATION_NONE;
+	c->w.migrating = false;
+	run_deploy(c);
+	record(c, "migrated-down", "migrate_down took the schema from %" PRId64
+	    " to %" PRId64 "; now deploying %s (rollback %s)", from, to,
+	    c->w.target, rt);
+	return 0;
+}
+
+/* DEPLOY_DONE: the rollback's migration or deploy command ended. */
 static int on_deploy_done(struct ctx *c)
 {
 	const char *detail = text_or(c->ev->detail,
 	    rbd_deploy_result_str(c->ev->deploy));
 	char rt[2 * RBD_VERSION_MAX + 16];
 	char k[RBD_VERSION_MAX + 1];
+	int64_t ks;
 
 	if (c->w.state != RBD_STATE_ROLLING_BACK ||
 	    c->ev->deploy_id != c->w.deploy_id)
 		return 0;	/* stale: an earlier deploy, or none in flight */
 	copy_version(k, c->w.target);
 	route(rt, sizeof(rt), c->w.from, k);
+	if (c->w.migrating)
+		return migration_done(c, rt, detail);
 	if (c->ev->deploy != RBD_DEPLOY_OK) {
 		enter(c, RBD_STATE_HELD);
 		record(c, "rollback-failed", "rollback %s failed: deploy "
 		    "command %.*s", rt, RBD_DETAIL_MAX - 1, detail);
 		return 0;
 	}
+	/* The database now runs as the target expects: the migration's
+	 * to_schema, else the target's own when known. */
+	ks = c->w.target_schema;
+	if (ks == RBD_SCHEMA_NONE) {
+		int i = good_index(&c->w, k);
+
+		ks = i < 0 ? RBD_SCHEMA_NONE : c->w.good_schema[i];
+	}
+	if (ks != RBD_SCHEMA_NONE)
+		c->w.schema = ks;
+	c->w.schema_before = c->w.schema;
+	c->w.migration = RBD_MIGRATION_NONE;
 	copy_version(c->w.live, k);
 	enter(c, RBD_STATE_VERIFYING);
 	if (*c->w.from)
@@ -804,7 +1534,7 @@ static int on_mark_good(struct ctx *c)
 	const char *v = c->ev->version;
 	bool was_watching = c->w.state == RBD_STATE_WATCHING;
 
-	push_good(c, v);
+	push_good(c, v, schema_for(&c->w, v));
 	if (strcmp(v, c->w.live) == 0 && (has_window(c->w.state) ||
 	    c->w.state == RBD_STATE_HELD)) {
 		enter(c, RBD_STATE_IDLE);
@@ -831,11 +1561,15 @@ static int on_mark_bad(struct ctx *c)
 	return 0;
 }
 
-/* ROLLBACK [V]: an operator asks for a rollback, to V or the target. */
+/* ROLLBACK [V]: an operator asks for a rollback, to V or the target with
+ * schemas considered. A person's decision: no guard, loop breaker, dry-run
+ * or pause stops it, and it is not counted. */
 static int on_rollback(struct ctx *c)
 {
 	const char *v = c->ev->version;
 	char k[RBD_VERSION_MAX + 1];
+	char chosen[RBD_REASON_MAX] = "", note[RBD_REASON_MAX] = "";
+	int64_t to_schema = RBD_SCHEMA_NONE;
 
 	if (c->w.state == RBD_STATE_ROLLING_BACK) {
 		char rt[2 * RBD_VERSION_MAX + 16];
@@ -848,15 +1582,141 @@ static int on_rollback(struct ctx *c)
 		    "first to roll back to it", v);
 	if (v && strcmp(v, c->w.live) == 0)
 		return refuse(c, -EALREADY, "%s is already live", v);
-	if (!v && !(v = rbd_watch_rollback_target(&c->w)))
-		return refuse(c, -ENOENT,
-		    "no known-good release to roll back to");
-	copy_version(k, v);
+	if (!v) {
+		int i = rbd_watch_choose_target(&c->w, c->p, &to_schema,
+		    chosen, sizeof(chosen));
+		const char *first = rbd_watch_rollback_target(&c->w);
+
+		if (i < 0 && !first)
+			return refuse(c, -ENOENT, "%s", chosen);
+		if (i < 0)
+			return refuse(c, -ENOENT, "%s: name a release to roll "
+			    "back to it anyway (rollbackctl rollback %s --to "
+			    "%s)", chosen, service_of(c), first);
+		copy_version(k, c->w.good[i]);
+	} else {
+		int64_t ks = schema_for(&c->w, v);
+		enum fit f = fit_of(&c->w, c->p, ks);
+
+		copy_version(k, v);
+		if (f == FIT_MIGRATE)
+			to_schema = ks;
+		else if (f != FIT_OK)
+			misfit_str(note, sizeof(note), &c->w, f, k, ks, "");
+	}
 	if (*c->w.live)
 		push_bad(c, c->w.live);
-	start_rollback(c, k);
-	record(c, "rollback-requested", "rollback to %s requested by %.*s", k,
-	    RBD_ACTOR_MAX - 1, who(c->ev));
+	start_rollback(c, k, to_schema);
+	if (to_schema != RBD_SCHEMA_NONE)
+		record(c, "rollback-requested", "rollback to %s%s requested by "
+		    "%.*s; migrating the schema down from %" PRId64 " to %"
+		    PRId64 " first", *chosen ? chosen : k, *chosen ? "," : "",
+		    RBD_ACTOR_MAX - 1, who(c->ev), c->w.schema, to_schema);
+	else if (*note)
+		record(c, "rollback-requested", "rollback to %s requested by "
+		    "%.*s; %s: rolling back as asked, without migrate_down", k,
+		    RBD_ACTOR_MAX - 1, who(c->ev), note);
+	else
+		record(c, "rollback-requested", "rollback to %s%s requested by "
+		    "%.*s", *chosen ? chosen : k, *chosen ? "," : "",
+		    RBD_ACTOR_MAX - 1, who(c->ev));
+	return 0;
+}
+
+/* "for 10m (until 10:52:07 UTC)", "for 10m" or "until resumed": how long
+ * a pause of duration d lasts, ending at wall time end_wall (0 unknown). */
+static void pause_span(const struct ctx *c, char *buf, size_t len,
+    uint64_t d, uint64_t end_wall)
+{
+	char ds[RBD_DURATION_STR_MAX], t[48];
+
+	buf[0] = '\0';
+	if (!d)
+		appendf(buf, len, "until resumed");
+	else if (end_wall)
+		appendf(buf, len, "for %s (until %s)", rbd_duration_str(d, ds,
+		    sizeof(ds)), clock_str(end_wall, c->ev->wall, t,
+		    sizeof(t)));
+	else
+		appendf(buf, len, "for %s", rbd_duration_str(d, ds,
+		    sizeof(ds)));
+}
+
+/* PAUSE: automatic actions stop (judgement goes on) until resumed or for
+ * a duration; a pause in force is replaced. No state changes. */
+static int on_pause(struct ctx *c)
+{
+	const struct rbd_event *ev = c->ev;
+	bool again = rbd_watch_paused(&c->w, c->now);
+	uint64_t until = 0, until_wall = 0;
+	char span[128], why[RBD_PAUSE_REASON_MAX + 3] = "";
+	const char *verb = "paused";
+
+	if (ev->duration) {
+		until = c->now + ev->duration < c->now ? UINT64_MAX :
+		    c->now + ev->duration;
+		if (ev->wall)
+			until_wall = ev->wall + ev->duration < ev->wall ? 0 :
+			    ev->wall + ev->duration;
+	}
+	if (again)
+		verb = !until || (c->w.pause_until && until > c->w.pause_until) ?
+		    "pause extended" : "pause changed";
+	c->w.paused = true;
+	c->w.pause_until = until;
+	c->w.pause_until_wall = until_wall;
+	snprintf(c->w.pause_reason, sizeof(c->w.pause_reason), "%s",
+	    text_or(ev->text, ""));
+	snprintf(c->w.paused_by, sizeof(c->w.paused_by), "%.*s",
+	    RBD_ACTOR_MAX - 1, who(ev));
+	pause_span(c, span, sizeof(span), ev->duration, until_wall);
+	if (*c->w.pause_reason)
+		snprintf(why, sizeof(why), ": %.*s", RBD_PAUSE_REASON_MAX,
+		    c->w.pause_reason);
+	record(c, "paused", "%s by %s %s%s; judging continues, automatic "
+	    "rollbacks do not run", verb, c->w.paused_by, span, why);
+	return 0;
+}
+
+/* RESUME: an operator ends the pause; without an actor it is the pause
+ * timer, which ends it only when its time has come. No state changes. */
+static int on_resume(struct ctx *c)
+{
+	char by[RBD_ACTOR_MAX], why[RBD_PAUSE_REASON_MAX + 3] = "";
+	char held[RBD_VERSION_MAX + 64] = "", t[48];
+
+	if (!c->ev->actor) {
+		if (!c->w.paused || !c->w.pause_until ||
+		    c->now < c->w.pause_until)
+			return 0;	/* stale: no pause, or not yet */
+	} else if (!rbd_watch_paused(&c->w, c->now)) {
+		return refuse(c, -EALREADY, "%s is not paused", service_of(c));
+	}
+	snprintf(by, sizeof(by), "%s", text_or(c->w.paused_by,
+	    "an operator"));
+	if (*c->w.pause_reason)
+		snprintf(why, sizeof(why), ": %.*s", RBD_PAUSE_REASON_MAX,
+		    c->w.pause_reason);
+	if (c->w.state == RBD_STATE_HELD)
+		snprintf(held, sizeof(held), "; %s stays held, a person must "
+		    "decide", service_of(c));
+	c->w.paused = false;
+	c->w.pause_until = 0;
+	c->w.pause_until_wall = 0;
+	c->w.pause_reason[0] = '\0';
+	c->w.paused_by[0] = '\0';
+	if (!c->ev->actor && c->old->pause_until_wall)
+		record(c, "resumed", "pause by %s ended at %s%s; automatic "
+		    "rollbacks run again%s", by,
+		    clock_str(c->old->pause_until_wall, c->ev->wall, t,
+		    sizeof(t)), why, held);
+	else if (!c->ev->actor)
+		record(c, "resumed", "pause by %s ended%s; automatic rollbacks "
+		    "run again%s", by, why, held);
+	else
+		record(c, "resumed", "resumed by %.*s (paused by %s%s); "
+		    "automatic rollbacks run again%s", RBD_ACTOR_MAX - 1,
+		    who(c->ev), by, why, held);
 	return 0;
 }
 
@@ -868,6 +1728,48 @@ static const unsigned char version_use[_RBD_EV_MAX] = {
 	[RBD_EV_MARK_BAD] = 1,
 	[RBD_EV_ROLLBACK] = 2,
 };
+
+/* Refuse a DEPLOYED event's schema and migration when they make no
+ * sense. */
+static int validate_schema(struct ctx *c)
+{
+	const struct rbd_event *ev = c->ev;
+
+	if (ev->schema != RBD_SCHEMA_NONE &&
+	    (ev->schema < 0 || ev->schema > RBD_SCHEMA_MAX))
+		return refuse(c, -EINVAL, "invalid schema version %" PRId64
+		    ": it must be between 0 and %" PRId64, ev->schema,
+		    RBD_SCHEMA_MAX);
+	if ((unsigned)ev->migration >= _RBD_MIGRATION_MAX)
+		return refuse(c, -EINVAL, "unknown migration %d",
+		    (int)ev->migration);
+	if (ev->migration != RBD_MIGRATION_NONE &&
+	    ev->schema == RBD_SCHEMA_NONE)
+		return refuse(c, -EINVAL, "%s %s migration needs the schema "
+		    "version the release runs against",
+		    ev->migration == RBD_MIGRATION_IRREVERSIBLE ? "an" : "a",
+		    rbd_migration_str(ev->migration));
+	return 0;
+}
+
+/* Refuse a pause reason a history line could not show as it is. */
+static int validate_pause(struct ctx *c)
+{
+	const char *s = c->ev->text;
+	size_t len;
+
+	if (!s)
+		return 0;
+	len = strlen(s);
+	if (len > RBD_PAUSE_REASON_MAX)
+		return refuse(c, -EINVAL, "pause reason too long (%zu bytes; "
+		    "at most %d)", len, RBD_PAUSE_REASON_MAX);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return refuse(c, -EINVAL, "pause reason contains a "
+			    "control character");
+	return 0;
+}
 
 /* Refuse an event that is malformed whatever the state. */
 static int validate(struct ctx *c)
@@ -887,7 +1789,11 @@ static int validate(struct ctx *c)
 	    c->p->n_checks;
 	if (ev->type == RBD_EV_SAMPLE && ev->check >= n)
 		return refuse(c, -EINVAL, "no check #%zu", ev->check);
-	if (ev->type == RBD_EV_SAMPLE &&
+	n = c->old->n_guards < c->p->n_guards ? c->old->n_guards :
+	    c->p->n_guards;
+	if (ev->type == RBD_EV_GUARD_SAMPLE && ev->check >= n)
+		return refuse(c, -EINVAL, "no guard #%zu", ev->check);
+	if ((ev->type == RBD_EV_SAMPLE || ev->type == RBD_EV_GUARD_SAMPLE) &&
 	    (unsigned)ev->sample >= _RBD_SAMPLE_RESULT_MAX)
 		return refuse(c, -EINVAL, "unknown sample result %d",
 		    (int)ev->sample);
@@ -895,6 +1801,10 @@ static int validate(struct ctx *c)
 	    (unsigned)ev->deploy >= _RBD_DEPLOY_RESULT_MAX)
 		return refuse(c, -EINVAL, "unknown deploy result %d",
 		    (int)ev->deploy);
+	if (ev->type == RBD_EV_DEPLOYED)
+		return validate_schema(c);
+	if (ev->type == RBD_EV_PAUSE)
+		return validate_pause(c);
 	return 0;
 }
 
@@ -907,6 +1817,9 @@ static int (*const handlers[_RBD_EV_MAX])(struct ctx *) = {
 	[RBD_EV_MARK_GOOD] = on_mark_good,
 	[RBD_EV_MARK_BAD] = on_mark_bad,
 	[RBD_EV_ROLLBACK] = on_rollback,
+	[RBD_EV_GUARD_SAMPLE] = on_guard_sample,
+	[RBD_EV_PAUSE] = on_pause,
+	[RBD_EV_RESUME] = on_resume,
 };
 
 /* Start a step from w as it is now. */
@@ -926,10 +1839,10 @@ static void ctx_init(struct ctx *c, struct rbd_watch *w,
 static void commit(struct ctx *c, struct rbd_watch *w,
     struct rbd_step *ret_step)
 {
-	size_t i = c->cnt.i;
+	size_t i = c->cnt.i, g = c->gcnt.i;
 
 	if (c->counts_reset)
-		rbd_watch_reset_counts(w);
+		checks_reset(w);
 	if (c->cnt.set) {
 		w->fails[i] = c->cnt.fails;
 		w->unknowns[i] = c->cnt.unknowns;
@@ -938,6 +1851,12 @@ static void commit(struct ctx *c, struct rbd_watch *w,
 			snprintf(w->window_no_data[i],
 			    sizeof(w->window_no_data[i]), "%s",
 			    c->cnt.no_data);
+	}
+	if (c->gcnt.set) {
+		w->guard_fails[g] = c->gcnt.fails;
+		w->guard_since_wall[g] = c->gcnt.since_wall;
+		memcpy(w->guard_detail[g], c->gcnt.detail,
+		    sizeof(w->guard_detail[g]));
 	}
 	c->s.to = c->w.state;
 	memcpy(w, &c->w, sizeof(*w));
@@ -966,15 +1885,22 @@ int rbd_watch_step(struct rbd_watch *w, const struct rbd_policy *policy,
 	return 0;
 }
 
-/* After a restart: the actions that carry on what w was doing. */
+/* After a restart: the actions that carry on what w was doing. A rollback
+ * in progress is run again, its down-migration first when that had not
+ * finished (both are idempotent by contract); a pause does not stop a
+ * rollback already under way. */
 void rbd_watch_resume(struct rbd_watch *w, const struct rbd_policy *policy,
     uint64_t now, struct rbd_step *ret_step)
 {
+	static const struct rbd_event none;
 	struct ctx c;
 
 	ctx_init(&c, w, policy, now);
+	c.ev = &none;
 	if (has_window(w->state))
 		arm_window(&c);
+	else if (w->state == RBD_STATE_ROLLING_BACK && w->migrating)
+		run_migration(&c);
 	else if (w->state == RBD_STATE_ROLLING_BACK)
 		run_deploy(&c);
 	fill_reasons(&c, w->reason);

@@ -53,6 +53,115 @@
  *     that never ran from a shell that does not sample, so that is the
  *     shell's to report.
  * Entering watching or verifying zeroes every per-check counter.
+ *
+ * Before an automatic rollback (a degraded watch, including the watched
+ * release marked bad by an operator, which rolls back on its own; not an
+ * operator's ROLLBACK, and never in verifying, which holds as above), in
+ * this order:
+ *   1. guards: when any guard is failing (fail_after failing guard
+ *      samples in a row; an unknown guard sample changes nothing), the
+ *      deploy is probably not the cause: held, event "guarded", the
+ *      release is not marked bad: "guard postgres failing since 10:42:07
+ *      UTC (connection refused); not rolling back checkout v2.4.2
+ *      (healthz: HTTP 500 for 3 consecutive samples (fail_after 3))".
+ *      The time is the wall clock of the guard's first failing sample of
+ *      its current run (ev->wall), printed in UTC, with the date in front
+ *      ("2024-04-30 23:42:07 UTC") when it is not the day of the event
+ *      that degraded; without a wall time "since ..." is left out. The
+ *      first failing guard in policy order is named.
+ *   2. the loop breaker: automatic rollbacks are remembered with their
+ *      time (auto_times, which a restart keeps); when max_automatic of
+ *      them fall within the last automatic_per (now - t < per; a time
+ *      after now, from a clock that went back, counts too), held,
+ *      event "loop-breaker", the release marked bad: "3 automatic
+ *      rollbacks of checkout in the last 1h (rollback.max_automatic 3);
+ *      not rolling back v2.4.2 (healthz: ...): a person must decide".
+ *      max_automatic 0: "automatic rollbacks are off for checkout
+ *      (rollback.max_automatic 0); not rolling back ...". A max_automatic
+ *      above RBD_WATCH_AUTO_MAX counts as RBD_WATCH_AUTO_MAX.
+ *   3. the target (rbd_watch_choose_target): the newest known-good
+ *      release, not live and not bad, that runs against the database's
+ *      schema as the bad release left it (see there); a down-migration
+ *      first when it needs one. None: held, event "degraded", the release
+ *      marked bad, with the reason the candidates were refused ("healthz:
+ *      ...; v2.5.0 migrated the schema irreversibly from 42 to 43; v2.4.1,
+ *      the last known-good release, expects schema 42: not rolling back
+ *      automatically, a person must decide"), or, with no known-good
+ *      release at all, "healthz: ...; no known-good release to roll back
+ *      to (rollbackctl mark-good seeds one)" as before.
+ *   4. mode dry-run, or a pause in force: nothing runs; held, event
+ *      "would-roll-back", the release marked bad (the judgement stands),
+ *      notify "held": "dry-run: would have rolled back checkout from
+ *      v2.4.2 to v2.4.1 (healthz: ...); nothing was run (mode: dry-run)",
+ *      or "paused: would have rolled back ...; nothing was run (paused by
+ *      uid 0 pid 7 until 10:52:07 UTC: db maintenance)" ("until resumed",
+ *      or "for 8m more" without a wall time). With a down-migration:
+ *      "would have migrated the schema down from 43 to 42, then rolled
+ *      back ...". Dry-run wins when both apply. A would-be rollback counts
+ *      for the loop breaker like a real one, so dry-run shows when the
+ *      breaker would stop a real one.
+ *   5. the rollback: recorded in auto_times; with a down-migration, state
+ *      rolling_back with migrating set and RBD_ACT_RUN_MIGRATION first
+ *      ("healthz: ...; migrating the schema down from 43 to 42, then
+ *      rolling back from v2.5.0 to v2.4.1"); its DEPLOY_DONE OK records
+ *      "migrated-down", sets w->schema to the migration's to_schema at
+ *      once (the database is there now, whatever the code's deploy does)
+ *      and starts the code's RBD_ACT_RUN_DEPLOY (same state, a new
+ *      deploy_id, so the migration's id is stale from then on); a failure
+ *      holds ("migration-failed"), the code is not rolled back.
+ *
+ * Schema: a DEPLOYED event may carry the schema version the release runs
+ * against and how its migration went (ev->schema, ev->migration). The
+ * watch keeps the database's schema as the live release left it
+ * (w->schema), the one before (w->schema_before) and how the live release
+ * moved it (w->migration), and each known-good release's schema
+ * (good_schema[], RBD_SCHEMA_NONE when unknown). A rollback that succeeds
+ * sets w->schema to what its target runs against (the migration's
+ * to_schema, or the target's own when known; else it stays as it was),
+ * w->schema_before to the same and w->migration none. A release pushed to
+ * good[] records its schema in good_schema[]: the database's when it is
+ * live (promoted, or marked good) and that is known, else what good_schema
+ * already knew of it (a mark-good of a release not live: RBD_SCHEMA_NONE
+ * unless it was known-good before). DEPLOYED refuses (-EINVAL) a schema
+ * outside 0..RBD_SCHEMA_MAX other than RBD_SCHEMA_NONE, a migration out
+ * of range, and a migration other than none without a schema.
+ *
+ * Pause: PAUSE (actor, text: the reason, duration: 0 for "until resumed")
+ * pauses the service: judgement and records go on, automatic actions do
+ * not run (rule 4 above). A pause is recorded (event "paused") and
+ * changes no state; a PAUSE while paused replaces the pause ("pause
+ * extended by ..." when it now lasts longer, else "pause changed by
+ * ..."). A reason longer than RBD_PAUSE_REASON_MAX bytes or with a control
+ * character is refused (-EINVAL). RESUME by an operator (any non-NULL
+ * actor) ends it ("resumed"), and is refused with -EALREADY "checkout is
+ * not paused" when rbd_watch_paused is false; RESUME with no actor is the
+ * shell's pause timer, which ends the pause only when pause_until has
+ * come (else it is stale and ignored, without a record). A pause whose
+ * time has come is over whatever the timer does (rbd_watch_paused). The
+ * engine arms no timer for a pause: the shell keeps its own, from
+ * pause_until. A pause does not stop a rollback already under way (its
+ * code deploy still follows a down-migration, and rbd_watch_resume still
+ * re-runs it); a release held while paused stays held when it ends.
+ *
+ * An operator's ROLLBACK is a person's decision: guards, the loop breaker,
+ * dry-run and pauses do not stop it, and it does not count for the loop
+ * breaker. Without a version its target is rbd_watch_choose_target's
+ * (refused, -ENOENT, with that function's reason, when there is none,
+ * plus the way to insist when there are candidates: ": name a release to
+ * roll back to it anyway (rollbackctl rollback checkout --to v2.4.1)");
+ * with one, that release, after a down-migration when the rules of
+ * rbd_watch_choose_target give it one, else as asked, with a reason that
+ * says when its schema differs from the database's ("rollback to v2.4.1
+ * requested by ...; v2.5.0 migrated the schema irreversibly from 42 to 43;
+ * v2.4.1 expects schema 42: rolling back as asked, without migrate_down").
+ *
+ * Guard samples (GUARD_SAMPLE) are counted in every state and never make
+ * a record of their own: OK zeroes the guard's run, FAIL extends it (the
+ * first FAIL of a run sets guard_since_wall from ev->wall and every one
+ * sets guard_detail), UNKNOWN changes nothing, except for a guard with
+ * no_data fail, where it is a FAIL with "no data: " before its detail.
+ * Entering a window does not reset guards; a restart
+ * (rbd_watch_reset_counts) does.
  */
 #ifndef RBD_WATCH_H
 #define RBD_WATCH_H
@@ -72,6 +181,15 @@
 #define RBD_WATCH_BAD_MAX	32	/* bad releases kept, newest first */
 /* inconclusive_after when the check says 0 (not set). */
 #define RBD_WATCH_INCONCLUSIVE_AFTER	5
+/* Automatic rollback times kept for the loop breaker (max_automatic is
+ * at most this). */
+#define RBD_WATCH_AUTO_MAX	100
+/* The longest reason a pause may carry (bytes; no control characters). */
+#define RBD_PAUSE_REASON_MAX	255
+/* No schema version: not announced, or not known. */
+#define RBD_SCHEMA_NONE		INT64_C(-1)
+/* The largest schema version a release may announce. */
+#define RBD_SCHEMA_MAX		INT64_C(999999999999)
 
 enum rbd_state {
 	RBD_STATE_IDLE,
@@ -95,6 +213,16 @@ enum rbd_release_status {
 const char *rbd_release_status_str(enum rbd_release_status s);
 int rbd_release_status_from_str(const char *s, enum rbd_release_status *ret);
 
+/* How the release announced with a DEPLOYED event changed the schema. */
+enum rbd_migration {
+	RBD_MIGRATION_NONE,		/* it did not, or nothing was said */
+	RBD_MIGRATION_REVERSIBLE,	/* migrate_down can undo it */
+	RBD_MIGRATION_IRREVERSIBLE,	/* nothing can: no rollback below it */
+	_RBD_MIGRATION_MAX,
+};
+const char *rbd_migration_str(enum rbd_migration m);	/* "none", ... */
+int rbd_migration_from_str(const char *s, enum rbd_migration *ret);
+
 /* How a deploy command ended. */
 enum rbd_deploy_result {
 	RBD_DEPLOY_OK,
@@ -112,6 +240,9 @@ enum rbd_event_type {
 	RBD_EV_MARK_GOOD,	/* version (operator) */
 	RBD_EV_MARK_BAD,	/* version (operator) */
 	RBD_EV_ROLLBACK,	/* optional version: target (operator) */
+	RBD_EV_GUARD_SAMPLE,	/* check (index into policy->guards), result, detail */
+	RBD_EV_PAUSE,		/* actor, text (reason; may be NULL), duration */
+	RBD_EV_RESUME,		/* actor; NULL: the pause timer */
 	_RBD_EV_MAX,
 };
 const char *rbd_event_type_str(enum rbd_event_type t);
@@ -124,8 +255,17 @@ struct rbd_event {
 	size_t check;			/* SAMPLE: index into policy->checks */
 	enum rbd_sample_result sample;	/* SAMPLE */
 	const char *detail;		/* SAMPLE: "HTTP 500"; DEPLOY_DONE: "exit status 2" */
-	uint64_t deploy_id;		/* DEPLOY_DONE: the id from RBD_ACT_RUN_DEPLOY */
+	uint64_t deploy_id;		/* DEPLOY_DONE: the id from RBD_ACT_RUN_DEPLOY
+					 * or RBD_ACT_RUN_MIGRATION */
 	enum rbd_deploy_result deploy;	/* DEPLOY_DONE */
+	int64_t schema;			/* DEPLOYED: 0..RBD_SCHEMA_MAX, or
+					 * RBD_SCHEMA_NONE (set it: 0 is a schema) */
+	enum rbd_migration migration;	/* DEPLOYED: with a schema only */
+	const char *text;		/* PAUSE: the reason; may be NULL */
+	uint64_t duration;		/* PAUSE: usec; 0 until resumed */
+	uint64_t wall;			/* every event: the shell's wall clock,
+					 * usec since the epoch, for times of day
+					 * in reasons; 0 unknown */
 };
 
 /* The verdict on a release, for whoever waits on it (rollbackctl --wait). */
@@ -145,6 +285,9 @@ enum rbd_action_type {
 	RBD_ACT_SET_TIMER,	/* deadline (monotonic usec); replaces any other */
 	RBD_ACT_CANCEL_TIMER,
 	RBD_ACT_NOTIFY,		/* version, verdict, reason */
+	RBD_ACT_RUN_MIGRATION,	/* the policy's migrate_down: version (target),
+				 * from_version, from_schema, to_schema,
+				 * deploy_id, reason */
 	_RBD_ACT_MAX,
 };
 const char *rbd_action_type_str(enum rbd_action_type t);
@@ -156,6 +299,7 @@ struct rbd_action {
 	uint64_t deploy_id;
 	uint64_t deadline;
 	enum rbd_verdict verdict;
+	int64_t from_schema, to_schema;	/* RUN_MIGRATION */
 	/* RUN_DEPLOY, NOTIFY: why, for the log and the waiter; "" for others.
 	 * Usually the step's reason; a superseded release's NOTIFY says what
 	 * superseded it, and a resumed RUN_DEPLOY carries w->reason. */
@@ -201,9 +345,32 @@ struct rbd_watch {
 	/* Known-good releases, newest first; never holds a bad release. */
 	char good[RBD_WATCH_GOOD_MAX][RBD_VERSION_MAX + 1];
 	size_t n_good;
+	/* The schema each known-good release runs against, parallel to
+	 * good[]; RBD_SCHEMA_NONE when unknown. */
+	int64_t good_schema[RBD_WATCH_GOOD_MAX];
 	/* Releases marked bad, newest first (to refuse them as targets). */
 	char bad[RBD_WATCH_BAD_MAX][RBD_VERSION_MAX + 1];
 	size_t n_bad;
+	/* The database's schema as the live release left it, the one before
+	 * its migration, and how it migrated (see the header comment). */
+	int64_t schema, schema_before;
+	enum rbd_migration migration;
+	/* rolling_back: the down-migration runs (deploy_id is its id), and
+	 * the schema it goes to; the code's deploy follows. */
+	bool migrating;
+	int64_t target_schema;
+	/* The loop breaker: when automatic rollbacks (and would-be ones in
+	 * dry-run or a pause) were decided, oldest first, on the engine's
+	 * clock; entries older than the policy's automatic_per are dropped
+	 * at the next one. */
+	uint64_t auto_times[RBD_WATCH_AUTO_MAX];
+	size_t n_auto;
+	/* A pause: until pause_until (engine clock; 0: until resumed). */
+	bool paused;
+	uint64_t pause_until;
+	uint64_t pause_until_wall;		/* for reasons; 0 none */
+	char pause_reason[RBD_REASON_MAX];	/* "" none given */
+	char paused_by[RBD_ACTOR_MAX];
 	/* Consecutive failing samples per check (judged samples only). */
 	unsigned *fails;
 	size_t n_checks;
@@ -215,20 +382,29 @@ struct rbd_watch {
 	 * check ("" none), for the whole-window rule. */
 	unsigned *window_ok;
 	char (*window_no_data)[RBD_DETAIL_MAX];
+	/* Per guard of the policy (n_guards entries each): failing samples
+	 * in a row, the wall time of the first of them (0: none), and the
+	 * detail of the last one. Judged in every state; not stored. */
+	size_t n_guards;
+	unsigned *guard_fails;
+	uint64_t *guard_since_wall;
+	char (*guard_detail)[RBD_DETAIL_MAX];
 };
 
-/* A new idle watch with no release, sized for policy's checks.
+/* A new idle watch with no release, sized for policy's checks and guards.
  * Returns NULL when out of memory. */
 struct rbd_watch *rbd_watch_new(const struct rbd_policy *policy);
 void rbd_watch_free(struct rbd_watch *w);		/* NULL is fine */
 
-/* Zero every per-check counter and window tally of w (after a restart: the
- * counters are not stored, a resumed watch judges afresh). */
+/* Zero every per-check counter and window tally of w, and every guard's
+ * run (after a restart: none of them is stored, a resumed watch judges
+ * afresh). */
 void rbd_watch_reset_counts(struct rbd_watch *w);
 
 /* After a reload: adopt a new policy for the same service. The state and
  * releases are kept; the per-check counters and window tallies are kept
- * for checks whose name is unchanged and reset for the others. Returns 0
+ * for checks whose name is unchanged and reset for the others, and so are
+ * the guards' runs. Returns 0
  * or -ENOMEM (w unchanged). */
 int rbd_watch_set_policy(struct rbd_watch *w, const struct rbd_policy *old,
     const struct rbd_policy *new_policy);
@@ -252,7 +428,45 @@ void rbd_watch_resume(struct rbd_watch *w, const struct rbd_policy *policy,
     uint64_t now, struct rbd_step *ret_step);
 
 /* The release a rollback would return to now, or NULL: the newest
- * known-good release that is neither live nor marked bad. */
+ * known-good release that is neither live nor marked bad. Schemas are
+ * not considered: see rbd_watch_choose_target. */
 const char *rbd_watch_rollback_target(const struct rbd_watch *w);
+
+/* The rollback target for w under policy, schemas considered: the newest
+ * known-good release K, neither live nor bad, that is compatible with the
+ * database as the live release left it (schema S = w->schema, migration M
+ * = w->migration):
+ *   - S unknown (RBD_SCHEMA_NONE): any K, as rbd_watch_rollback_target;
+ *   - K's schema equals S: K, no migration;
+ *   - K's schema unknown: K when M is not irreversible, else refused
+ *     ("schema unknown");
+ *   - K's schema above S: refused (it expects a newer schema);
+ *   - K's schema below S: K after a down-migration from S to K's schema,
+ *     only when M is reversible, the policy has migrate_down, and K's
+ *     schema is not below w->schema_before (the down-migration undoes
+ *     the live release's migration, nothing older); refused otherwise.
+ * When the schema before is unknown, no older K is within reach.
+ * Returns the index into w->good of K and sets *ret_to_schema (K's schema
+ * when a down-migration is needed, RBD_SCHEMA_NONE when not), or -ENOENT
+ * (*ret_to_schema untouched). Either way why (may be NULL) gets a sentence
+ * for the reason, cut to whylen: when K is not the newest candidate, K's
+ * name and why it was chosen ("v2.4.0, the newest known-good release that
+ * runs against schema 43 (v2.4.1 expects 42)"); "" when K is the newest
+ * candidate (a down-migration is told by *ret_to_schema, not in why); and
+ * without K why there is none: "no known-good release to roll back to"
+ * when there is no candidate at all, else why the newest was refused and
+ * how many older ones were too ("...; 2 older known-good releases are not
+ * compatible either"). */
+int rbd_watch_choose_target(const struct rbd_watch *w,
+    const struct rbd_policy *policy, int64_t *ret_to_schema, char *why,
+    size_t whylen);
+
+/* Whether w is paused at time now: paused, and pause_until not yet come. */
+bool rbd_watch_paused(const struct rbd_watch *w, uint64_t now);
+
+/* Automatic rollbacks in the loop breaker's period ending at now (for
+ * status: "1 of 3 in the last 1h"). */
+size_t rbd_watch_auto_count(const struct rbd_watch *w,
+    const struct rbd_policy *policy, uint64_t now);
 
 #endif

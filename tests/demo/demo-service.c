@@ -47,9 +47,14 @@
  *   demo_http_request_duration_seconds               histogram, buckets
  *                  0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 +Inf
  *
+ * A version that contains "crash" serves normally (a healthy /healthz
+ * included) for 1.5 s after it started, then says so on stderr and exits
+ * with status 1, from the event loop: a release that crash-loops under a
+ * service manager's Restart=.
+ *
  * The pid is written to --pidfile once the port is bound, so a deploy script
  * that waits for the pidfile knows the port is open. SIGTERM and SIGINT stop
- * it cleanly (through libevent, not in a handler). */
+ * it cleanly (through libevent, not in a handler), with status 0. */
 #include <errno.h>
 #include <stdint.h>
 #include <time.h>
@@ -73,6 +78,7 @@
 #define ERROR_RATIO	0.20	/* of simulated requests, "errors" versions */
 #define TAIL_RATIO	0.05	/* of simulated requests, "slow99" versions */
 #define N_CODES		8	/* distinct status codes counted */
+#define CRASH_USEC	1500000	/* "crash" versions exit after 1.5 s */
 
 /* Upper bounds of the latency histogram's buckets; +Inf is implicit. */
 static const double bucket_le[] = {
@@ -113,8 +119,11 @@ struct service {
 	bool verbose;
 	bool bad, hang, slow, flaky;
 	bool errors, slow99, idle;	/* metrics: see the top */
+	bool crash;			/* exit with status 1 after CRASH_USEC */
+	bool crashed;			/* ... and the time has come */
 	uint64_t rng;			/* xorshift64* state, never 0 */
 	struct event *tick;		/* synthetic traffic; NULL when idle */
+	struct event *crash_timer;	/* NULL unless crash */
 	struct metrics m;
 	struct pending *pending;
 	size_t n_pending;
@@ -401,6 +410,19 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(svc->base);
 }
 
+/* A "crash" version's time is up: leave the loop, to exit with status 1. */
+static void crash_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *svc = arg;
+
+	(void)fd;
+	(void)what;
+	fprintf(stderr, "demo-service %s: crashing (the version contains "
+	    "\"crash\"), exit status 1\n", svc->version);
+	svc->crashed = true;
+	event_base_loopexit(svc->base, NULL);
+}
+
 /* Write our pid to path, atomically (a reader never sees half a pid). */
 static int write_pidfile(const char *path)
 {
@@ -500,6 +522,7 @@ int main(int argc, char **argv)
 	svc.errors = strstr(svc.version, "errors") != NULL;
 	svc.slow99 = strstr(svc.version, "slow99") != NULL;
 	svc.idle = strstr(svc.version, "idle") != NULL;
+	svc.crash = strstr(svc.version, "crash") != NULL;
 	svc.rng = fnv1a(svc.version);
 	/* 200 and 500 are always exposed, so that an error ratio is 0, not
 	 * missing, before the first error (as client libraries advise). */
@@ -546,6 +569,18 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (svc.crash) {
+		struct timeval after = { CRASH_USEC / 1000000,
+		    CRASH_USEC % 1000000 };
+
+		svc.crash_timer = evtimer_new(svc.base, crash_cb, &svc);
+		if (!svc.crash_timer ||
+		    evtimer_add(svc.crash_timer, &after) < 0) {
+			fprintf(stderr, "demo-service: cannot add the "
+			    "crash timer\n");
+			goto out;
+		}
+	}
 	if (pidfile) {
 		int r = write_pidfile(pidfile);
 
@@ -562,7 +597,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "demo-service: event loop failed\n");
 		goto out;
 	}
-	rc = 0;
+	rc = svc.crashed ? 1 : 0;
 out:
 	/* Held-back requests are freed with their connections by
 	 * evhttp_free; only our bookkeeping is ours to free. */
@@ -590,6 +625,8 @@ out:
 	}
 	if (svc.tick)
 		event_free(svc.tick);
+	if (svc.crash_timer)
+		event_free(svc.crash_timer);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)

@@ -464,3 +464,48 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT HUP
 trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- issue 6
+# (appended: helpers for the tests of guards, migrations, the loop breaker
+# and dry-run)
+
+MIGRATE=$ROOT/tests/demo/migrate
+
+# svc_json SERVICE SUBSCRIPTS: a nested field of the service in status
+# --json, SUBSCRIPTS a chain of Python subscripts, e.g.
+# "['automatic_rollbacks']['count']" or "['guards'][0]['failing']".
+svc_json() {
+	timeout 5 "$CTL" status "$1" --json 2>/dev/null |
+	    json_get "[s for s in d['services'] if s['service'] == '$1'][0]$2" 2>/dev/null
+}
+
+# history_events SERVICE [N]: the names of the newest N events (default
+# all), newest first, on one line separated by spaces.
+history_events() {
+	local h
+	# Not history_lines | head: a reader that stops early breaks its pipe.
+	h=$(history_lines "$1") || return 1
+	printf '%s\n' "$h" | cut -d'|' -f1 | head -n "${2:-1000}" | tr '\n' ' ' |
+	    sed 's/ $//'
+}
+
+# migrate_down_yaml: a policy's migrate_down section running
+# tests/demo/migrate in $SVC_DIR (for write_policy's extra=).
+migrate_down_yaml() {
+	cat <<YAML
+migrate_down:
+  command:
+    - $MIGRATE
+    - --dir
+    - $SVC_DIR
+    - --from
+    - "{from_schema}"
+    - --to
+    - "{to_schema}"
+    - --service
+    - "{service}"
+    - --version
+    - "{version}"
+  timeout: 10s
+YAML
+}

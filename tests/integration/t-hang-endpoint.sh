@@ -1,12 +1,13 @@
 #!/bin/sh
 # An endpoint that accepts connections and never answers: its samples fail
 # by timeout (a reason distinct from a wrong status), and the daemon answers
-# status promptly all along.
+# status promptly all along. fail_after 12 keeps the watch going for about
+# 3 s, long enough for several status calls on a loaded machine.
 RBD_BUILD=${1:-build}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-setup_demo timeout=200ms fail_after=4
+setup_demo timeout=200ms fail_after=12 duration=10s
 seed_good v1
 
 step "v2-hang: every health check hangs"

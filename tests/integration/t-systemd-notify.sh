@@ -1,7 +1,8 @@
 #!/bin/sh
 # sd_notify, as systemd would see it: a Unix datagram socket in
 # NOTIFY_SOCKET records every message. READY=1 comes only once the daemon
-# watches its services and its control socket listens; STATUS= follows
+# watches its services and its control socket listens, after an
+# EXTEND_TIMEOUT_USEC= for each slow start-up step; STATUS= follows
 # every transition in words; a SIGHUP reload is RELOADING=1 with
 # MONOTONIC_USEC= then READY=1, and a rejected one says why in STATUS=;
 # SIGTERM sends STOPPING=1; with WATCHDOG_USEC= for its pid the daemon
@@ -84,6 +85,18 @@ n=$(grep -c 'READY=1' "$NLOG")
 assert_eq 1 "$n" "READY=1 messages at start"
 assert_contains "$ready" "STATUS=watching 1 service" "status at start"
 assert_not_contains "$(cat "$NLOG")" "WATCHDOG=1" "pings without WATCHDOG_USEC"
+
+step "EXTEND_TIMEOUT_USEC= before READY=1: the store, then the services"
+# A long recovery at start (the store's check and migrations, a rollback
+# resumed) must not run into TimeoutStartSec=: each step asks for 60 s
+# more first. Nothing asks for more once the daemon is ready (that would
+# extend RuntimeMaxSec= instead).
+ready_at=$(grep -n -m1 -E ' (READY=1|.*\|READY=1)(\||$)' "$NLOG" | cut -d: -f1)
+extends=$(head -n "$ready_at" "$NLOG" | grep -c ' EXTEND_TIMEOUT_USEC=60000000$')
+[ "$extends" -ge 2 ] ||
+	fail "expected an EXTEND_TIMEOUT_USEC=60000000 per start-up step (2) before READY=1, got $extends: $(head -n "$ready_at" "$NLOG")"
+assert_not_contains "$(tail -n "+$ready_at" "$NLOG")" "EXTEND_TIMEOUT_USEC=" \
+	"messages from READY=1 on"
 
 step "STATUS= follows the transitions"
 n=$(msgs_count)

@@ -8,9 +8,11 @@
 # Boots a throw-away copy of a cached Debian 12 tree (tests/system/tree.sh)
 # with systemd-nspawn, systemd as its PID 1, installs rollbackd into it with
 # "make install DESTDIR=", and drives it from outside with
-# "nsenter -t <its init> -a ...": socket activation, Type=notify, a bad
-# deploy rolled back (and its journal entry), a rejected reload, the unit's
-# sandbox score, the watchdog, a stop and start during a watch.
+# "nsenter -t <its init> -a ...": socket activation and who may use the
+# socket (group rollbackd), Type=notify, a bad deploy rolled back (and its
+# journal entry), a rejected reload, the unit's sandbox score, the
+# watchdog, a stop and start during a watch, and a crash-looping release
+# of a real systemd unit caught by the unit check.
 #
 # One "ok" or "FAIL" line per step; the last line is
 # "system: N passed, N failed"; the exit status is non-zero on any failure.
@@ -38,6 +40,12 @@ LEADER=
 DEMO_DIR=/var/lib/rollbackd-demo
 DEMO_LIB=/usr/local/lib/rollbackd-demo
 PORT=8081
+# Step 8's demo service, a real unit.
+CRASH_UNIT=demo-crash.service
+CRASH_PORT=8082
+# Step 1's users: one in group rollbackd, one not.
+MEMBER=rbd-member
+OUTSIDER=rbd-outsider
 
 now() { date +%s; }
 T0=$(now)
@@ -185,6 +193,23 @@ make -s -C "$ROOT" BUILD="$BUILD" install DESTDIR="$COPY" PREFIX=/usr/local \
 install -d "$COPY$DEMO_LIB" "$COPY$DEMO_DIR"
 install -m 0755 "$BUILD/demo-service" "$COPY$DEMO_LIB/demo-service"
 install -m 0755 "$ROOT/tests/demo/deploy" "$COPY$DEMO_LIB/deploy"
+install -m 0755 "$ROOT/tests/demo/deploy-unit" "$COPY$DEMO_LIB/deploy-unit"
+
+# Step 8's demo service as a real unit, started by deploy-unit only, which
+# writes the release into its environment file. It restarts however often
+# it crashes (no start limit): the unit check, not systemd giving up, must
+# notice.
+cat > "$COPY/etc/systemd/system/$CRASH_UNIT" <<EOF
+[Unit]
+Description=rollbackd system test: the demo service, restarted when it crashes
+StartLimitIntervalSec=0
+
+[Service]
+EnvironmentFile=$DEMO_DIR/crash.env
+ExecStart=$DEMO_LIB/demo-service --port $CRASH_PORT --version \${VERSION}
+Restart=always
+RestartSec=200ms
+EOF
 
 install -d "$COPY/etc/rollbackd/policies.d"
 cp "$ROOT/conf/rollbackd.yaml" "$COPY/etc/rollbackd/rollbackd.yaml"
@@ -282,15 +307,17 @@ prop() {	# UNIT PROPERTY
 	c systemctl show -p "$2" --value "$1"
 }
 ctl() { c rollbackctl "$@"; }
-# svc_field FIELD: one field of the demo service in status --json.
+# svc_field FIELD [SERVICE]: one field of SERVICE (default demo) in
+# status --json.
 svc_field() {
-	ctl status demo --json 2>/dev/null | python3 -c 'import json, sys
+	ctl status "${2:-demo}" --json 2>/dev/null | python3 -c 'import json, sys
 d = json.loads(sys.stdin.readline())
-v = [s for s in d["services"] if s["service"] == "demo"][0][sys.argv[1]]
-print(v if isinstance(v, str) else json.dumps(v))' "$1" 2>/dev/null
+v = [s for s in d["services"] if s["service"] == sys.argv[2]][0][sys.argv[1]]
+print(v if isinstance(v, str) else json.dumps(v))' "$1" "${2:-demo}" 2>/dev/null
 }
-state_is() {	# STATE LIVE
-	[ "$(svc_field state)" = "$1" ] && [ "$(svc_field live)" = "$2" ]
+state_is() {	# STATE LIVE [SERVICE]
+	[ "$(svc_field state "${3:-demo}")" = "$1" ] &&
+	    [ "$(svc_field live "${3:-demo}")" = "$2" ]
 }
 # deploy_by_hand V [FROM]: what a user's deploy hook does, the demo service
 # in a scope unit of its own (demo-V.scope).
@@ -318,6 +345,51 @@ else
 	c systemctl status rollbackd.socket --no-pager 2>&1 | sed 's/^/    /'
 fi
 
+# 1b. The socket is root's and group rollbackd's, mode 0660. The group
+# comes from the installed sysusers.d file: make install with DESTDIR=
+# does not run systemd-sysusers, so systemd-sysusers.service created it at
+# boot (the copy's first: no /etc/.updated), before sysinit.target, which
+# the socket comes after. Someone outside the group is refused by the
+# kernel, and does not start the daemon.
+step1_group() {
+	local g st out rc
+	# The users first, so that 2b does not fail for a failure here.
+	if ! c useradd -M -s /usr/sbin/nologin "$OUTSIDER" ||
+	    ! c useradd -M -s /usr/sbin/nologin -G rollbackd "$MEMBER"; then
+		echo "useradd failed"; return 1
+	fi
+	# The cached tree has no such group: systemd-sysusers.service, which
+	# ran (RemainAfterExit=yes: active), made it.
+	g=$(c getent group rollbackd) ||
+		{ echo "no group rollbackd (systemd-sysusers.service: $(prop systemd-sysusers.service ActiveState))"; return 1; }
+	[ "$(prop systemd-sysusers.service ActiveState)" = active ] ||
+		{ echo "systemd-sysusers.service did not run at boot: $(prop systemd-sysusers.service ActiveState)"; return 1; }
+	case $(prop rollbackd.socket After) in
+	*sysinit.target*) ;;
+	*) echo "rollbackd.socket is not ordered after sysinit.target (and so not after systemd-sysusers.service): After=$(prop rollbackd.socket After)"; return 1 ;;
+	esac
+	st=$(c stat -c '%A %U %G' /run/rollbackd/rollbackd.sock 2>&1)
+	[ "$st" = "srw-rw---- root rollbackd" ] ||
+		{ echo "/run/rollbackd/rollbackd.sock is '$st', not 'srw-rw---- root rollbackd'"; return 1; }
+	out=$(c setpriv --reuid="$OUTSIDER" --regid="$OUTSIDER" --init-groups rollbackctl status 2>&1); rc=$?
+	[ $rc -eq 69 ] ||
+		{ echo "rollbackctl status as $OUTSIDER (not in group rollbackd) exited $rc, not 69: $out"; return 1; }
+	case $out in
+	*"Permission denied"*) ;;
+	*) echo "rollbackctl status as $OUTSIDER does not say 'Permission denied': $out"; return 1 ;;
+	esac
+	[ "$(prop rollbackd.service ActiveState)" = inactive ] ||
+		{ echo "a refused client started rollbackd.service"; return 1; }
+	echo "    $st; $g; as $OUTSIDER: $out (exit $rc)"
+}
+if r=$(step1_group 2>&1); then
+	echo "$r"
+	ok "the socket is srw-rw---- root rollbackd (the group from sysusers.d, created at boot); a user outside the group gets 'Permission denied', exit 69, and the daemon stays stopped"
+else
+	notok "the socket's group and mode: $r"
+	c ls -la /run/rollbackd 2>&1 | sed 's/^/    /'
+fi
+
 # 2. The first client starts the daemon; active only after READY=1.
 out=$(ctl status 2>&1); rc=$?
 state=$(prop rollbackd.service ActiveState)
@@ -332,6 +404,16 @@ if [ $rc -eq 0 ] && [ "$state" = active ] && [ -n "$w_line" ] && [ -n "$s_line" 
 else
 	notok "socket activation: rollbackctl status rc=$rc ($out), ActiveState=$state, 'watching' at line ${w_line:-none}, 'Started' at line ${s_line:-none}"
 	journal_tail
+fi
+
+# 2b. A user in group rollbackd who is not root (a deploy hook's user) may
+# use it.
+out=$(c setpriv --reuid="$MEMBER" --regid="$MEMBER" --init-groups rollbackctl status 2>&1); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -q '^demo '; then
+	echo "$out" | sed 's/^/    /'
+	ok "rollbackctl status as $MEMBER (not root, in group rollbackd): exit 0, demo listed"
+else
+	notok "rollbackctl status as $MEMBER (in group rollbackd): exit $rc: $out ($(c id "$MEMBER" 2>&1))"
 fi
 
 # 3. A bad deploy is rolled back; the journal has it under its MESSAGE_ID.
@@ -416,11 +498,11 @@ else
 	notok "systemd-analyze security: score '${score:-none}' (want <= 2.0)"
 	echo "$sec" | tail -n 30 | sed 's/^/    /'
 fi
-ver=$(c systemd-analyze verify rollbackd.service 2>&1); rc=$?
+ver=$(c systemd-analyze verify rollbackd.service rollbackd.socket 2>&1); rc=$?
 if [ $rc -eq 0 ] && [ -z "$ver" ]; then
-	ok "systemd-analyze verify rollbackd.service prints nothing"
+	ok "systemd-analyze verify rollbackd.service rollbackd.socket prints nothing"
 else
-	notok "systemd-analyze verify rollbackd.service (rc=$rc):"
+	notok "systemd-analyze verify rollbackd.service rollbackd.socket (rc=$rc):"
 	echo "$ver" | sed 's/^/    /'
 fi
 
@@ -475,6 +557,123 @@ else
 	notok "watchdog: setup: $r"
 	notok "stop/start during a watch: setup: $r"
 	journal_tail
+fi
+
+# 8. A release that crash-loops is caught by the unit check. democrash is
+# demo-crash.service, a real unit with Restart=always: a "crash" release
+# answers /healthz for 1.5 s, exits 1 and is restarted 200 ms later, over
+# and over, so its lenient http check (fail_after 20) does not notice; the
+# unit check (NRestarts grew, fail_after 2) does. Its policy comes last and
+# by a reload, so that a daemon that does not know it fails this step only.
+CRASH_POLICY=$COPY/etc/rollbackd/policies.d/democrash.yaml
+write_crash_policy() {
+	cat > "$CRASH_POLICY" <<EOF
+# tests/system: $CRASH_UNIT, a real unit, on port $CRASH_PORT.
+service: democrash
+deploy:
+  command:
+    - $DEMO_LIB/deploy-unit
+    - --unit
+    - $CRASH_UNIT
+    - --env-file
+    - $DEMO_DIR/crash.env
+    - --port
+    - "$CRASH_PORT"
+    - --version
+    - "{version}"
+    - --from
+    - "{from_version}"
+  timeout: 20s
+watch:
+  duration: 120s
+  interval: 250ms
+  warmup: 0s
+  verify: 2s
+checks:
+  - name: healthz
+    http:
+      url: "http://127.0.0.1:$CRASH_PORT/healthz"
+      timeout: 200ms
+    fail_after: 20
+  - name: unit
+    unit:
+      name: $CRASH_UNIT
+      max_restarts: 0
+      timeout: 200ms
+    fail_after: 2
+EOF
+}
+# deploy_unit_by_hand V [FROM]: what a deploy hook for a systemd service does.
+deploy_unit_by_hand() {
+	c "$DEMO_LIB/deploy-unit" --unit "$CRASH_UNIT" --env-file "$DEMO_DIR/crash.env" \
+	    --port "$CRASH_PORT" --version "$1" --from "${2:-}" >> "$W/deploy-by-hand.log" 2>&1
+}
+crash_state() {
+	echo "$(svc_field state democrash) $(svc_field live democrash)"
+}
+step8() {
+	local out hist line pid cmd live
+	write_crash_policy
+	if ! out=$(c systemctl reload rollbackd 2>&1); then
+		echo "systemctl reload with the democrash policy (a unit check) failed: $out"
+		c systemctl status rollbackd --no-pager 2>&1 | grep 'Status:' | sed 's/^ */    /'
+		# Leave the daemon as it was.
+		rm -f "$CRASH_POLICY"
+		c systemctl reload rollbackd >/dev/null 2>&1
+		return 1
+	fi
+	deploy_unit_by_hand v1 || { echo "deploy of v1 failed: $(tail -n 5 "$W/deploy-by-hand.log")"; return 1; }
+	ctl deployed democrash v1 >/dev/null || { echo "deployed democrash v1 failed"; return 1; }
+	ctl mark-good democrash v1 >/dev/null || { echo "mark-good democrash v1 failed"; return 1; }
+	wait_until 10 state_is idle v1 democrash || { echo "not idle(v1): $(crash_state)"; return 1; }
+	deploy_unit_by_hand v2-crash v1 ||
+		{ echo "deploy of v2-crash failed: $(tail -n 5 "$W/deploy-by-hand.log")"; return 1; }
+	ctl deployed democrash v2-crash >/dev/null || { echo "deployed democrash v2-crash failed"; return 1; }
+	# deployed is answered once the watch has begun: idle(v1) from here
+	# on means rolled back and verified.
+	wait_until 30 state_is idle v1 democrash ||
+		{ echo "not rolled back to idle(v1) within 30 s: $(crash_state); $CRASH_UNIT NRestarts $(prop "$CRASH_UNIT" NRestarts)"; return 1; }
+	hist=$(ctl history democrash 2>&1)
+	line=$(echo "$hist" | grep 'degraded' | head -n 1)
+	case $line in
+	*" unit: "*"$CRASH_UNIT"*) ;;
+	*) echo "the rollback's reason does not name the unit check ('unit: ... $CRASH_UNIT'): ${line:-no 'degraded' entry}"; echo "$hist"; return 1 ;;
+	esac
+	out=$(c curl -s -m 2 "http://127.0.0.1:$CRASH_PORT/version")
+	[ "$out" = v1 ] || { echo "GET /version on port $CRASH_PORT answers '$out', not v1"; return 1; }
+	[ "$(prop "$CRASH_UNIT" ActiveState)" = active ] ||
+		{ echo "$CRASH_UNIT is $(prop "$CRASH_UNIT" ActiveState) $(prop "$CRASH_UNIT" SubState)"; return 1; }
+	pid=$(prop "$CRASH_UNIT" MainPID)
+	cmd=$(c cat "/proc/$pid/cmdline" 2>/dev/null | tr '\0' ' ')
+	case $cmd in
+	*"--version v1 "*) ;;
+	*) echo "$CRASH_UNIT's main process ($pid) is '$cmd', not v1"; return 1 ;;
+	esac
+	# The v1 that the rollback's deploy started is the one that runs: it
+	# has stayed up through the 2 s of verification. (Not "NRestarts is
+	# 0": a "systemctl restart" while the unit waits out RestartSec= does
+	# not reset the count.)
+	live=$(c journalctl -q --no-pager -o cat -u 'rollbackd-deploy-democrash-*' 2>&1 |
+	    sed -n 's/.* v1 is live (pid \([0-9]*\))$/\1/p' | tail -n 1)
+	[ -n "$live" ] ||
+		{ echo "no 'v1 is live (pid N)' from deploy-unit in the journal of rollbackd-deploy-democrash-*.service"; return 1; }
+	[ "$pid" = "$live" ] ||
+		{ echo "$CRASH_UNIT's main process is $pid, not $live, which the rollback started: v1 did not stay up"; return 1; }
+	echo "    $line"
+	echo "    $CRASH_UNIT active, pid $pid (started by the rollback): $cmd"
+}
+if r=$(step8 2>&1); then
+	echo "$r"
+	ok "a release of $CRASH_UNIT that crash-loops (Restart=always) is caught by the unit check and rolled back; $CRASH_UNIT runs v1 again"
+else
+	notok "crash loop caught by the unit check: $r"
+	journal_tail
+	echo "--- rollbackctl status democrash:"
+	ctl status democrash 2>&1 | sed 's/^/    /'
+	echo "--- rollbackctl history democrash:"
+	ctl history democrash 2>&1 | sed 's/^/    /'
+	echo "--- systemctl status $CRASH_UNIT:"
+	c systemctl status "$CRASH_UNIT" --no-pager -n 10 2>&1 | sed 's/^/    /'
 fi
 
 exit 0

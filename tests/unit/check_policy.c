@@ -179,7 +179,7 @@ END_TEST
 /* The fixture set is there, every .yaml with its .err. */
 START_TEST(test_fixtures_present)
 {
-	ck_assert_msg(n_invalid >= 98, "only %zu invalid fixtures", n_invalid);
+	ck_assert_msg(n_invalid >= 112, "only %zu invalid fixtures", n_invalid);
 	for (size_t i = 0; i < n_invalid; i++) {
 		char path[512];
 
@@ -214,6 +214,17 @@ START_TEST(test_valid_defaults)
 	ck_assert_uint_eq(c->fail_after, 3);
 	ck_assert_uint_eq(c->line, 6);
 	ck_assert_uint_eq(c->col, 5);
+	/* the safety rules: enforce, the loop breaker at 3 per hour, no
+	 * down-migration, no guards */
+	ck_assert_int_eq(p->mode, RBD_MODE_ENFORCE);
+	ck_assert_uint_eq(p->max_automatic, 3);
+	ck_assert_uint_eq(p->automatic_per_usec, RBD_USEC_PER_HOUR);
+	ck_assert_ptr_null(p->migrate_down_argv);
+	ck_assert_uint_eq(p->migrate_down_argc, 0);
+	ck_assert_uint_eq(p->migrate_down_timeout_usec, 0);
+	ck_assert_ptr_null(p->guards);
+	ck_assert_uint_eq(p->n_guards, 0);
+	ck_assert_int_eq(rbd_policy_find_guard(p, "healthz"), -ENOENT);
 	rbd_policy_free(p);
 }
 END_TEST
@@ -557,6 +568,216 @@ START_TEST(test_valid_metrics_defaults)
 }
 END_TEST
 
+/* Unit checks: the unit's name, max_restarts and timeout, and their
+ * defaults; no condition. */
+START_TEST(test_valid_unit)
+{
+	struct rbd_policy *p = load_valid("unit.yaml");
+	const struct rbd_check *c = p->checks;
+
+	ck_assert_uint_eq(p->n_checks, 3);
+	ck_assert_int_eq(c[0].type, RBD_CHECK_HTTP);
+	ck_assert_int_eq(c[1].type, RBD_CHECK_UNIT);
+	ck_assert_str_eq(c[1].u.unit.unit, "checkout.service");
+	ck_assert_uint_eq(c[1].u.unit.max_restarts, 2);
+	ck_assert_uint_eq(c[1].u.unit.timeout_usec, 300 * RBD_USEC_PER_MSEC);
+	ck_assert_uint_eq(c[1].fail_after, 2);
+	ck_assert(!c[1].cond.has_min && !c[1].cond.has_max);
+	assert_no_baseline(&c[1].cond);
+	ck_assert_int_eq(c[2].type, RBD_CHECK_UNIT);
+	ck_assert_str_eq(c[2].u.unit.unit, "checkout-worker@1.service");
+	ck_assert_uint_eq(c[2].u.unit.max_restarts, 0);
+	ck_assert_uint_eq(c[2].u.unit.timeout_usec, 500 * RBD_USEC_PER_MSEC);
+	ck_assert_uint_eq(c[2].fail_after, 3);
+	ck_assert_int_eq(c[2].no_data, RBD_NO_DATA_INCONCLUSIVE);
+	ck_assert(!rbd_check_is_metric(RBD_CHECK_UNIT));
+	ck_assert(!rbd_check_is_metric(RBD_CHECK_HTTP));
+	ck_assert(rbd_check_is_metric(RBD_CHECK_SCRAPE));
+	ck_assert(rbd_check_is_metric(RBD_CHECK_PROMETHEUS));
+	ck_assert_str_eq(rbd_check_type_str(RBD_CHECK_UNIT), "unit");
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* The down-migration's argv must be exactly want (and NULL-terminated). */
+static void assert_migrate_argv(const struct rbd_policy *p,
+    const char *const *want, size_t n)
+{
+	ck_assert_uint_eq(p->migrate_down_argc, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(p->migrate_down_argv[i], want[i]);
+	ck_assert_ptr_null(p->migrate_down_argv[n]);
+}
+
+/* mode, rollback, migrate_down with every placeholder, and a guard of
+ * each probe type with the keys of checks. */
+START_TEST(test_valid_safety)
+{
+	struct rbd_policy *p = load_valid("safety.yaml");
+	const char *argv[] = {
+		"/usr/local/bin/checkout-migrate", "--down",
+		"--service={service}", "--from", "{from_schema}", "--to",
+		"{to_schema}", "--code={from_version}..{version}",
+	};
+	const struct rbd_check *g = p->guards;
+
+	ck_assert_int_eq(p->mode, RBD_MODE_DRY_RUN);
+	ck_assert_str_eq(rbd_mode_str(p->mode), "dry-run");
+	ck_assert_uint_eq(p->deploy_timeout_usec, 2 * MIN);
+	assert_migrate_argv(p, argv, N_ELEMENTS(argv));
+	ck_assert_uint_eq(p->migrate_down_timeout_usec, 10 * MIN);
+	ck_assert_uint_eq(p->max_automatic, 5);
+	ck_assert_uint_eq(p->automatic_per_usec, 2 * RBD_USEC_PER_HOUR);
+	ck_assert_uint_eq(p->n_checks, 1);
+	ck_assert_uint_eq(p->n_guards, 4);
+
+	/* http, with its defaults filled in as for a check */
+	ck_assert_str_eq(g[0].name, "postgres");
+	ck_assert_int_eq(g[0].type, RBD_CHECK_HTTP);
+	ck_assert_str_eq(g[0].u.http.url, "http://127.0.0.1:6432/health");
+	ck_assert_uint_eq(g[0].u.http.timeout_usec, 2 * SEC);
+	assert_status(&g[0].u.http, (int[]){ 200, 204 }, 2);
+	ck_assert_uint_eq(g[0].fail_after, 2);
+	ck_assert_int_eq(g[0].no_data, RBD_NO_DATA_INCONCLUSIVE);
+	ck_assert_uint_eq(g[0].inconclusive_after, 5);
+	ck_assert_uint_eq(g[0].line, 29);
+	ck_assert_uint_eq(g[0].col, 5);
+
+	/* prometheus with a threshold and no_data */
+	ck_assert_str_eq(g[1].name, "upstream-errors");
+	ck_assert_int_eq(g[1].type, RBD_CHECK_PROMETHEUS);
+	ck_assert_str_eq(g[1].u.prom.query, "sum(rate(upstream_errors_total[1m]))");
+	ck_assert_uint_eq(g[1].u.prom.timeout_usec, 3 * SEC);
+	ck_assert(g[1].cond.has_max && !g[1].cond.has_min);
+	ck_assert_double_eq(g[1].cond.max, 5);
+	assert_no_baseline(&g[1].cond);
+	ck_assert_int_eq(g[1].no_data, RBD_NO_DATA_FAIL);
+	ck_assert_uint_eq(g[1].fail_after, 3);
+
+	/* scrape with a baseline and its defaults */
+	ck_assert_str_eq(g[2].name, "cache-latency");
+	ck_assert_int_eq(g[2].type, RBD_CHECK_SCRAPE);
+	ck_assert_int_eq(g[2].u.scrape.metric.kind, RBD_METRIC_GAUGE);
+	assert_selector(g[2].u.scrape.metric.sel, "redis_latency_seconds",
+	    "redis_latency_seconds");
+	ck_assert_uint_eq(g[2].u.scrape.timeout_usec, 2 * SEC);
+	ck_assert(g[2].cond.baseline);
+	ck_assert(g[2].cond.has_max_increase);
+	ck_assert_double_eq(g[2].cond.max_increase, 1);
+	ck_assert_uint_eq(g[2].cond.baseline_window_usec, 10 * MIN);
+	ck_assert_double_eq(g[2].cond.confidence, 0.95);
+	ck_assert_uint_eq(g[2].cond.min_samples, 5);
+	ck_assert_uint_eq(g[2].inconclusive_after, 5);
+
+	/* unit */
+	ck_assert_str_eq(g[3].name, "pgbouncer");
+	ck_assert_int_eq(g[3].type, RBD_CHECK_UNIT);
+	ck_assert_str_eq(g[3].u.unit.unit, "pgbouncer.service");
+	ck_assert_uint_eq(g[3].u.unit.max_restarts, 1);
+	ck_assert_uint_eq(g[3].u.unit.timeout_usec, 2 * SEC);
+
+	/* guards and checks are looked up apart */
+	ck_assert_int_eq(rbd_policy_find_guard(p, "postgres"), 0);
+	ck_assert_int_eq(rbd_policy_find_guard(p, "pgbouncer"), 3);
+	ck_assert_int_eq(rbd_policy_find_guard(p, "healthz"), -ENOENT);
+	ck_assert_int_eq(rbd_policy_find_check(p, "postgres"), -ENOENT);
+	ck_assert_int_eq(rbd_policy_find_check(p, "healthz"), 0);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* The sections written with only what they require: a down-migration
+ * takes the deploy's timeout, an empty rollback mapping the defaults, an
+ * empty guards sequence no guard. */
+START_TEST(test_valid_safety_defaults)
+{
+	struct rbd_policy *p = load_valid("safety-defaults.yaml");
+	const char *argv[] = { "/usr/local/bin/checkout-migrate", "{to_schema}" };
+
+	ck_assert_int_eq(p->mode, RBD_MODE_ENFORCE);
+	ck_assert_uint_eq(p->deploy_timeout_usec, 7 * MIN);
+	assert_migrate_argv(p, argv, 2);
+	ck_assert_uint_eq(p->migrate_down_timeout_usec, 7 * MIN);
+	ck_assert_uint_eq(p->max_automatic, 3);
+	ck_assert_uint_eq(p->automatic_per_usec, RBD_USEC_PER_HOUR);
+	ck_assert_uint_eq(p->n_guards, 0);
+	ck_assert_ptr_null(p->guards);
+	rbd_policy_free(p);
+}
+END_TEST
+
+/* One value of a safety key in a policy built here: the limits at their
+ * edges, and a suggestion for a near miss. */
+static const struct {
+	const char *yaml;		/* the line added to a minimal policy */
+	const char *err;		/* the one error, or NULL */
+	enum rbd_mode mode;
+	unsigned max_automatic;
+	uint64_t per;
+} safety_cases[] = {
+	{ "mode: enforce", NULL, RBD_MODE_ENFORCE, 3, RBD_USEC_PER_HOUR },
+	{ "mode: dry-run", NULL, RBD_MODE_DRY_RUN, 3, RBD_USEC_PER_HOUR },
+	{ "mode: dryrun", "s.yaml:4:7: mode: invalid value 'dryrun' (did you "
+	    "mean 'dry-run'?)", 0, 0, 0 },
+	{ "mode: Enforce", "s.yaml:4:7: mode: invalid value 'Enforce' (did you "
+	    "mean 'enforce'?)", 0, 0, 0 },
+	{ "mode: [dry-run]", "s.yaml:4:7: mode: expected a string, got a "
+	    "sequence", 0, 0, 0 },
+	{ "rollback: {max_automatic: 0}", NULL, RBD_MODE_ENFORCE, 0,
+	    RBD_USEC_PER_HOUR },
+	{ "rollback: {max_automatic: 100, per: 30d}", NULL, RBD_MODE_ENFORCE,
+	    100, 30 * RBD_USEC_PER_DAY },
+	{ "rollback: {per: 1m}", NULL, RBD_MODE_ENFORCE, 3, MIN },
+	{ "rollback: {max_automatic: -1}", "s.yaml:4:27: rollback.max_automatic: "
+	    "-1 is out of range (0..100)", 0, 0, 0 },
+	{ "rollback: {max_automatic: '3'}", "s.yaml:4:27: rollback.max_automatic: "
+	    "expected an integer, got a string", 0, 0, 0 },
+	{ "rollback: {per: 30d1us}", "s.yaml:4:17: rollback.per: 30d1us is out "
+	    "of range (1m..30d)", 0, 0, 0 },
+	{ "rollback: {per: 60}", "s.yaml:4:17: rollback.per: invalid duration "
+	    "'60': needs a unit, e.g. 60s", 0, 0, 0 },
+	{ "rollback: 3", "s.yaml:4:11: rollback: expected a mapping, got an "
+	    "integer", 0, 0, 0 },
+	{ "migrate_down: {command: [/bin/m], timeout: 24h}", NULL,
+	    RBD_MODE_ENFORCE, 3, RBD_USEC_PER_HOUR },
+	{ "migrate_down: {command: []}", "s.yaml:4:25: migrate_down.command: "
+	    "must not be empty", 0, 0, 0 },
+	{ "migrate_down: {command: ['']}", "s.yaml:4:26: "
+	    "migrate_down.command[0]: must not be empty", 0, 0, 0 },
+	{ "migrate_down: {command: [/bin/m], timeout: 0}", "s.yaml:4:44: "
+	    "migrate_down.timeout: 0 is out of range (1s..24h)", 0, 0, 0 },
+	{ "guards: ~", "s.yaml:4:9: guards: expected a sequence, got null",
+	    0, 0, 0 },
+};
+
+START_TEST(test_safety_values)
+{
+	static const char head[] =
+	    "service: s\n"
+	    "deploy: { command: [/bin/d] }\n"
+	    "checks: [{ name: a, http: { url: 'http://h/' } }]\n";
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	char doc[512];
+	int n = snprintf(doc, sizeof(doc), "%s%s\n", head, safety_cases[_i].yaml);
+	int r = rbd_policy_parse("s.yaml", doc, (size_t)n, &p, &d);
+
+	if (safety_cases[_i].err) {
+		ck_assert_int_eq(r, -EINVAL);
+		ck_assert(p == UNTOUCHED);
+		assert_diag1(&d, safety_cases[_i].err);
+	} else {
+		ck_assert_msg(r == 0, "%s: %d, %zu errors", safety_cases[_i].yaml,
+		    r, d.n);
+		ck_assert_int_eq(p->mode, safety_cases[_i].mode);
+		ck_assert_uint_eq(p->max_automatic, safety_cases[_i].max_automatic);
+		ck_assert_uint_eq(p->automatic_per_usec, safety_cases[_i].per);
+		rbd_policy_free(p);
+	}
+	rbd_diag_free(&d);
+}
+END_TEST
+
 /* The names of types and no-data rules, for logs and status. */
 START_TEST(test_enum_names)
 {
@@ -569,6 +790,9 @@ START_TEST(test_enum_names)
 	ck_assert_str_eq(rbd_no_data_str(RBD_NO_DATA_FAIL), "fail");
 	ck_assert_str_eq(rbd_no_data_str(RBD_NO_DATA_IGNORE), "ignore");
 	ck_assert_str_eq(rbd_no_data_str(_RBD_NO_DATA_MAX), "unknown");
+	ck_assert_str_eq(rbd_mode_str(RBD_MODE_ENFORCE), "enforce");
+	ck_assert_str_eq(rbd_mode_str(RBD_MODE_DRY_RUN), "dry-run");
+	ck_assert_str_eq(rbd_mode_str(_RBD_MODE_MAX), "unknown");
 }
 END_TEST
 
@@ -1027,15 +1251,39 @@ START_TEST(test_config_shipped)
 	ck_assert_str_eq(c->socket, "/run/rollbackd/rollbackd.sock");
 	ck_assert_str_eq(c->state_dir, "/var/lib/rollbackd");
 	ck_assert_str_eq(c->policies_dir, RBD_SRCDIR "/conf/policies.d");
-	ck_assert_uint_eq(c->n_policies, 2);
+	ck_assert_uint_eq(c->n_policies, 3);
 	ck_assert_ptr_nonnull(rbd_config_find(c, "billing"));
 	p = rbd_config_find(c, "checkout");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->warmup_usec, 75 * SEC);
-	ck_assert_uint_eq(p->n_checks, 4);
+	ck_assert_uint_eq(p->n_checks, 5);
 	ck_assert_int_eq(p->checks[2].type, RBD_CHECK_PROMETHEUS);
 	ck_assert_int_eq(p->checks[3].type, RBD_CHECK_SCRAPE);
 	ck_assert(p->checks[3].cond.baseline);
+	ck_assert_int_eq(p->checks[4].type, RBD_CHECK_UNIT);
+	ck_assert_str_eq(p->checks[4].u.unit.unit, "checkout.service");
+	/* the safety rules, each shown */
+	ck_assert_int_eq(p->mode, RBD_MODE_ENFORCE);
+	ck_assert_uint_eq(p->max_automatic, 3);
+	ck_assert_uint_eq(p->automatic_per_usec, RBD_USEC_PER_HOUR);
+	ck_assert_uint_eq(p->migrate_down_argc, 6);
+	ck_assert_str_eq(p->migrate_down_argv[3], "{from_schema}");
+	ck_assert_str_eq(p->migrate_down_argv[5], "{to_schema}");
+	ck_assert_uint_eq(p->migrate_down_timeout_usec, 10 * MIN);
+	ck_assert_uint_eq(p->n_guards, 1);
+	ck_assert_int_eq(p->guards[0].type, RBD_CHECK_HTTP);
+	ck_assert_int_eq(rbd_policy_find_guard(p, "db-proxy"), 0);
+	/* a configuration released like code: its version a commit id */
+	p = rbd_config_find(c, "checkout-config");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->file, RBD_SRCDIR "/conf/policies.d/checkout-config.yaml");
+	ck_assert_uint_eq(p->deploy_argc, 3);
+	ck_assert_str_eq(p->deploy_argv[0], "/usr/local/bin/apply-config");
+	ck_assert_str_eq(p->deploy_argv[2], "{version}");
+	ck_assert_ptr_null(p->migrate_down_argv);
+	ck_assert_uint_eq(p->max_automatic, 2);
+	ck_assert_uint_eq(p->n_checks, 3);
+	ck_assert_uint_eq(p->n_guards, 0);
 	rbd_config_free(c);
 }
 END_TEST
@@ -1085,6 +1333,10 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_valid_short_interval);
 	tcase_add_test(tc, test_valid_metrics);
 	tcase_add_test(tc, test_valid_metrics_defaults);
+	tcase_add_test(tc, test_valid_unit);
+	tcase_add_test(tc, test_valid_safety);
+	tcase_add_test(tc, test_valid_safety_defaults);
+	tcase_add_loop_test(tc, test_safety_values, 0, N_ELEMENTS(safety_cases));
 	tcase_add_test(tc, test_enum_names);
 	tcase_add_test(tc, test_metric_all_errors);
 	suite_add_tcase(s, tc);

@@ -11,6 +11,10 @@
 
 #define LONG64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define LONG65 LONG64 "a"
+/* 256 bytes of reason: 128 two-byte characters. */
+#define E16 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" \
+    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define REASON256 E16 E16 E16 E16 E16 E16 E16 E16
 
 static const struct {
 	const char *in;
@@ -92,6 +96,11 @@ static void assert_same(const struct rbd_request *a, const struct rbd_request *b
 		ck_assert_str_eq(a->meta, b->meta);
 	ck_assert_int_eq(a->wait, b->wait);
 	ck_assert_uint_eq(a->limit, b->limit);
+	ck_assert_int_eq(a->has_schema, b->has_schema);
+	ck_assert_int_eq(a->schema, b->schema);
+	ck_assert_int_eq(a->migration, b->migration);
+	ck_assert_uint_eq(a->for_usec, b->for_usec);
+	ck_assert_str_eq(a->reason, b->reason);
 }
 
 START_TEST(test_parse_good)
@@ -111,6 +120,11 @@ START_TEST(test_parse_good)
 		ck_assert_ptr_null(r.meta);
 	ck_assert_int_eq(r.wait, good[_i].wait);
 	ck_assert_uint_eq(r.limit, good[_i].limit);
+	/* Nothing of the fields it does not take. */
+	ck_assert(!r.has_schema);
+	ck_assert_int_eq(r.migration, RBD_MIGRATION_NONE);
+	ck_assert_uint_eq(r.for_usec, 0);
+	ck_assert_str_eq(r.reason, "");
 	/* Compact, in a fixed field order; and it reads back the same. */
 	line = rbd_request_format(&r);
 	ck_assert_ptr_nonnull(line);
@@ -121,6 +135,108 @@ START_TEST(test_parse_good)
 	rbd_request_clear(&r);
 	rbd_request_clear(&back);
 	ck_assert_ptr_null(r.meta);
+}
+END_TEST
+
+/* deployed with a schema, pause and resume: the fields good[] leaves
+ * out, with the same round trip. */
+static const struct {
+	const char *in;
+	enum rbd_cmd cmd;
+	const char *service;
+	const char *version;
+	const char *meta;	/* NULL: none */
+	bool wait;
+	size_t limit;
+	const char *out;	/* rbd_request_format of the result */
+	bool has_schema;
+	int64_t schema;
+	enum rbd_migration migration;
+	uint64_t for_usec;
+	const char *reason;	/* NULL: none */
+} good_new[] = {
+	/* A release's schema and how it migrated. */
+	{ "{\"cmd\":\"deployed\",\"service\":\"checkout\",\"version\":\"v2.5.0\","
+	    "\"migration\":\"irreversible\",\"schema\":43,\"wait\":true}",
+	    RBD_CMD_DEPLOYED, "checkout", "v2.5.0", NULL, true, 0,
+	    "{\"cmd\":\"deployed\",\"service\":\"checkout\",\"version\":\"v2.5.0\","
+	    "\"wait\":true,\"schema\":43,\"migration\":\"irreversible\"}",
+	    true, 43, RBD_MIGRATION_IRREVERSIBLE, 0, NULL },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":7,"
+	    "\"migration\":\"reversible\"}",
+	    RBD_CMD_DEPLOYED, "a", "1", NULL, false, 0,
+	    "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":7,"
+	    "\"migration\":\"reversible\"}",
+	    true, 7, RBD_MIGRATION_REVERSIBLE, 0, NULL },
+	/* Schema 0 is a schema; "none" is the default and is dropped. */
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":0,"
+	    "\"migration\":\"none\"}",
+	    RBD_CMD_DEPLOYED, "a", "1", NULL, false, 0,
+	    "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":0}",
+	    true, 0, RBD_MIGRATION_NONE, 0, NULL },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\","
+	    "\"schema\":999999999999}",
+	    RBD_CMD_DEPLOYED, "a", "1", NULL, false, 0,
+	    "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\","
+	    "\"schema\":999999999999}",
+	    true, RBD_SCHEMA_MAX, RBD_MIGRATION_NONE, 0, NULL },
+	/* pause and resume. */
+	{ "{\"cmd\":\"pause\",\"service\":\"checkout\"}", RBD_CMD_PAUSE,
+	    "checkout", "", NULL, false, 0,
+	    "{\"cmd\":\"pause\",\"service\":\"checkout\"}",
+	    false, 0, RBD_MIGRATION_NONE, 0, NULL },
+	{ "{\"reason\":\"db maintenance\",\"for_usec\":600000000,\"service\":"
+	    "\"checkout\",\"cmd\":\"pause\"}", RBD_CMD_PAUSE, "checkout", "",
+	    NULL, false, 0,
+	    "{\"cmd\":\"pause\",\"service\":\"checkout\",\"for_usec\":600000000,"
+	    "\"reason\":\"db maintenance\"}",
+	    false, 0, RBD_MIGRATION_NONE, 600000000, "db maintenance" },
+	/* The longest pause, the longest reason; any printable UTF-8. */
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":2592000000000,"
+	    "\"reason\":\"" REASON256 "\"}", RBD_CMD_PAUSE, "a", "", NULL, false, 0,
+	    "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":2592000000000,"
+	    "\"reason\":\"" REASON256 "\"}",
+	    false, 0, RBD_MIGRATION_NONE, 30 * RBD_USEC_PER_DAY, REASON256 },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":1,"
+	    "\"reason\":\"Wartung \\u2013 \\\"DB\\\" \\ud83d\\ude00\"}", RBD_CMD_PAUSE,
+	    "a", "", NULL, false, 0,
+	    "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":1,"
+	    "\"reason\":\"Wartung \xe2\x80\x93 \\\"DB\\\" \xf0\x9f\x98\x80\"}",
+	    false, 0, RBD_MIGRATION_NONE, 1,
+	    "Wartung \xe2\x80\x93 \"DB\" \xf0\x9f\x98\x80" },
+	{ "{\"cmd\":\"resume\",\"service\":\"checkout\"}", RBD_CMD_RESUME,
+	    "checkout", "", NULL, false, 0,
+	    "{\"cmd\":\"resume\",\"service\":\"checkout\"}",
+	    false, 0, RBD_MIGRATION_NONE, 0, NULL },
+};
+
+START_TEST(test_parse_good_new)
+{
+	struct rbd_request r, back;
+	char err[256] = "";
+	char *line;
+
+	ck_assert_msg(rbd_request_parse(good_new[_i].in, strlen(good_new[_i].in),
+	    &r, err, sizeof(err)) == 0, "%s: %s", good_new[_i].in, err);
+	ck_assert_int_eq(r.cmd, good_new[_i].cmd);
+	ck_assert_str_eq(r.service, good_new[_i].service);
+	ck_assert_str_eq(r.version, good_new[_i].version);
+	ck_assert_ptr_null(r.meta);
+	ck_assert_int_eq(r.wait, good_new[_i].wait);
+	ck_assert_uint_eq(r.limit, good_new[_i].limit);
+	ck_assert_int_eq(r.has_schema, good_new[_i].has_schema);
+	ck_assert_int_eq(r.schema, good_new[_i].schema);
+	ck_assert_int_eq(r.migration, good_new[_i].migration);
+	ck_assert_uint_eq(r.for_usec, good_new[_i].for_usec);
+	ck_assert_str_eq(r.reason, good_new[_i].reason ? good_new[_i].reason : "");
+	line = rbd_request_format(&r);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line, good_new[_i].out);
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &back, NULL, 0), 0);
+	assert_same(&r, &back);
+	free(line);
+	rbd_request_clear(&r);
+	rbd_request_clear(&back);
 }
 END_TEST
 
@@ -239,6 +355,87 @@ static const struct {
 	    -EINVAL, "invalid meta key '" LONG64 "...': must be 1 to 64 characters of A-Z a-z 0-9 . _ -" },
 	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"meta\":{\"k\\r\":\"x\"}}",
 	    -EINVAL, "invalid meta key 'k\\r': must be 1 to 64 characters of A-Z a-z 0-9 . _ -" },
+	/* deployed: schema and migration. */
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":\"42\"}",
+	    -EPROTO, "'schema' must be an integer, got a string" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":4.2}",
+	    -EPROTO, "'schema' must be an integer, got a number" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":null}",
+	    -EPROTO, "'schema' must be an integer, got null" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":-1}",
+	    -EINVAL, "'schema' must be between 0 and 999999999999, got -1" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\","
+	    "\"schema\":1000000000000}",
+	    -EINVAL, "'schema' must be between 0 and 999999999999, got 1000000000000" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\","
+	    "\"migration\":\"irreversible\"}",
+	    -EINVAL, "'migration' needs 'schema'" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\","
+	    "\"migration\":\"none\"}",
+	    -EINVAL, "'migration' needs 'schema'" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":1,"
+	    "\"migration\":\"maybe\"}",
+	    -EINVAL, "'migration' must be none, reversible or irreversible, got 'maybe'" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":1,"
+	    "\"migration\":\"Reversible\"}",
+	    -EINVAL, "'migration' must be none, reversible or irreversible, got 'Reversible'" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":1,"
+	    "\"migration\":\"x\\u001b[2J\"}",
+	    -EINVAL, "'migration' must be none, reversible or irreversible, got 'x\\x1b[2J'" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"schema\":1,"
+	    "\"migration\":true}",
+	    -EPROTO, "'migration' must be a string, got a boolean" },
+	{ "{\"cmd\":\"mark-good\",\"service\":\"a\",\"version\":\"1\",\"schema\":1}",
+	    -EPROTO, "unknown field 'schema' for mark-good" },
+	{ "{\"cmd\":\"rollback\",\"service\":\"a\",\"migration\":\"none\"}",
+	    -EPROTO, "unknown field 'migration' for rollback" },
+	/* pause and resume. */
+	{ "{\"cmd\":\"pause\"}", -EPROTO, "missing 'service'" },
+	{ "{\"cmd\":\"resume\"}", -EPROTO, "missing 'service'" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"version\":\"1\"}", -EPROTO,
+	    "unknown field 'version' for pause" },
+	{ "{\"cmd\":\"resume\",\"service\":\"a\",\"for_usec\":5}", -EPROTO,
+	    "unknown field 'for_usec' for resume" },
+	{ "{\"cmd\":\"resume\",\"service\":\"a\",\"reason\":\"done\"}", -EPROTO,
+	    "unknown field 'reason' for resume" },
+	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"for_usec\":5}",
+	    -EPROTO, "unknown field 'for_usec' for deployed" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":\"10m\"}", -EPROTO,
+	    "'for_usec' must be an integer, got a string" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":1.5}", -EPROTO,
+	    "'for_usec' must be an integer, got a number" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":0}", -EINVAL,
+	    "'for_usec' must be between 1 and 2592000000000 (30 days), got 0" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":-600000000}", -EINVAL,
+	    "'for_usec' must be between 1 and 2592000000000 (30 days), got -600000000" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":2592000000001}", -EINVAL,
+	    "'for_usec' must be between 1 and 2592000000000 (30 days), got 2592000000001" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":7}", -EPROTO,
+	    "'reason' must be a string, got an integer" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"\"}", -EINVAL,
+	    "invalid pause reason '': is empty" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"" LONG64 LONG64 LONG64
+	    LONG65 "\"}", -EINVAL,
+	    "invalid pause reason '" LONG64 "...': is longer than 256 bytes" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"" REASON256 "x\"}",
+	    -EINVAL, "invalid pause reason '\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9"
+	    "\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9\\xc3\\xa9...': is longer than 256 bytes" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"db\\nrm -rf\"}", -EINVAL,
+	    "invalid pause reason 'db\\nrm -rf': contains a control character" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"\\u001b[2Jhi\"}", -EINVAL,
+	    "invalid pause reason '\\x1b[2Jhi': contains a control character" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"tab\\there\"}", -EINVAL,
+	    "invalid pause reason 'tab\\there': contains a control character" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"del\\u007f\"}", -EINVAL,
+	    "invalid pause reason 'del\\x7f': contains a control character" },
+	/* C1 controls (U+0085, U+009B: CSI on some terminals). */
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"a\\u0085b\"}", -EINVAL,
+	    "invalid pause reason 'a\\xc2\\x85b': contains a control character" },
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"\\u009b31m\"}", -EINVAL,
+	    "invalid pause reason '\\xc2\\x9b31m': contains a control character" },
+	/* Not UTF-8: Jansson refuses it before anything else does. */
+	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"reason\":\"\xc0\xaf\"}", -EPROTO,
+	    "not JSON: unable to decode byte 0xc0 near '\"'" },
 };
 
 /* Every message is safe to print: printable ASCII only. */
@@ -393,6 +590,110 @@ START_TEST(test_format_from_struct)
 }
 END_TEST
 
+/* The same for the fields of issue 6: a zeroed request has no schema
+ * (schema 0 is only sent with has_schema), and a pause no end or reason. */
+START_TEST(test_format_new_fields)
+{
+	struct rbd_request r = { .cmd = RBD_CMD_DEPLOYED }, back;
+	char *line;
+
+	snprintf(r.service, sizeof(r.service), "checkout");
+	snprintf(r.version, sizeof(r.version), "v2.5.0");
+	line = rbd_request_format(&r);
+	ck_assert_str_eq(line, "{\"cmd\":\"deployed\",\"service\":\"checkout\","
+	    "\"version\":\"v2.5.0\"}");
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &back, NULL, 0), 0);
+	ck_assert(!back.has_schema);
+	free(line);
+	r.has_schema = true;
+	line = rbd_request_format(&r);
+	ck_assert_str_eq(line, "{\"cmd\":\"deployed\",\"service\":\"checkout\","
+	    "\"version\":\"v2.5.0\",\"schema\":0}");
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &back, NULL, 0), 0);
+	ck_assert(back.has_schema);
+	ck_assert_int_eq(back.schema, 0);
+	free(line);
+	r.schema = 43;
+	r.migration = RBD_MIGRATION_IRREVERSIBLE;
+	line = rbd_request_format(&r);
+	ck_assert_str_eq(line, "{\"cmd\":\"deployed\",\"service\":\"checkout\","
+	    "\"version\":\"v2.5.0\",\"schema\":43,\"migration\":\"irreversible\"}");
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &back, NULL, 0), 0);
+	assert_same(&r, &back);
+	free(line);
+	/* Not for pause; pause's own fields, when set. */
+	r.cmd = RBD_CMD_PAUSE;
+	line = rbd_request_format(&r);
+	ck_assert_str_eq(line, "{\"cmd\":\"pause\",\"service\":\"checkout\"}");
+	free(line);
+	r.has_schema = false;
+	r.schema = 0;
+	r.migration = RBD_MIGRATION_NONE;
+	r.version[0] = '\0';
+	r.for_usec = 10 * RBD_USEC_PER_MIN;
+	snprintf(r.reason, sizeof(r.reason), "db maintenance");
+	line = rbd_request_format(&r);
+	ck_assert_str_eq(line, "{\"cmd\":\"pause\",\"service\":\"checkout\","
+	    "\"for_usec\":600000000,\"reason\":\"db maintenance\"}");
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &back, NULL, 0), 0);
+	assert_same(&r, &back);
+	free(line);
+	r.cmd = RBD_CMD_RESUME;
+	line = rbd_request_format(&r);
+	ck_assert_str_eq(line, "{\"cmd\":\"resume\",\"service\":\"checkout\"}");
+	free(line);
+}
+END_TEST
+
+/* What rollbackctl checks --reason with, for bytes JSON cannot carry. */
+START_TEST(test_reason_check)
+{
+	static const struct {
+		const char *s;
+		const char *why;	/* NULL: valid */
+	} cases[] = {
+		{ "db maintenance", NULL },
+		{ "\xc3\xa9t\xc3\xa9 \xe2\x80\x93 \xf0\x9f\x98\x80", NULL },
+		{ "\xc2\xa0non-breaking", NULL },	/* U+00A0: past C1 */
+		{ REASON256, NULL },
+		{ "", "is empty" },
+		{ REASON256 "x", "is longer than 256 bytes" },
+		{ "a\nb", "contains a control character" },
+		{ "\x1b[2J", "contains a control character" },
+		{ "\x7f", "contains a control character" },
+		{ "\xc2\x80", "contains a control character" },
+		{ "\xc2\x9f", "contains a control character" },
+		{ "\xff", "is not valid UTF-8" },
+		{ "\x80", "is not valid UTF-8" },		/* continuation */
+		{ "\xc0\xaf", "is not valid UTF-8" },	/* overlong '/' */
+		{ "\xe0\x80\xaf", "is not valid UTF-8" },	/* overlong */
+		{ "\xf0\x80\x80\xaf", "is not valid UTF-8" },	/* overlong */
+		{ "\xed\xa0\x80", "is not valid UTF-8" },	/* surrogate */
+		{ "\xf4\x90\x80\x80", "is not valid UTF-8" },	/* > U+10FFFF */
+		{ "ab\xe2\x82", "is not valid UTF-8" },	/* cut short */
+		{ "\xe2\x28\xa1", "is not valid UTF-8" },
+	};
+
+	ck_assert_uint_eq(strlen(REASON256), RBD_PROTO_REASON_MAX);
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		const char *why = "untouched";
+		int r = rbd_proto_reason_check(cases[i].s, strlen(cases[i].s),
+		    &why);
+
+		if (!cases[i].why) {
+			ck_assert_msg(r == 0, "case %zu: %s", i, why);
+			ck_assert_str_eq(why, "untouched");
+		} else {
+			ck_assert_msg(r == -EINVAL, "case %zu", i);
+			ck_assert_str_eq(why, cases[i].why);
+		}
+	}
+	/* A NUL inside the length counts too; NULL is empty. */
+	ck_assert_int_eq(rbd_proto_reason_check("a\0b", 3, NULL), -EINVAL);
+	ck_assert_int_eq(rbd_proto_reason_check(NULL, 0, NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_format_refuses)
 {
 	struct rbd_request r = { .cmd = RBD_CMD_DEPLOYED };
@@ -470,6 +771,7 @@ static Suite *proto_suite(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_loop_test(tc, test_parse_good, 0, N_ELEMENTS(good));
+	tcase_add_loop_test(tc, test_parse_good_new, 0, N_ELEMENTS(good_new));
 	tcase_add_loop_test(tc, test_parse_bad, 0, N_ELEMENTS(bad));
 	tcase_add_test(tc, test_line_max);
 	tcase_add_test(tc, test_nul_byte);
@@ -479,7 +781,9 @@ static Suite *proto_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("format");
 	tcase_add_test(tc, test_format_from_struct);
+	tcase_add_test(tc, test_format_new_fields);
 	tcase_add_test(tc, test_format_refuses);
+	tcase_add_test(tc, test_reason_check);
 	tcase_add_test(tc, test_cmd_names);
 	suite_add_tcase(s, tc);
 	return s;

@@ -209,7 +209,8 @@ static struct rbd_watch *record_rollback(struct rbd_store *s)
 	static const char *const bad[] = { "v2", "v1.5", NULL };
 	struct rbd_watch *w = rbd_watch_new(&policy);
 	struct rbd_event ev = { .type = RBD_EV_DEPLOYED, .version = "v1",
-	    .actor = "uid 1000 pid 42", .meta = "{\"commit\":\"abc123\"}" };
+	    .actor = "uid 1000 pid 42", .meta = "{\"commit\":\"abc123\"}",
+	    .schema = RBD_SCHEMA_NONE };
 	struct rbd_event timer = { .type = RBD_EV_TIMER };
 	struct rbd_step st;
 	uint64_t m = MONO0, t = WALL0, min = RBD_USEC_PER_MIN;
@@ -229,7 +230,7 @@ static struct rbd_watch *record_rollback(struct rbd_store *s)
 	commit_ok(s, "checkout", w, &st, &timer, m + 10 * min, t + 10 * min);
 
 	ev = (struct rbd_event){ .type = RBD_EV_DEPLOYED, .version = "v2",
-	    .actor = "ci" };
+	    .actor = "ci", .schema = RBD_SCHEMA_NONE };
 	set_watch(w, RBD_STATE_WATCHING, m + 20 * min, "v2", "", "",
 	    "v2 announced");
 	st = mkstep("deployed", RBD_STATE_IDLE, RBD_STATE_WATCHING,
@@ -330,6 +331,8 @@ START_TEST(test_transition_survives_reopen)
 	ck_assert_int_eq(rel.status, RBD_RELEASE_BAD);
 	ck_assert_str_eq(rel.announced_by, "ci");
 	ck_assert_str_eq(rel.meta, "");
+	ck_assert_int_eq(rel.schema, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(rel.migration, RBD_MIGRATION_NONE);
 
 	ck_assert_int_eq(rbd_store_services(s, &names, &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 1);
@@ -888,6 +891,356 @@ START_TEST(test_failed_commit_is_rolled_back)
 }
 END_TEST
 
+/* --- schemas, pauses and the loop breaker --- */
+
+/* Set w's known-good list with a schema for each release. */
+static void set_good(struct rbd_watch *w, const char *const *versions,
+    const int64_t *schemas)
+{
+	set_list(w->good, &w->n_good, versions);
+	for (size_t i = 0; i < w->n_good; i++)
+		w->good_schema[i] = schemas[i];
+}
+
+/* A deployed event announcing version with a schema and a migration. */
+static struct rbd_event deployed(const char *version, int64_t schema,
+    enum rbd_migration migration)
+{
+	return (struct rbd_event){ .type = RBD_EV_DEPLOYED, .version = version,
+	    .actor = "ci", .schema = schema, .migration = migration };
+}
+
+/* The schema a release was announced with, its migration, and whether
+ * the store holds SQL NULL for both. */
+static void assert_release_schema(struct rbd_store *s, const char *version,
+    int64_t schema, enum rbd_migration migration, bool null)
+{
+	struct rbd_release rel;
+	char err[512] = "", sql[256];
+
+	ck_assert_int_eq(rbd_store_release(s, "checkout", version, &rel, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(rel.schema, schema);
+	ck_assert_int_eq(rel.migration, migration);
+	snprintf(sql, sizeof(sql), "SELECT schema IS NULL AND migration IS NULL"
+	    " FROM releases WHERE version = '%s'", version);
+	ck_assert_int_eq(raw_query(sql, NULL, 0), null);
+}
+
+/* A rollback across a reversible migration, interrupted while migrate_down
+ * runs: the schema, the one before, how it moved, the migration in flight
+ * and the known-good releases' schemas all come back; then a watch with no
+ * schema at all comes back with none (not schema 0). */
+START_TEST(test_schema_survives_reopen)
+{
+	static const char *const good[] = { "v2.4.1", "v2.4.0", "v2.3.0", NULL };
+	static const int64_t schemas[] = { 42, RBD_SCHEMA_NONE, 0 };
+	struct rbd_store *s = open_ok();
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_event ev = deployed("v2.5.0", 43, RBD_MIGRATION_REVERSIBLE);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v2.5.0 announced by ci; watching for 10m");
+	bool found = false;
+
+	ck_assert_ptr_nonnull(w);
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v2.5.0", "", "", st.reason);
+	set_good(w, good, schemas);
+	w->schema = 43;
+	w->schema_before = 42;
+	w->migration = RBD_MIGRATION_REVERSIBLE;
+	add_update(&st, "v2.5.0", RBD_RELEASE_WATCHING);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0);
+
+	st = mkstep("degraded", RBD_STATE_WATCHING, RBD_STATE_ROLLING_BACK,
+	    "running migrate_down 43 -> 42, then rolling back to v2.4.1");
+	set_watch(w, RBD_STATE_ROLLING_BACK, MONO0 + RBD_USEC_PER_MIN,
+	    "v2.5.0", "v2.4.1", "v2.5.0", st.reason);
+	w->migrating = true;
+	w->target_schema = 42;
+	w->deploy_id = 4;
+	w->next_deploy_id = 5;
+	commit_ok(s, "checkout", w, &st, NULL, MONO0 + RBD_USEC_PER_MIN,
+	    WALL0 + RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", MONO0, WALL0 + RBD_USEC_PER_HOUR, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+	ck_assert_int_eq(w->schema, 43);
+	ck_assert_int_eq(w->schema_before, 42);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_REVERSIBLE);
+	ck_assert(w->migrating);
+	ck_assert_int_eq(w->target_schema, 42);
+	ck_assert_uint_eq(w->deploy_id, 4);
+	assert_list(w->good, w->n_good, good);
+	for (size_t i = 0; i < N_ELEMENTS(schemas); i++)
+		ck_assert_int_eq(w->good_schema[i], schemas[i]);
+
+	/* Rolled back to a release that did not say: nothing is known. */
+	st = mkstep("verified", RBD_STATE_VERIFYING, RBD_STATE_IDLE,
+	    "rollback to v2.3.9 verified: healthy for 5m");
+	set_watch(w, RBD_STATE_IDLE, MONO0, "v2.3.9", "", "", st.reason);
+	w->schema = w->schema_before = w->target_schema = RBD_SCHEMA_NONE;
+	w->migration = RBD_MIGRATION_NONE;
+	w->migrating = false;
+	set_good(w, (const char *const[]){ "v2.3.9", NULL },
+	    (const int64_t[]){ RBD_SCHEMA_NONE });
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0 + RBD_USEC_PER_HOUR);
+	rbd_watch_free(w);
+	w = load_ok(s, "checkout", MONO0, WALL0 + RBD_USEC_PER_HOUR, &found);
+	ck_assert_int_eq(w->schema, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->schema_before, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->target_schema, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_NONE);
+	ck_assert(!w->migrating);
+	ck_assert_uint_eq(w->n_good, 1);
+	ck_assert_int_eq(w->good_schema[0], RBD_SCHEMA_NONE);
+	ck_assert_int_eq(raw_query("SELECT count(*) FROM snapshot_lists"
+	    " WHERE schema IS NULL", NULL, 0), 1);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* A release keeps the schema and migration it was announced with; one
+ * announced without a schema has neither (SQL NULL), schema 0 is a
+ * schema, and announcing a release again replaces them. */
+START_TEST(test_release_schema)
+{
+	struct rbd_store *s = open_ok();
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "announced");
+	struct rbd_event ev = deployed("v2.5.0", 43,
+	    RBD_MIGRATION_IRREVERSIBLE);
+
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v2.5.0", "", "", st.reason);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0);
+	ev = deployed("v2.5.1", RBD_SCHEMA_NONE, RBD_MIGRATION_NONE);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0 + 1);
+	ev = deployed("v0.1", 0, RBD_MIGRATION_NONE);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0 + 2);
+	assert_release_schema(s, "v2.5.0", 43, RBD_MIGRATION_IRREVERSIBLE, false);
+	assert_release_schema(s, "v2.5.1", RBD_SCHEMA_NONE, RBD_MIGRATION_NONE,
+	    true);
+	assert_release_schema(s, "v0.1", 0, RBD_MIGRATION_NONE, false);
+
+	/* Announced again after a fix, now with a reversible migration;
+	 * then again without a schema at all. */
+	ev = deployed("v2.5.0", 44, RBD_MIGRATION_REVERSIBLE);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0 + 3);
+	assert_release_schema(s, "v2.5.0", 44, RBD_MIGRATION_REVERSIBLE, false);
+	ev = deployed("v2.5.0", RBD_SCHEMA_NONE, RBD_MIGRATION_NONE);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0 + 4);
+	assert_release_schema(s, "v2.5.0", RBD_SCHEMA_NONE, RBD_MIGRATION_NONE,
+	    true);
+	/* A status change keeps them. */
+	ev = deployed("v2.6.0", 45, RBD_MIGRATION_NONE);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0 + 5);
+	st = mkstep("promoted", RBD_STATE_WATCHING, RBD_STATE_IDLE, "promoted");
+	add_update(&st, "v2.6.0", RBD_RELEASE_GOOD);
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0 + 6);
+	assert_release_schema(s, "v2.6.0", 45, RBD_MIGRATION_NONE, false);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* What the engine cannot have made is refused before anything is
+ * written. */
+START_TEST(test_schema_refused)
+{
+	static const struct {
+		int64_t ev_schema, w_schema, good_schema;
+		enum rbd_migration ev_migration;
+		size_t n_auto;
+		const char *msg;
+	} cases[] = {
+		{ -2, RBD_SCHEMA_NONE, 1, RBD_MIGRATION_NONE, 0,
+		  "deployed event with an invalid schema or migration" },
+		{ RBD_SCHEMA_MAX + 1, RBD_SCHEMA_NONE, 1, RBD_MIGRATION_NONE, 0,
+		  "deployed event with an invalid schema or migration" },
+		{ 1, RBD_SCHEMA_NONE, 1, _RBD_MIGRATION_MAX, 0,
+		  "deployed event with an invalid schema or migration" },
+		{ 1, -7, 1, RBD_MIGRATION_NONE, 0,
+		  "invalid schema or migration" },
+		{ 1, RBD_SCHEMA_NONE, -7, RBD_MIGRATION_NONE, 0,
+		  "invalid schema of a known-good release" },
+		{ 1, RBD_SCHEMA_NONE, 1, RBD_MIGRATION_NONE,
+		  RBD_WATCH_AUTO_MAX + 1, "list longer than its bound" },
+	};
+	struct rbd_store *s = open_ok();
+	char err[512], want[512];
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct rbd_watch *w = rbd_watch_new(&policy);
+		struct rbd_event ev = deployed("v1", cases[i].ev_schema,
+		    cases[i].ev_migration);
+		struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+		    RBD_STATE_WATCHING, "v1 announced");
+
+		set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
+		set_good(w, (const char *const[]){ "v0", NULL },
+		    &cases[i].good_schema);
+		w->schema = cases[i].w_schema;
+		w->schema_before = w->target_schema = RBD_SCHEMA_NONE;
+		w->n_auto = cases[i].n_auto;
+		ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, &ev,
+		    MONO0, WALL0, err, sizeof(err)), -EINVAL);
+		snprintf(want, sizeof(want), "%s: cannot record checkout: %s",
+		    dbpath, cases[i].msg);
+		ck_assert_str_eq(err, want);
+		rbd_watch_free(w);
+	}
+	assert_empty(s);
+	rbd_store_free(s);
+}
+END_TEST
+
+#define MIN	RBD_USEC_PER_MIN
+
+/* A pause committed at (MONO0, WALL0), reloaded after a restart. */
+static const struct {
+	const char *name;
+	bool paused;
+	uint64_t until, until_wall;	/* as the engine had them */
+	uint64_t mono2, wall2;		/* the clocks after the restart */
+	uint64_t want_until, want_until_wall;
+} pause_cases[] = {
+	/* 10 minutes, back after 3 on a new boot: 7 minutes left. */
+	{ "pause 10m, down 3m", true, MONO0 + 10 * MIN, WALL0 + 10 * MIN,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 3 * MIN,
+	  500 * RBD_USEC_PER_SEC + 7 * MIN, WALL0 + 10 * MIN },
+	/* It ended while the daemon was down: due at once, and still a
+	 * pause with an end (0 would mean until resumed). */
+	{ "expired while down", true, MONO0 + 10 * MIN, WALL0 + 10 * MIN,
+	  500 * RBD_USEC_PER_SEC, WALL0 + RBD_USEC_PER_HOUR,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 10 * MIN },
+	{ "expired, engine clock at zero", true, MONO0 + 10 * MIN,
+	  WALL0 + 10 * MIN, 0, WALL0 + RBD_USEC_PER_HOUR,
+	  1, WALL0 + 10 * MIN },
+	{ "ends exactly now", true, MONO0 + 10 * MIN, WALL0 + 10 * MIN,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 10 * MIN,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 10 * MIN },
+	{ "until resumed", true, 0, 0, 500 * RBD_USEC_PER_SEC,
+	  WALL0 + RBD_USEC_PER_HOUR, 0, 0 },
+	/* An engine that had no wall time for it: worked out from its own
+	 * clock. */
+	{ "no wall time from the engine", true, MONO0 + 10 * MIN, 0,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 4 * MIN,
+	  500 * RBD_USEC_PER_SEC + 6 * MIN, WALL0 + 10 * MIN },
+	/* Resumed: what is left of the pause is not kept. */
+	{ "not paused", false, MONO0 + 10 * MIN, WALL0 + 10 * MIN,
+	  500 * RBD_USEC_PER_SEC, WALL0 + 3 * MIN, 0, 0 },
+};
+
+START_TEST(test_pause_survives_restart)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_event ev = { .type = RBD_EV_PAUSE, .actor = "uid 0 (pid 42)",
+	    .text = "db maintenance", .duration = 10 * MIN };
+	struct rbd_step st = mkstep("paused", RBD_STATE_IDLE, RBD_STATE_IDLE,
+	    "paused by uid 0 (pid 42) for 10m: db maintenance");
+	struct rbd_store *s = open_ok();
+	bool found = false, paused = pause_cases[_i].paused;
+
+	set_watch(w, RBD_STATE_IDLE, MONO0, "v1", "", "", st.reason);
+	w->paused = paused;
+	w->pause_until = pause_cases[_i].until;
+	w->pause_until_wall = pause_cases[_i].until_wall;
+	snprintf(w->pause_reason, sizeof(w->pause_reason), "db maintenance");
+	snprintf(w->paused_by, sizeof(w->paused_by), "uid 0 (pid 42)");
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0);
+	rbd_store_free(s);
+	rbd_watch_free(w);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", pause_cases[_i].mono2, pause_cases[_i].wall2,
+	    &found);
+	ck_assert(found);
+	ck_assert_msg(w->paused == paused, "%s", pause_cases[_i].name);
+	ck_assert_msg(w->pause_until == pause_cases[_i].want_until,
+	    "%s: pause_until %llu", pause_cases[_i].name,
+	    (unsigned long long)w->pause_until);
+	ck_assert_msg(w->pause_until_wall == pause_cases[_i].want_until_wall,
+	    "%s: pause_until_wall %llu", pause_cases[_i].name,
+	    (unsigned long long)w->pause_until_wall);
+	ck_assert_str_eq(w->pause_reason, paused ? "db maintenance" : "");
+	ck_assert_str_eq(w->paused_by, paused ? "uid 0 (pid 42)" : "");
+	ck_assert_str_eq(w->live, "v1");
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
+/* The loop breaker's memory: three automatic rollbacks, 50, 20 and 1
+ * minutes before a commit, are 60, 30 and 11 minutes old after ten
+ * minutes down (the loop breaker's period is real time: downtime counts),
+ * on a new boot with another monotonic clock. The store keeps them on
+ * the wall clock. */
+START_TEST(test_auto_times_survive_restart)
+{
+	static const uint64_t before[] = { 50 * MIN, 20 * MIN, 1 * MIN };
+	static const uint64_t after[] = { 60 * MIN, 30 * MIN, 11 * MIN };
+	uint64_t mono = 10000 * RBD_USEC_PER_SEC, mono2 = 7777 * RBD_USEC_PER_SEC;
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("degraded", RBD_STATE_WATCHING,
+	    RBD_STATE_ROLLING_BACK, "rolling back");
+	struct rbd_store *s = open_ok();
+	bool found = false;
+
+	set_watch(w, RBD_STATE_ROLLING_BACK, mono, "v2", "v1", "v2", st.reason);
+	for (size_t i = 0; i < N_ELEMENTS(before); i++)
+		w->auto_times[i] = mono - before[i];
+	w->n_auto = N_ELEMENTS(before);
+	commit_ok(s, "checkout", w, &st, NULL, mono, WALL0);
+	ck_assert_int_eq(raw_query("SELECT at FROM snapshot_auto WHERE pos = 0",
+	    NULL, 0), WALL0 - 50 * MIN);
+	rbd_store_free(s);
+	rbd_watch_free(w);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", mono2, WALL0 + 10 * MIN, &found);
+	ck_assert(found);
+	ck_assert_uint_eq(w->n_auto, N_ELEMENTS(after));
+	for (size_t i = 0; i < N_ELEMENTS(after); i++)
+		ck_assert_uint_eq(mono2 - w->auto_times[i], after[i]);
+	rbd_watch_free(w);
+
+	/* A wall clock that went back an hour: they all count as now, never
+	 * as older than they are. */
+	w = load_ok(s, "checkout", mono2, WALL0 - RBD_USEC_PER_HOUR, &found);
+	ck_assert_uint_eq(w->n_auto, N_ELEMENTS(after));
+	for (size_t i = 0; i < N_ELEMENTS(after); i++)
+		ck_assert_uint_eq(w->auto_times[i], mono2);
+
+	/* The engine dropped the old ones: so does the store. */
+	w->auto_times[0] = w->auto_times[2];
+	w->n_auto = 1;
+	commit_ok(s, "checkout", w, &st, NULL, mono2, WALL0 + 10 * MIN);
+	ck_assert_int_eq(raw_query("SELECT count(*) FROM snapshot_auto", NULL,
+	    0), 1);
+	rbd_watch_free(w);
+
+	/* As many as the engine keeps. */
+	w = rbd_watch_new(&policy);
+	set_watch(w, RBD_STATE_IDLE, mono, "v1", "", "", "idle");
+	for (size_t i = 0; i < RBD_WATCH_AUTO_MAX; i++)
+		w->auto_times[i] = mono - (RBD_WATCH_AUTO_MAX - i) * MIN;
+	w->n_auto = RBD_WATCH_AUTO_MAX;
+	commit_ok(s, "checkout", w, &st, NULL, mono, WALL0);
+	rbd_watch_free(w);
+	w = load_ok(s, "checkout", mono, WALL0, &found);
+	ck_assert_uint_eq(w->n_auto, RBD_WATCH_AUTO_MAX);
+	ck_assert_uint_eq(w->auto_times[0], mono - RBD_WATCH_AUTO_MAX * MIN);
+	ck_assert_uint_eq(w->auto_times[RBD_WATCH_AUTO_MAX - 1], mono - MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
 /* --- schema --- */
 
 START_TEST(test_migrate_empty_file)
@@ -906,7 +1259,7 @@ START_TEST(test_migrate_empty_file)
 	ck_assert_str_eq(mode, "wal");
 	ck_assert_int_eq(raw_query("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('releases', 'events', 'snapshots', 'snapshot_lists',"
-	    " 'daemon')", NULL, 0), 5);
+	    " 'daemon', 'snapshot_auto')", NULL, 0), 6);
 	/* Opening a current store again migrates nothing (and fails on
 	 * nothing: "table already exists"). */
 	s = open_ok();
@@ -1000,7 +1353,8 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 1);
 
 	s = open_ok();
-	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 2);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0),
+	    RBD_STORE_SCHEMA);
 	ck_assert_int_eq(raw_query("SELECT count(*) FROM daemon", NULL, 0), 0);
 	w = load_ok(s, "checkout", 500 * RBD_USEC_PER_SEC,
 	    WALL0 + RBD_USEC_PER_HOUR, &found);
@@ -1030,6 +1384,113 @@ START_TEST(test_migrate_from_v1)
 }
 END_TEST
 
+/* What migrations[1] in store.c added to schema version 1 (frozen too). */
+static const char schema_v2[] =
+	"CREATE TABLE daemon ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  alive_at INTEGER NOT NULL"
+	") STRICT;"
+	"PRAGMA user_version = 2;";
+
+/* A version-2 store, as rollbackd left it with v2.4.2 being rolled back
+ * to v2.4.1, migrates to the current schema: everything it had comes
+ * back, and what it could not know reads as unknown (no schema anywhere,
+ * no pause, no automatic rollbacks on record). The new columns and table
+ * then take what a commit writes. */
+START_TEST(test_migrate_from_v2)
+{
+	static const char *const good[] = { "v2.4.1", "v2.4.0", NULL };
+	static const char *const bad[] = { "v2.4.2", NULL };
+	struct rbd_release rel;
+	struct rbd_watch *w;
+	struct rbd_store *s;
+	struct rbd_event ev = deployed("v2.5.0", 43,
+	    RBD_MIGRATION_IRREVERSIBLE);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v2.5.0 announced by ci; watching for 10m");
+	char err[512] = "", sql[2048];
+	bool found = false;
+
+	raw_exec("PRAGMA journal_mode = WAL");
+	raw_exec(schema_v1);
+	raw_exec(schema_v2);
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO releases VALUES ('checkout', 'v2.4.2', 'bad',"
+	    " %llu, 'ci', '{}', %llu);"
+	    "INSERT INTO events (at, service, event, from_state, to_state,"
+	    " live, target, actor, reason) VALUES (%llu, 'checkout',"
+	    " 'degraded', 'watching', 'rolling_back', 'v2.4.2', 'v2.4.1', NULL,"
+	    " 'healthz: HTTP 500; rolling back from v2.4.2 to v2.4.1');"
+	    "INSERT INTO snapshots VALUES ('checkout', 'rolling_back', %llu,"
+	    " 'v2.4.2', 'v2.4.1', 'v2.4.2', 'rolling back', 6, 7, %llu);"
+	    "INSERT INTO snapshot_lists VALUES ('checkout', 'good', 0, 'v2.4.1'),"
+	    " ('checkout', 'good', 1, 'v2.4.0'), ('checkout', 'bad', 0, 'v2.4.2');"
+	    "INSERT INTO daemon VALUES (1, %llu);",
+	    (unsigned long long)WALL0, (unsigned long long)WALL0,
+	    (unsigned long long)WALL0, (unsigned long long)WALL0,
+	    (unsigned long long)WALL0, (unsigned long long)WALL0);
+	raw_exec(sql);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 2);
+
+	s = open_ok();
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 3);
+	w = load_ok(s, "checkout", MONO0, WALL0 + RBD_USEC_PER_MIN, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+	ck_assert_str_eq(w->live, "v2.4.2");
+	ck_assert_str_eq(w->target, "v2.4.1");
+	ck_assert_uint_eq(w->deploy_id, 6);
+	assert_list(w->good, w->n_good, good);
+	assert_list(w->bad, w->n_bad, bad);
+	ck_assert_int_eq(w->good_schema[0], RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->good_schema[1], RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->schema, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->schema_before, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_NONE);
+	ck_assert(!w->migrating);
+	ck_assert_int_eq(w->target_schema, RBD_SCHEMA_NONE);
+	ck_assert(!w->paused);
+	ck_assert_uint_eq(w->pause_until, 0);
+	ck_assert_str_eq(w->pause_reason, "");
+	ck_assert_uint_eq(w->n_auto, 0);
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v2.4.2", &rel, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(rel.status, RBD_RELEASE_BAD);
+	ck_assert_int_eq(rel.schema, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(rel.migration, RBD_MIGRATION_NONE);
+
+	/* Then a release with a schema, a pause and a rollback on record. */
+	set_watch(w, RBD_STATE_WATCHING, MONO0, "v2.5.0", "", "", st.reason);
+	w->schema = 43;
+	w->schema_before = 42;
+	w->migration = RBD_MIGRATION_IRREVERSIBLE;
+	w->good_schema[0] = 42;
+	w->paused = true;
+	snprintf(w->paused_by, sizeof(w->paused_by), "uid 0");
+	w->auto_times[0] = MONO0 - MIN;
+	w->n_auto = 1;
+	add_update(&st, "v2.5.0", RBD_RELEASE_WATCHING);
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0 + RBD_USEC_PER_MIN);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+	s = open_ok();
+	w = load_ok(s, "checkout", MONO0, WALL0 + RBD_USEC_PER_MIN, &found);
+	ck_assert_int_eq(w->schema, 43);
+	ck_assert_int_eq(w->schema_before, 42);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_IRREVERSIBLE);
+	ck_assert_int_eq(w->good_schema[0], 42);
+	ck_assert_int_eq(w->good_schema[1], RBD_SCHEMA_NONE);
+	ck_assert(w->paused);
+	ck_assert_uint_eq(w->pause_until, 0);
+	ck_assert_str_eq(w->paused_by, "uid 0");
+	ck_assert_uint_eq(w->n_auto, 1);
+	ck_assert_uint_eq(w->auto_times[0], MONO0 - MIN);
+	assert_release_schema(s, "v2.5.0", 43, RBD_MIGRATION_IRREVERSIBLE, false);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
 START_TEST(test_events_are_append_only)
 {
 	struct rbd_watch *w = rbd_watch_new(&policy);
@@ -1055,7 +1516,7 @@ START_TEST(test_newer_schema_refused)
 
 	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 7;");
 	snprintf(want, sizeof(want), "%s: schema version 7 is newer than this "
-	    "rollbackd understands (2)", dbpath);
+	    "rollbackd understands (3)", dbpath);
 	open_fails(-ENOTSUP, want);
 	/* Refused without changing the file. */
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 7);
@@ -1231,6 +1692,35 @@ static const struct {
 	{ "UPDATE snapshot_lists SET version = '' WHERE list = 'good'",
 	  "corrupt snapshot for service checkout: good release #0 '' is not a "
 	  "valid version" },
+	{ "UPDATE snapshot_lists SET schema = -7 WHERE list = 'good' AND pos = 1",
+	  "corrupt snapshot for service checkout: good release #1 has an "
+	  "invalid schema" },
+	{ "UPDATE snapshots SET schema = -2",
+	  "corrupt snapshot for service checkout: the schema or migration is "
+	  "not valid" },
+	{ "UPDATE snapshots SET target_schema = 1000000000000",
+	  "corrupt snapshot for service checkout: the schema or migration is "
+	  "not valid" },
+	{ "UPDATE snapshots SET migration = 'maybe'",
+	  "corrupt snapshot for service checkout: the schema or migration is "
+	  "not valid" },
+	{ "UPDATE snapshots SET migrating = 2",
+	  "corrupt snapshot for service checkout: the schema or migration is "
+	  "not valid" },
+	{ "UPDATE snapshots SET paused = -1",
+	  "corrupt snapshot for service checkout: the pause is not valid" },
+	{ "UPDATE snapshots SET paused = 1, pause_until = 0",
+	  "corrupt snapshot for service checkout: the pause is not valid" },
+	{ "INSERT INTO snapshot_auto VALUES ('checkout', 0, 500),"
+	  " ('checkout', 1, 400)",
+	  "corrupt snapshot for service checkout: automatic rollback #1 out of "
+	  "place" },
+	{ "INSERT INTO snapshot_auto VALUES ('checkout', 1, 500)",
+	  "corrupt snapshot for service checkout: automatic rollback #0 out of "
+	  "place" },
+	{ "INSERT INTO snapshot_auto VALUES ('checkout', 0, -500)",
+	  "corrupt snapshot for service checkout: automatic rollback #0 out of "
+	  "place" },
 };
 
 START_TEST(test_corrupt_snapshot)
@@ -1298,6 +1788,28 @@ START_TEST(test_corrupt_release_and_history)
 }
 END_TEST
 
+START_TEST(test_corrupt_release_schema)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("deployed", RBD_STATE_IDLE,
+	    RBD_STATE_WATCHING, "v1 announced");
+	struct rbd_event ev = deployed("v1", 3, RBD_MIGRATION_REVERSIBLE);
+	struct rbd_store *s = open_ok();
+	struct rbd_release rel;
+	char err[512] = "", want[600];
+
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0);
+	raw_exec("UPDATE releases SET schema = 1000000000000");
+	ck_assert_int_eq(rbd_store_release(s, "checkout", "v1", &rel, err,
+	    sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: corrupt release v1 of service "
+	    "checkout: bad schema or migration", dbpath);
+	ck_assert_str_eq(err, want);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1317,6 +1829,12 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_history_newest_first_with_limit);
 	tcase_add_test(tc, test_no_record_writes_nothing);
 	tcase_add_test(tc, test_failed_commit_is_rolled_back);
+	tcase_add_test(tc, test_schema_survives_reopen);
+	tcase_add_test(tc, test_release_schema);
+	tcase_add_test(tc, test_schema_refused);
+	tcase_add_loop_test(tc, test_pause_survives_restart, 0,
+	    N_ELEMENTS(pause_cases));
+	tcase_add_test(tc, test_auto_times_survive_restart);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("schema");
@@ -1324,6 +1842,7 @@ static Suite *store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_migrate_empty_file);
 	tcase_add_test(tc, test_migrate_from_v1);
+	tcase_add_test(tc, test_migrate_from_v2);
 	tcase_add_test(tc, test_events_are_append_only);
 	tcase_add_test(tc, test_newer_schema_refused);
 	suite_add_tcase(s, tc);
@@ -1339,6 +1858,7 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_corrupt_snapshot, 0,
 	    N_ELEMENTS(corrupt_cases));
 	tcase_add_test(tc, test_corrupt_release_and_history);
+	tcase_add_test(tc, test_corrupt_release_schema);
 	suite_add_tcase(s, tc);
 	return s;
 }

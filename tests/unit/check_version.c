@@ -98,6 +98,62 @@ START_TEST(test_service_names)
 }
 END_TEST
 
+/* Unit names a unit check accepts, and why the others are refused. */
+static const struct {
+	const char *in;
+	const char *why;	/* NULL: valid */
+} unit_names[] = {
+	{ "checkout.service", NULL },
+	{ "checkout-worker@1.service", NULL },
+	{ "sys-devices-x\\x2dy.device", NULL },
+	{ "a:b_c.d-e.socket", NULL },
+	{ "backup.timer", NULL },
+	{ "", "is empty" },
+	{ "checkout", "must end in a unit type, e.g. \".service\"" },
+	{ "checkout.servic", "must end in a unit type, e.g. \".service\"" },
+	{ ".service", "has no name before its type" },
+	{ "@1.service", "has no name before its type" },
+	{ "checkout@.service",
+	  "is a template: name an instance, e.g. \"foo@1.service\"" },
+	{ "a@b@c.service", "contains more than one '@'" },
+	{ "../x.service", "contains a character outside A-Z a-z 0-9 : _ . \\ - "
+	  "(systemd-escape makes any name fit)" },
+	{ "x;reboot.service", "contains a character outside A-Z a-z 0-9 : _ . "
+	  "\\ - (systemd-escape makes any name fit)" },
+	{ "x y.service", "contains a character outside A-Z a-z 0-9 : _ . \\ - "
+	  "(systemd-escape makes any name fit)" },
+	{ "-x.service", "must not start with '-' or '.'" },
+};
+
+START_TEST(test_unit_names)
+{
+	const char *why = NULL;
+	int r = rbd_unit_name_check(unit_names[_i].in, &why);
+
+	if (!unit_names[_i].why) {
+		ck_assert_msg(r == 0, "%s refused: %s", unit_names[_i].in, why);
+		return;
+	}
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_str_eq(why, unit_names[_i].why);
+}
+END_TEST
+
+START_TEST(test_unit_name_length)
+{
+	char name[RBD_UNIT_NAME_MAX + 2];
+	const char *why = NULL;
+
+	memset(name, 'a', sizeof(name));
+	strcpy(name + RBD_UNIT_NAME_MAX - 8, ".service");	/* 255 */
+	ck_assert_int_eq(rbd_unit_name_check(name, &why), 0);
+	strcpy(name + RBD_UNIT_NAME_MAX - 7, ".service");	/* 256 */
+	ck_assert_int_eq(rbd_unit_name_check(name, &why), -EINVAL);
+	ck_assert_str_eq(why, "is longer than 255 characters");
+	ck_assert_int_eq(rbd_unit_name_check(NULL, NULL), -EINVAL);
+}
+END_TEST
+
 static Suite *version_suite(void)
 {
 	Suite *s = suite_create("version");
@@ -111,6 +167,10 @@ static Suite *version_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("service");
 	tcase_add_test(tc, test_service_names);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("unit");
+	tcase_add_loop_test(tc, test_unit_names, 0, N_ELEMENTS(unit_names));
+	tcase_add_test(tc, test_unit_name_length);
 	suite_add_tcase(s, tc);
 	return s;
 }

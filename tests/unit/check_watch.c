@@ -13,6 +13,7 @@
 
 #define SEC	RBD_USEC_PER_SEC
 #define MIN	RBD_USEC_PER_MIN
+#define HOUR	RBD_USEC_PER_HOUR
 #define DURATION (10 * MIN)
 #define WARMUP	(30 * SEC)
 #define VERIFY	(5 * MIN)
@@ -53,6 +54,11 @@ static void setup(void)
 	policy.interval_usec = 10 * SEC;
 	policy.warmup_usec = WARMUP;
 	policy.verify_usec = VERIFY;
+	/* The loader's defaults for the keys this policy leaves out: mode
+	 * enforce (0), rollback.max_automatic 3 per 1h, no guards, no
+	 * migrate_down. */
+	policy.max_automatic = 3;
+	policy.automatic_per_usec = HOUR;
 	policy.checks = checks;
 	policy.n_checks = 2;
 	w = rbd_watch_new(&policy);
@@ -71,7 +77,7 @@ static void teardown(void)
 static struct rbd_event deployed(const char *v)
 {
 	return (struct rbd_event){ .type = RBD_EV_DEPLOYED, .version = v,
-	    .actor = ACTOR };
+	    .actor = ACTOR, .schema = RBD_SCHEMA_NONE };
 }
 
 static struct rbd_event sample(size_t check, enum rbd_sample_result r,
@@ -128,6 +134,7 @@ static void invariants(int line)
 	}
 	for (size_t i = 0; i < st.n_actions; i++)
 		if (st.actions[i].type == RBD_ACT_RUN_DEPLOY ||
+		    st.actions[i].type == RBD_ACT_RUN_MIGRATION ||
 		    st.actions[i].type == RBD_ACT_NOTIFY)
 			ck_assert_msg(st.actions[i].reason[0],
 			    "line %d: action %zu without a reason", line, i);
@@ -172,6 +179,9 @@ struct snap {
 	unsigned unknowns[8];
 	unsigned window_ok[8];
 	char window_no_data[8][RBD_DETAIL_MAX];
+	unsigned guard_fails[8];
+	uint64_t guard_since_wall[8];
+	char guard_detail[8][RBD_DETAIL_MAX];
 };
 
 /* Take a snapshot of w. */
@@ -180,7 +190,16 @@ static void snap_take(struct snap *s)
 	size_t n = w->n_checks;
 
 	ck_assert_uint_le(n, N_ELEMENTS(s->fails));
+	ck_assert_uint_le(w->n_guards, N_ELEMENTS(s->guard_fails));
 	memcpy(&s->w, w, sizeof(*w));
+	if (w->n_guards) {
+		memcpy(s->guard_fails, w->guard_fails,
+		    w->n_guards * sizeof(*w->guard_fails));
+		memcpy(s->guard_since_wall, w->guard_since_wall,
+		    w->n_guards * sizeof(*w->guard_since_wall));
+		memcpy(s->guard_detail, w->guard_detail,
+		    w->n_guards * sizeof(*w->guard_detail));
+	}
 	if (!n)
 		return;
 	memcpy(s->fails, w->fails, n * sizeof(*w->fails));
@@ -197,6 +216,15 @@ static void snap_same(const struct snap *s, int line)
 
 	ck_assert_msg(memcmp(&s->w, w, sizeof(*w)) == 0,
 	    "line %d: watch changed", line);
+	if (w->n_guards) {
+		ck_assert_msg(memcmp(s->guard_fails, w->guard_fails,
+		    w->n_guards * sizeof(*w->guard_fails)) == 0 &&
+		    memcmp(s->guard_since_wall, w->guard_since_wall,
+		    w->n_guards * sizeof(*w->guard_since_wall)) == 0 &&
+		    memcmp(s->guard_detail, w->guard_detail,
+		    w->n_guards * sizeof(*w->guard_detail)) == 0,
+		    "line %d: guard runs changed", line);
+	}
 	if (!n)
 		return;
 	ck_assert_msg(memcmp(s->fails, w->fails, n * sizeof(*w->fails)) == 0,
@@ -241,7 +269,8 @@ static void refused(struct rbd_event ev, uint64_t t, int want,
 
 /* The actions of the last step, one word each, with their arguments:
  * "stop-probes run-deploy(v2->v1 #1) notify(v2 rolled_back)
- * set-timer(10m)" where a timer shows its deadline relative to now. */
+ * set-timer(10m) run-migration(v2->v1 43->42 #1)" where a timer shows its
+ * deadline relative to now. */
 static const char *acts(void)
 {
 	static char buf[1024];
@@ -258,6 +287,11 @@ static const char *acts(void)
 			off += snprintf(buf + off, sizeof(buf) - off,
 			    "%s%s(%s->%s #%" PRIu64 ")", sp, name,
 			    a->from_version, a->version, a->deploy_id);
+		else if (a->type == RBD_ACT_RUN_MIGRATION)
+			off += snprintf(buf + off, sizeof(buf) - off,
+			    "%s%s(%s->%s %" PRId64 "->%" PRId64 " #%" PRIu64
+			    ")", sp, name, a->from_version, a->version,
+			    a->from_schema, a->to_schema, a->deploy_id);
 		else if (a->type == RBD_ACT_NOTIFY)
 			off += snprintf(buf + off, sizeof(buf) - off,
 			    "%s%s(%s %s)", sp, name, a->version,
@@ -1547,7 +1581,7 @@ START_TEST(test_malformed_events)
 	struct rbd_step out;
 
 	to_watching();
-	REFUSED(ev, T1, -EINVAL, "unknown event type 7");
+	REFUSED(ev, T1, -EINVAL, "unknown event type 10");
 	REFUSED(sample(HEALTHZ, _RBD_SAMPLE_RESULT_MAX, NULL), T1 + WARMUP,
 	    -EINVAL, "unknown sample result 3");
 	REFUSED(done(1, _RBD_DEPLOY_RESULT_MAX, NULL), T1, -EINVAL,
@@ -1574,6 +1608,9 @@ static void restart(void)
 	n->unknowns = fresh.unknowns;
 	n->window_ok = fresh.window_ok;
 	n->window_no_data = fresh.window_no_data;
+	n->guard_fails = fresh.guard_fails;
+	n->guard_since_wall = fresh.guard_since_wall;
+	n->guard_detail = fresh.guard_detail;
 	rbd_watch_reset_counts(n);
 	rbd_watch_free(w);
 	w = n;
@@ -1821,6 +1858,1368 @@ START_TEST(test_policy_mismatch)
 }
 END_TEST
 
+/* ==== issue 6: rollbacks that are safe to automate ==== */
+
+/* Wall clock: 2024-05-01 10:42:07 UTC, and times after it. */
+#define W0	(UINT64_C(1714560127) * SEC)
+#define MIGRATE_DOWN_ARGV { "/usr/local/bin/migrate-down", "{from_schema}", \
+	"{to_schema}", NULL }
+static char *migrate_down_argv[] = MIGRATE_DOWN_ARGV;
+
+/* ev with the shell's wall clock at wall. */
+static struct rbd_event at_wall(struct rbd_event ev, uint64_t wall)
+{
+	ev.wall = wall;
+	return ev;
+}
+
+/* A release that runs against schema s, migrated m. */
+static struct rbd_event deployed_s(const char *v, int64_t s,
+    enum rbd_migration m)
+{
+	struct rbd_event ev = deployed(v);
+
+	ev.schema = s;
+	ev.migration = m;
+	return ev;
+}
+
+/* Give the policy a migrate_down command. */
+static void with_migrate_down(void)
+{
+	policy.migrate_down_argv = migrate_down_argv;
+	policy.migrate_down_argc = N_ELEMENTS(migrate_down_argv) - 1;
+}
+
+/* Announce v at t and degrade it at exactly t + 1m: error-rate (fail_after
+ * 2) fails at t + 50s and t + 1m. */
+static void deploy_degrade(struct rbd_event dep, uint64_t t, int line)
+{
+	step_ok(dep, t, line);
+	step_ok(failing(ERRRATE), t + 50 * SEC, line);
+	step_ok(failing(ERRRATE), t + MIN, line);
+}
+#define DEGRADE(v, t) deploy_degrade(deployed(v), (t), __LINE__)
+#define DEGRADE_S(v, s, m, t) deploy_degrade(deployed_s((v), (s), (m)), (t), \
+    __LINE__)
+
+/* What the degrading sample of deploy_degrade says. */
+#define ERR_WHY "error-rate: 0.073 > 0.02 for 2 consecutive samples " \
+	"(fail_after 2)"
+
+/* Finish the rollback in flight at t and verify it 5m later: idle. */
+static void finish_rollback(uint64_t t, int line)
+{
+	step_ok(done(w->deploy_id, RBD_DEPLOY_OK, NULL), t, line);
+	step_ok(timer(), t + VERIFY, line);
+	ck_assert_msg(w->state == RBD_STATE_IDLE, "line %d: not idle", line);
+}
+#define FINISH(t) finish_rollback((t), __LINE__)
+
+/* ---- names ---- */
+
+START_TEST(test_new_names)
+{
+	enum rbd_migration m;
+
+	ck_assert_str_eq(rbd_migration_str(RBD_MIGRATION_NONE), "none");
+	ck_assert_str_eq(rbd_migration_str(RBD_MIGRATION_REVERSIBLE),
+	    "reversible");
+	ck_assert_str_eq(rbd_migration_str(RBD_MIGRATION_IRREVERSIBLE),
+	    "irreversible");
+	ck_assert_str_eq(rbd_migration_str(_RBD_MIGRATION_MAX), "unknown");
+	ck_assert_int_eq(rbd_migration_from_str("irreversible", &m), 0);
+	ck_assert_int_eq(m, RBD_MIGRATION_IRREVERSIBLE);
+	m = RBD_MIGRATION_NONE;
+	ck_assert_int_eq(rbd_migration_from_str("reversible", &m), 0);
+	ck_assert_int_eq(m, RBD_MIGRATION_REVERSIBLE);
+	ck_assert_int_eq(rbd_migration_from_str("Reversible", &m), -EINVAL);
+	ck_assert_int_eq(rbd_migration_from_str("", &m), -EINVAL);
+	ck_assert_int_eq(rbd_migration_from_str(NULL, &m), -EINVAL);
+	ck_assert_int_eq(m, RBD_MIGRATION_REVERSIBLE);	/* untouched */
+	ck_assert_str_eq(rbd_event_type_str(RBD_EV_GUARD_SAMPLE),
+	    "guard-sample");
+	ck_assert_str_eq(rbd_event_type_str(RBD_EV_PAUSE), "pause");
+	ck_assert_str_eq(rbd_event_type_str(RBD_EV_RESUME), "resume");
+	ck_assert_str_eq(rbd_action_type_str(RBD_ACT_RUN_MIGRATION),
+	    "run-migration");
+}
+END_TEST
+
+/* ---- the loop breaker ---- */
+
+/* max_automatic rollbacks within the period go ahead (the count shows
+ * them); the next one is held, the release marked bad. */
+START_TEST(test_loop_breaker_limit)
+{
+	static const unsigned maxes[] = { 1, 2, 3, 5 };
+	unsigned max = maxes[_i];
+	char v[16], want[RBD_REASON_MAX];
+	uint64_t t = T1;
+
+	policy.max_automatic = max;
+	to_idle();
+	for (unsigned k = 0; k < max; k++) {
+		ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, t), k);
+		snprintf(v, sizeof(v), "v%u", k + 2);
+		DEGRADE(v, t);
+		ck_assert_str_eq(st.event, "degraded");
+		ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+		ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, t + MIN),
+		    k + 1);
+		FINISH(t + 2 * MIN);
+		t += 10 * MIN;
+	}
+	snprintf(v, sizeof(v), "v%u", max + 2);
+	DEGRADE(v, t);
+	snprintf(want, sizeof(want), "%u automatic rollback%s of checkout in "
+	    "the last 1h (rollback.max_automatic %u); not rolling back %s "
+	    "(" ERR_WHY "): a person must decide", max, max == 1 ? "" : "s",
+	    max, v);
+	RECORDED("loop-breaker", WATCHING, HELD, want);
+	snprintf(want, sizeof(want), "stop-probes cancel-timer notify(%s "
+	    "held)", v);
+	ck_assert_str_eq(acts(), want);
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	snprintf(want, sizeof(want), "%s=bad", v);
+	ck_assert_str_eq(updates(), want);
+	ck_assert(in_list(w->bad, w->n_bad, v));
+	ck_assert_str_eq(w->reason, st.reason);
+	/* The hold is not a rollback: nothing more is counted. */
+	ck_assert_uint_eq(w->n_auto, max);
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, t + MIN), max);
+}
+END_TEST
+
+/* An entry counts while now - t < per: at t + per exactly it has aged out
+ * and the rollback goes ahead; a microsecond earlier it is held. */
+START_TEST(test_loop_breaker_ages_out)
+{
+	uint64_t d1 = T1 + MIN;		/* the first rollback's time */
+	uint64_t t4 = d1 + HOUR - (_i ? 0 : 1);
+
+	to_idle();
+	DEGRADE("v2", T1);
+	FINISH(T1 + 2 * MIN);
+	DEGRADE("v3", T1 + 10 * MIN);
+	FINISH(T1 + 12 * MIN);
+	DEGRADE("v4", T1 + 20 * MIN);
+	FINISH(T1 + 22 * MIN);
+	ck_assert_uint_eq(w->auto_times[0], d1);
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, d1 + HOUR - 1), 3);
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, d1 + HOUR), 2);
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, d1 + 2 * HOUR), 0);
+	/* Times after now (a clock that went back) count: hold, not loop. */
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, d1 - 1), 3);
+	DEGRADE("v5", t4 - MIN);
+	if (!_i) {
+		RECORDED("loop-breaker", WATCHING, HELD, "3 automatic "
+		    "rollbacks of checkout in the last 1h "
+		    "(rollback.max_automatic 3); not rolling back v5 ("
+		    ERR_WHY "): a person must decide");
+		return;
+	}
+	RECORDED("degraded", WATCHING, ROLLING_BACK,
+	    ERR_WHY "; rolling back from v5 to v1");
+	/* The aged-out entry is dropped when the new one is noted. */
+	ck_assert_uint_eq(w->n_auto, 3);
+	ck_assert_uint_eq(w->auto_times[0], T1 + 11 * MIN);
+	ck_assert_uint_eq(w->auto_times[2], t4);
+}
+END_TEST
+
+/* max_automatic 0: never automatically; a person still can. */
+START_TEST(test_loop_breaker_zero)
+{
+	policy.max_automatic = 0;
+	to_idle();
+	DEGRADE("v2", T1);
+	RECORDED("loop-breaker", WATCHING, HELD, "automatic rollbacks are off "
+	    "for checkout (rollback.max_automatic 0); not rolling back v2 ("
+	    ERR_WHY "): a person must decide");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_uint_eq(w->n_auto, 0);
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 2 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK,
+	    "rollback to v1 requested by uid 1000 pid 42");
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #1)");
+	ck_assert_uint_eq(w->n_auto, 0);
+}
+END_TEST
+
+/* An operator's rollback is neither counted nor stopped by the breaker;
+ * nor is a marked-bad release's rollback exempt (it is automatic). */
+START_TEST(test_loop_breaker_operator)
+{
+	policy.max_automatic = 1;
+	to_idle();
+	DEGRADE("v2", T1);
+	FINISH(T1 + 2 * MIN);
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, T1 + 10 * MIN), 1);
+	STEP(deployed("v3"), T1 + 10 * MIN);
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 11 * MIN);
+	RECORDED("rollback-requested", WATCHING, ROLLING_BACK,
+	    "rollback to v1 requested by uid 1000 pid 42");
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, T1 + 11 * MIN), 1);
+	FINISH(T1 + 12 * MIN);
+	/* Marking the watched release bad rolls back automatically: held. */
+	STEP(deployed("v4"), T1 + 20 * MIN);
+	STEP(operator(RBD_EV_MARK_BAD, "v4"), T1 + 21 * MIN);
+	RECORDED("loop-breaker", WATCHING, HELD, "1 automatic rollback of "
+	    "checkout in the last 1h (rollback.max_automatic 1); not rolling "
+	    "back v4 (marked bad by uid 1000 pid 42): a person must decide");
+	STEP(operator(RBD_EV_ROLLBACK, "v1"), T1 + 22 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK,
+	    "rollback to v1 requested by uid 1000 pid 42");
+	ck_assert_uint_eq(w->n_auto, 1);
+}
+END_TEST
+
+/* The breaker remembers no more than RBD_WATCH_AUTO_MAX times: when full,
+ * the oldest goes; max_automatic above that is as good as the maximum. */
+START_TEST(test_loop_breaker_bounded)
+{
+	policy.max_automatic = RBD_WATCH_AUTO_MAX;
+	policy.automatic_per_usec = 30 * MIN;
+	to_watching();
+	for (size_t i = 0; i < RBD_WATCH_AUTO_MAX; i++)
+		w->auto_times[i] = T1 - 20 * MIN + i * SEC;
+	w->n_auto = RBD_WATCH_AUTO_MAX;
+	w->auto_times[0] = T1 - 31 * MIN;	/* aged out */
+	ck_assert_uint_eq(rbd_watch_auto_count(w, &policy, T1 + MIN),
+	    RBD_WATCH_AUTO_MAX - 1);
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(failing(ERRRATE), T1 + MIN);
+	ck_assert_str_eq(st.event, "degraded");
+	ck_assert_uint_eq(w->n_auto, RBD_WATCH_AUTO_MAX);
+	ck_assert_uint_eq(w->auto_times[0], T1 - 20 * MIN + SEC);
+	ck_assert_uint_eq(w->auto_times[RBD_WATCH_AUTO_MAX - 1], T1 + MIN);
+	FINISH(T1 + 2 * MIN);
+	policy.max_automatic = 1000;
+	DEGRADE("v3", T1 + 9 * MIN);
+	RECORDED("loop-breaker", WATCHING, HELD, "100 automatic rollbacks of "
+	    "checkout in the last 30m (rollback.max_automatic 1000); not "
+	    "rolling back v3 (" ERR_WHY "): a person must decide");
+}
+END_TEST
+
+/* ---- schemas: what is recorded ---- */
+
+/* A DEPLOYED event's schema and migration are checked and recorded;
+ * promotion records the schema of the release with it. */
+START_TEST(test_schema_recorded)
+{
+	struct rbd_event ev;
+
+	STEP(deployed_s("v1", 42, RBD_MIGRATION_NONE), T0);
+	ck_assert_int_eq(w->schema, 42);
+	ck_assert_int_eq(w->schema_before, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_NONE);
+	STEP(timer(), T0 + DURATION);
+	ck_assert_int_eq(w->good_schema[0], 42);
+	STEP(operator(RBD_EV_MARK_GOOD, "v0"), T0 + DURATION + MIN);
+	ck_assert_str_eq(w->good[0], "v0");
+	ck_assert_int_eq(w->good_schema[0], RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->good_schema[1], 42);
+	STEP(deployed_s("v2", 43, RBD_MIGRATION_IRREVERSIBLE), T1);
+	ck_assert_int_eq(w->schema, 43);
+	ck_assert_int_eq(w->schema_before, 42);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_IRREVERSIBLE);
+	/* Vouching again for v1, not live, keeps what is known of it. */
+	STEP(operator(RBD_EV_MARK_GOOD, "v1"), T1 + MIN);
+	ck_assert_str_eq(w->good[0], "v1");
+	ck_assert_int_eq(w->good_schema[0], 42);
+	ck_assert_str_eq(w->good[1], "v0");
+	ck_assert_int_eq(w->good_schema[1], RBD_SCHEMA_NONE);
+	/* Marking v1 bad takes its schema out with it. */
+	STEP(operator(RBD_EV_MARK_BAD, "v1"), T1 + 2 * MIN);
+	ck_assert_uint_eq(w->n_good, 1);
+	ck_assert_str_eq(w->good[0], "v0");
+	ck_assert_int_eq(w->good_schema[0], RBD_SCHEMA_NONE);
+	/* Marking the live release good records the database's schema. */
+	STEP(operator(RBD_EV_MARK_GOOD, "v2"), T1 + 3 * MIN);
+	ck_assert_int_eq(w->good_schema[0], 43);
+	/* A release without a schema leaves the database's unknown. */
+	STEP(deployed("v3"), T1 + 4 * MIN);
+	ck_assert_int_eq(w->schema, RBD_SCHEMA_NONE);
+	ck_assert_int_eq(w->schema_before, 43);
+	/* The limits: 0 and RBD_SCHEMA_MAX are schemas. */
+	STEP(deployed_s("v4", 0, RBD_MIGRATION_REVERSIBLE), T1 + 5 * MIN);
+	ck_assert_int_eq(w->schema, 0);
+	STEP(deployed_s("v5", RBD_SCHEMA_MAX, RBD_MIGRATION_NONE),
+	    T1 + 6 * MIN);
+	ck_assert_int_eq(w->schema, RBD_SCHEMA_MAX);
+	ev = deployed_s("v6", 44, RBD_MIGRATION_NONE);
+	ev.actor = NULL;
+	STEP(ev, T1 + 7 * MIN);
+	ck_assert_str_eq(st.reason, "v6 announced; watching for 10m "
+	    "(warm-up 30s)");
+}
+END_TEST
+
+/* Schemas and migrations that make no sense are refused, whatever the
+ * state, and change nothing. */
+START_TEST(test_schema_refused)
+{
+	to_watching();
+	REFUSED(deployed_s("v3", -2, RBD_MIGRATION_NONE), T1 + MIN, -EINVAL,
+	    "invalid schema version -2: it must be between 0 and "
+	    "999999999999");
+	REFUSED(deployed_s("v3", RBD_SCHEMA_MAX + 1, RBD_MIGRATION_NONE),
+	    T1 + MIN, -EINVAL, "invalid schema version 1000000000000: it "
+	    "must be between 0 and 999999999999");
+	REFUSED(deployed_s("v3", INT64_MIN, RBD_MIGRATION_NONE), T1 + MIN,
+	    -EINVAL, "invalid schema version -9223372036854775808: it must be "
+	    "between 0 and 999999999999");
+	REFUSED(deployed_s("v3", RBD_SCHEMA_NONE, RBD_MIGRATION_REVERSIBLE),
+	    T1 + MIN, -EINVAL, "a reversible migration needs the schema "
+	    "version the release runs against");
+	REFUSED(deployed_s("v3", RBD_SCHEMA_NONE, RBD_MIGRATION_IRREVERSIBLE),
+	    T1 + MIN, -EINVAL, "an irreversible migration needs the schema "
+	    "version the release runs against");
+	REFUSED(deployed_s("v3", 43, _RBD_MIGRATION_MAX), T1 + MIN, -EINVAL,
+	    "unknown migration 3");
+}
+END_TEST
+
+/* ---- schemas: choosing the target ---- */
+
+#define NS RBD_SCHEMA_NONE
+#define MN RBD_MIGRATION_NONE
+#define MR RBD_MIGRATION_REVERSIBLE
+#define MI RBD_MIGRATION_IRREVERSIBLE
+
+static const struct target_case {
+	const char *good;	/* "v4:43 v3:- v2:42", newest first; "!" bad */
+	int64_t s, sb;		/* the database's schema, and before */
+	enum rbd_migration m;
+	bool down;		/* the policy has migrate_down */
+	const char *want;	/* the target, or NULL */
+	int64_t to;		/* *ret_to_schema */
+	const char *why;
+} target_cases[] = {
+	/* The database's schema unknown: the newest, whatever it runs on. */
+	{ "v4:44 v3:42", NS, 42, MN, false, "v4", NS, "" },
+	/* Equal. */
+	{ "v4:43", 43, 42, MI, false, "v4", NS, "" },
+	/* Unknown target schema: fine unless the migration was one-way. */
+	{ "v4:-", 43, 42, MN, false, "v4", NS, "" },
+	{ "v4:-", 43, 42, MR, false, "v4", NS, "" },
+	{ "v4:-", 43, 42, MI, false, NULL, NS, "v5 migrated the schema "
+	    "irreversibly from 42 to 43; v4, the last known-good release, "
+	    "runs against an unknown schema" },
+	/* Newer. */
+	{ "v4:44", 43, 42, MR, true, NULL, NS, "v4, the last known-good "
+	    "release, expects schema 44, but v5 left the database at 43" },
+	/* Older: only down a reversible migration, with migrate_down, not
+	 * below where the live release's migration began. */
+	{ "v4:42", 43, 42, MR, true, "v4", 42, "" },
+	{ "v4:42", 43, 41, MR, true, "v4", 42, "" },
+	{ "v4:41", 43, 41, MR, true, "v4", 41, "" },
+	{ "v4:41", 43, 42, MR, true, NULL, NS, "v5 migrated the schema "
+	    "reversibly from 42 to 43 and migrate_down only undoes that; v4, "
+	    "the last known-good release, expects schema 41" },
+	{ "v4:42", 43, NS, MR, true, NULL, NS, "v5 migrated the schema "
+	    "reversibly to 43 and migrate_down only undoes that; v4, the last "
+	    "known-good release, expects schema 42" },
+	{ "v4:42", 43, 42, MR, false, NULL, NS, "v5 migrated the schema "
+	    "reversibly from 42 to 43, but the policy has no migrate_down "
+	    "command; v4, the last known-good release, expects schema 42" },
+	{ "v4:42", 43, 42, MI, true, NULL, NS, "v5 migrated the schema "
+	    "irreversibly from 42 to 43; v4, the last known-good release, "
+	    "expects schema 42" },
+	{ "v4:42", 43, 43, MI, true, NULL, NS, "v5 migrated the schema "
+	    "irreversibly to 43; v4, the last known-good release, expects "
+	    "schema 42" },
+	{ "v4:42", 43, 42, MN, true, NULL, NS, "the database is at schema 43 "
+	    "and v5 announced no reversible migration; v4, the last "
+	    "known-good release, expects schema 42" },
+	/* An older release that fits is chosen, and the reason says why. */
+	{ "v4:42 v3:43", 43, 42, MI, false, "v3", NS, "v3, the newest "
+	    "known-good release that runs against schema 43 (v4 expects 42)" },
+	{ "v4:44 v3:42 v2:43 v1:43", 43, 42, MI, true, "v2", NS, "v2, the "
+	    "newest known-good release that runs against schema 43 (v4 "
+	    "expects 44; 1 more newer release did not fit either)" },
+	{ "v4:44 v3:40 v2:41 v1:42", 43, 42, MR, true, "v1", 42, "v1, the "
+	    "newest known-good release that runs against schema 42, within "
+	    "reach of migrate_down (v4 expects 44; 2 more newer releases did "
+	    "not fit either)" },
+	{ "v4:- v3:43", 43, 42, MI, false, "v3", NS, "v3, the newest "
+	    "known-good release that runs against schema 43 (v4's schema is "
+	    "unknown)" },
+	{ "v4:44 v3:-", 43, 42, MN, false, "v3", NS, "v3, the newest "
+	    "known-good release that may run against schema 43 (its own "
+	    "schema is unknown; v4 expects 44)" },
+	/* None fits: the newest candidate's reason, and how many more. */
+	{ "v4:42 v3:41", 43, 42, MI, false, NULL, NS, "v5 migrated the schema "
+	    "irreversibly from 42 to 43; v4, the last known-good release, "
+	    "expects schema 42; 1 older known-good release is not compatible "
+	    "either" },
+	{ "v4:42 v3:41 v2:44", 43, 42, MN, false, NULL, NS, "the database is "
+	    "at schema 43 and v5 announced no reversible migration; v4, the "
+	    "last known-good release, expects schema 42; 2 older known-good "
+	    "releases are not compatible either" },
+	/* The live and bad releases are no candidates: v3 is the newest. */
+	{ "v5:43 v4!:43 v3:43", 43, 42, MI, false, "v3", NS, "" },
+	{ "v5:43 v4!:43", 43, 42, MI, false, NULL, NS,
+	    "no known-good release to roll back to" },
+	{ "", NS, NS, MN, false, NULL, NS,
+	    "no known-good release to roll back to" },
+};
+
+/* Fill w by hand from a target case, as the store would load it. */
+static void load_target_case(const struct target_case *tc)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", tc->good);
+	w->n_good = 0;
+	w->n_bad = 0;
+	for (char *tok = strtok_r(buf, " ", &save); tok;
+	    tok = strtok_r(NULL, " ", &save)) {
+		char *colon = strchr(tok, ':');
+		size_t i = w->n_good++;
+
+		ck_assert_ptr_nonnull(colon);
+		*colon = '\0';
+		if (colon[-1] == '!') {
+			colon[-1] = '\0';
+			snprintf(w->bad[w->n_bad++], sizeof(w->bad[0]), "%s",
+			    tok);
+		}
+		snprintf(w->good[i], sizeof(w->good[i]), "%s", tok);
+		w->good_schema[i] = colon[1] == '-' ? RBD_SCHEMA_NONE :
+		    strtoll(colon + 1, NULL, 10);
+	}
+	snprintf(w->live, sizeof(w->live), "v5");
+	w->schema = tc->s;
+	w->schema_before = tc->sb;
+	w->migration = tc->m;
+	if (tc->down)
+		with_migrate_down();
+}
+
+START_TEST(test_choose_target)
+{
+	const struct target_case *tc = &target_cases[_i];
+	char why[RBD_REASON_MAX];
+	int64_t to = 12345;
+	int i;
+
+	load_target_case(tc);
+	memset(why, 'x', sizeof(why));
+	i = rbd_watch_choose_target(w, &policy, &to, why, sizeof(why));
+	ck_assert_str_eq(why, tc->why);
+	if (!tc->want) {
+		ck_assert_int_eq(i, -ENOENT);
+		ck_assert_int_eq(to, 12345);	/* untouched */
+		return;
+	}
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(w->good[i], tc->want);
+	ck_assert_int_eq(to, tc->to);
+	/* Without a why buffer or to_schema it answers the same. */
+	ck_assert_int_eq(rbd_watch_choose_target(w, &policy, NULL, NULL, 0),
+	    i);
+}
+END_TEST
+
+/* A short why buffer is cut, never overrun. */
+START_TEST(test_choose_target_short)
+{
+	char why[16];
+	int64_t to;
+
+	load_target_case(&target_cases[4]);
+	memset(why, 'x', sizeof(why));
+	ck_assert_int_eq(rbd_watch_choose_target(w, &policy, &to, why, 12),
+	    -ENOENT);
+	ck_assert_str_eq(why, "v5 migrated");
+	ck_assert_int_eq(why[12], 'x');
+}
+END_TEST
+
+/* ---- schemas: the rollback ---- */
+
+/* History: v1, known-good, runs against schema 42. */
+static void to_schema_watch(void)
+{
+	STEP(deployed_s("v1", 42, RBD_MIGRATION_NONE), T0);
+	STEP(timer(), T0 + DURATION);
+}
+
+/* An irreversible migration past the known-good release's schema: no
+ * automatic rollback; a person may still roll back by name. */
+START_TEST(test_irreversible_holds)
+{
+	to_schema_watch();
+	DEGRADE_S("v2", 43, RBD_MIGRATION_IRREVERSIBLE, T1);
+	RECORDED("degraded", WATCHING, HELD, ERR_WHY "; v2 migrated the "
+	    "schema irreversibly from 42 to 43; v1, the last known-good "
+	    "release, expects schema 42: not rolling back automatically, a "
+	    "person must decide");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_uint_eq(w->n_auto, 0);	/* nothing was rolled back */
+	REFUSED(operator(RBD_EV_ROLLBACK, NULL), T1 + 2 * MIN, -ENOENT,
+	    "v2 migrated the schema irreversibly from 42 to 43; v1, the last "
+	    "known-good release, expects schema 42: name a release to roll "
+	    "back to it anyway (rollbackctl rollback checkout --to v1)");
+	STEP(operator(RBD_EV_ROLLBACK, "v1"), T1 + 3 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK, "rollback to v1 "
+	    "requested by uid 1000 pid 42; v2 migrated the schema "
+	    "irreversibly from 42 to 43; v1 expects schema 42: rolling back "
+	    "as asked, without migrate_down");
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #1)");
+	/* Rolled back, the database is taken to run as v1 expects. */
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T1 + 4 * MIN);
+	ck_assert_int_eq(w->schema, 42);
+	ck_assert_int_eq(w->schema_before, 42);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_NONE);
+}
+END_TEST
+
+/* The newest compatible known-good release may be older than the last;
+ * the reason says why it was chosen. */
+START_TEST(test_older_target_chosen)
+{
+	STEP(deployed_s("v1", 43, RBD_MIGRATION_NONE), T0);
+	STEP(timer(), T0 + DURATION);
+	STEP(deployed_s("v1x", 42, RBD_MIGRATION_NONE), T0 + 11 * MIN);
+	STEP(timer(), T0 + 21 * MIN);
+	DEGRADE_S("v2", 43, RBD_MIGRATION_IRREVERSIBLE, T1 + 5 * MIN);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, ERR_WHY "; rolling back "
+	    "from v2 to v1, the newest known-good release that runs against "
+	    "schema 43 (v1x expects 42)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v1 #1) notify(v2 rolled_back)");
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T1 + 7 * MIN);
+	ck_assert_int_eq(w->schema, 43);
+	/* An operator's rollback without a version gets the same choice. */
+	teardown();
+	setup();
+	STEP(deployed_s("v1", 43, RBD_MIGRATION_NONE), T0);
+	STEP(timer(), T0 + DURATION);
+	STEP(deployed_s("v1x", 42, RBD_MIGRATION_NONE), T0 + 11 * MIN);
+	STEP(timer(), T0 + 21 * MIN);
+	STEP(deployed_s("v2", 43, RBD_MIGRATION_IRREVERSIBLE), T1 + 5 * MIN);
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 6 * MIN);
+	RECORDED("rollback-requested", WATCHING, ROLLING_BACK, "rollback to "
+	    "v1, the newest known-good release that runs against schema 43 "
+	    "(v1x expects 42), requested by uid 1000 pid 42");
+}
+END_TEST
+
+/* A reversible migration with migrate_down: the down-migration runs
+ * first, is recorded, and only then the code's deploy; ids never mix. */
+START_TEST(test_migrate_down_order)
+{
+	struct snap s;
+
+	with_migrate_down();
+	to_schema_watch();
+	DEGRADE_S("v2", 43, RBD_MIGRATION_REVERSIBLE, T1);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, ERR_WHY "; migrating "
+	    "the schema down from 43 to 42, then rolling back from v2 to v1");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-migration(v2->v1 43->42 #1) notify(v2 rolled_back)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_MIGRATION)->reason, st.reason);
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert(w->migrating);
+	ck_assert_int_eq(w->target_schema, 42);
+	ck_assert_uint_eq(w->deploy_id, 1);
+	ck_assert_uint_eq(w->n_auto, 1);
+	/* Stale completions change nothing. */
+	snap_take(&s);
+	QUIET(done(2, RBD_DEPLOY_OK, NULL), T1 + MIN + SEC);
+	QUIET(done(0, RBD_DEPLOY_FAILED, NULL), T1 + MIN + SEC);
+	snap_same(&s, __LINE__);
+	/* Another deploy or rollback waits for this one. */
+	REFUSED(deployed("v3"), T1 + MIN + SEC, -EBUSY, NULL);
+	REFUSED(operator(RBD_EV_ROLLBACK, NULL), T1 + MIN + SEC, -EBUSY,
+	    "already rolling back from v2 to v1");
+	STEP(done(1, RBD_DEPLOY_OK, "exited with status 0"), T1 + 2 * MIN);
+	RECORDED("migrated-down", ROLLING_BACK, ROLLING_BACK, "migrate_down "
+	    "took the schema from 43 to 42; now deploying v1 (rollback from "
+	    "v2 to v1)");
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #2)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_DEPLOY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "");
+	ck_assert(!w->migrating);
+	ck_assert_int_eq(w->schema, 42);
+	ck_assert_uint_eq(w->since, T1 + MIN);	/* the same state */
+	ck_assert_str_ne(w->reason, st.reason);
+	/* The migration's id is stale now. */
+	QUIET(done(1, RBD_DEPLOY_FAILED, NULL), T1 + 2 * MIN + SEC);
+	STEP(done(2, RBD_DEPLOY_OK, NULL), T1 + 3 * MIN);
+	RECORDED("rolled-back", ROLLING_BACK, VERIFYING,
+	    "deployed v1 (rollback from v2)");
+	ck_assert_int_eq(w->schema, 42);
+	ck_assert_int_eq(w->migration, RBD_MIGRATION_NONE);
+	ck_assert_int_eq(w->target_schema, RBD_SCHEMA_NONE);
+	STEP(timer(), T1 + 8 * MIN);
+	RECORDED("verified", VERIFYING, IDLE,
+	    "rollback to v1 verified: healthy for 5m");
+}
+END_TEST
+
+static const struct {
+	enum rbd_deploy_result result;
+	const char *detail;
+	const char *reason;
+} migration_failures[] = {
+	{ RBD_DEPLOY_FAILED, "exited with status 1", "rollback from v2 to v1 "
+	    "failed: migrate_down command (schema 43 to 42) exited with "
+	    "status 1; the code was not rolled back, a person must decide" },
+	{ RBD_DEPLOY_TIMED_OUT, NULL, "rollback from v2 to v1 failed: "
+	    "migrate_down command (schema 43 to 42) timed out; the code was "
+	    "not rolled back, a person must decide" },
+};
+
+/* A failing down-migration holds; the code is not rolled back. */
+START_TEST(test_migration_failed)
+{
+	with_migrate_down();
+	to_schema_watch();
+	DEGRADE_S("v2", 43, RBD_MIGRATION_REVERSIBLE, T1);
+	STEP(done(1, migration_failures[_i].result,
+	    migration_failures[_i].detail), T1 + 2 * MIN);
+	RECORDED("migration-failed", ROLLING_BACK, HELD,
+	    migration_failures[_i].reason);
+	ck_assert_str_eq(acts(), "");
+	ck_assert_str_eq(updates(), "");
+	ck_assert(!w->migrating);
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_int_eq(w->schema, 43);
+	ck_assert_uint_eq(w->deploy_id, 0);
+	QUIET(done(1, RBD_DEPLOY_OK, NULL), T1 + 3 * MIN);
+	/* A person retries: the migration again, as the rules give it. */
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 4 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK, "rollback to v1 "
+	    "requested by uid 1000 pid 42; migrating the schema down from 43 "
+	    "to 42 first");
+	ck_assert_str_eq(acts(), "run-migration(v2->v1 43->42 #2)");
+}
+END_TEST
+
+/* The code's deploy fails after the migration: held; a retry deploys the
+ * code only, the database being at 42 now. */
+START_TEST(test_migrated_then_deploy_failed)
+{
+	with_migrate_down();
+	to_schema_watch();
+	DEGRADE_S("v2", 43, RBD_MIGRATION_REVERSIBLE, T1);
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T1 + 2 * MIN);
+	STEP(done(2, RBD_DEPLOY_FAILED, "exited with status 2"),
+	    T1 + 3 * MIN);
+	RECORDED("rollback-failed", ROLLING_BACK, HELD, "rollback from v2 to "
+	    "v1 failed: deploy command exited with status 2");
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 4 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK,
+	    "rollback to v1 requested by uid 1000 pid 42");
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #3)");
+}
+END_TEST
+
+/* Resumed after a restart: the migration again while it had not finished,
+ * then the code's deploy. */
+START_TEST(test_resume_migrating)
+{
+	with_migrate_down();
+	to_schema_watch();
+	DEGRADE_S("v2", 43, RBD_MIGRATION_REVERSIBLE, T1);
+	restart();
+	resume(T1 + 2 * MIN);
+	ck_assert_str_eq(acts(), "run-migration(v2->v1 43->42 #2)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_MIGRATION)->reason, w->reason);
+	ck_assert(w->migrating);
+	QUIET(done(1, RBD_DEPLOY_OK, NULL), T1 + 2 * MIN + SEC);
+	STEP(done(2, RBD_DEPLOY_OK, NULL), T1 + 3 * MIN);
+	ck_assert_str_eq(st.event, "migrated-down");
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #3)");
+	restart();
+	resume(T1 + 4 * MIN);
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #4)");
+	STEP(done(4, RBD_DEPLOY_OK, NULL), T1 + 5 * MIN);
+	RECORDED("rolled-back", ROLLING_BACK, VERIFYING,
+	    "deployed v1 (rollback from v2)");
+}
+END_TEST
+
+/* An operator's rollback by name: a down-migration when the rules give
+ * one; otherwise as asked, saying when the schema differs. */
+START_TEST(test_operator_rollback_schema)
+{
+	with_migrate_down();
+	to_schema_watch();
+	STEP(deployed_s("v2", 43, RBD_MIGRATION_REVERSIBLE), T1);
+	STEP(operator(RBD_EV_ROLLBACK, "v1"), T1 + MIN);
+	RECORDED("rollback-requested", WATCHING, ROLLING_BACK, "rollback to "
+	    "v1 requested by uid 1000 pid 42; migrating the schema down from "
+	    "43 to 42 first");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-migration(v2->v1 43->42 #1) notify(v2 rolled_back)");
+	ck_assert_uint_eq(w->n_auto, 0);
+	/* A known-good release that expects a newer schema. */
+	teardown();
+	setup();
+	STEP(deployed_s("v3", 44, RBD_MIGRATION_NONE), T0);
+	STEP(timer(), T0 + DURATION);
+	STEP(deployed_s("v1", 42, RBD_MIGRATION_NONE), T0 + 11 * MIN);
+	STEP(timer(), T0 + 21 * MIN);
+	STEP(deployed_s("v2", 43, RBD_MIGRATION_REVERSIBLE), T1 + 5 * MIN);
+	STEP(operator(RBD_EV_ROLLBACK, "v3"), T1 + 6 * MIN);
+	RECORDED("rollback-requested", WATCHING, ROLLING_BACK, "rollback to "
+	    "v3 requested by uid 1000 pid 42; v3 expects schema 44, but v2 "
+	    "left the database at 43: rolling back as asked, without "
+	    "migrate_down");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v3 #1) notify(v2 rolled_back)");
+	/* A release the watch knows nothing of runs against an unknown
+	 * schema: as asked, nothing to say. */
+	teardown();
+	setup();
+	to_schema_watch();
+	STEP(deployed_s("v2", 43, RBD_MIGRATION_REVERSIBLE), T1);
+	STEP(operator(RBD_EV_ROLLBACK, "v0"), T1 + MIN);
+	RECORDED("rollback-requested", WATCHING, ROLLING_BACK,
+	    "rollback to v0 requested by uid 1000 pid 42");
+	STEP(done(1, RBD_DEPLOY_OK, NULL), T1 + 2 * MIN);
+	ck_assert_int_eq(w->schema, 43);	/* nothing says otherwise */
+}
+END_TEST
+
+/* ---- guards ---- */
+
+#define PG	0
+#define REDIS	1
+static char name_postgres[] = "postgres";
+static char name_redis[] = "redis";
+static struct rbd_check guards[2];
+
+/* Give the policy two guards (postgres fail_after 2, redis fail_after 1)
+ * and a watch sized for them. */
+static void with_guards(void)
+{
+	memset(guards, 0, sizeof(guards));
+	guards[PG].name = name_postgres;
+	guards[PG].fail_after = 2;
+	guards[REDIS].name = name_redis;
+	guards[REDIS].fail_after = 1;
+	policy.guards = guards;
+	policy.n_guards = 2;
+	rbd_watch_free(w);
+	w = rbd_watch_new(&policy);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->n_guards, 2);
+}
+
+static struct rbd_event guard(size_t g, enum rbd_sample_result r,
+    const char *detail, uint64_t wall)
+{
+	return (struct rbd_event){ .type = RBD_EV_GUARD_SAMPLE, .check = g,
+	    .sample = r, .detail = detail, .wall = wall };
+}
+
+#define GFAIL(g, wall) guard((g), RBD_SAMPLE_FAIL, "connection refused", \
+    (wall))
+
+/* A failing guard holds instead of rolling back; the release is not
+ * marked bad, nothing is counted; the time is the run's first sample. */
+START_TEST(test_guard_holds)
+{
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + 40 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_FAIL, "timeout after 2s", W0 + 10 * SEC),
+	    T1 + 50 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 2);
+	ck_assert_uint_eq(w->guard_since_wall[PG], W0);
+	ck_assert_str_eq(w->guard_detail[PG], "timeout after 2s");
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(at_wall(failing(ERRRATE), W0 + 20 * SEC), T1 + MIN);
+	RECORDED("guarded", WATCHING, HELD, "guard postgres failing since "
+	    "10:42:07 UTC (timeout after 2s); not rolling back checkout v2 ("
+	    ERR_WHY ")");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "");
+	ck_assert(!in_list(w->bad, w->n_bad, "v2"));
+	ck_assert_uint_eq(w->n_auto, 0);
+	ck_assert_str_eq(rbd_watch_rollback_target(w), "v1");
+	/* A person decides: here, to roll back after all. */
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + 2 * MIN);
+	RECORDED("rollback-requested", HELD, ROLLING_BACK,
+	    "rollback to v1 requested by uid 1000 pid 42");
+}
+END_TEST
+
+/* fail_after is the guard's own: one failure short, the rollback goes
+ * ahead; the second guard (fail_after 1) fails on its first sample. */
+START_TEST(test_guard_fail_after_edge)
+{
+	with_guards();
+	to_idle();
+	QUIET(GFAIL(PG, W0), T1 - MIN);
+	DEGRADE("v2", T1);
+	RECORDED("degraded", WATCHING, ROLLING_BACK,
+	    ERR_WHY "; rolling back from v2 to v1");
+	teardown();
+	setup();
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + 40 * SEC);
+	QUIET(guard(REDIS, RBD_SAMPLE_FAIL, NULL, W0 + SEC), T1 + 41 * SEC);
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(at_wall(failing(ERRRATE), W0 + 30 * SEC), T1 + MIN);
+	RECORDED("guarded", WATCHING, HELD, "guard redis failing since "
+	    "10:42:08 UTC (failed); not rolling back checkout v2 (" ERR_WHY
+	    ")");
+}
+END_TEST
+
+/* An unknown guard sample neither breaks nor extends a run (no_data
+ * inconclusive, the default, or ignore). */
+START_TEST(test_guard_unknown)
+{
+	with_guards();
+	guards[PG].no_data = _i ? RBD_NO_DATA_IGNORE :
+	    RBD_NO_DATA_INCONCLUSIVE;
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + 30 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_UNKNOWN, "no series", W0 + 10 * SEC),
+	    T1 + 40 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 1);
+	ck_assert_str_eq(w->guard_detail[PG], "connection refused");
+	/* One failure and an unknown: not failing, the rollback goes. */
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(failing(ERRRATE), T1 + MIN);
+	ck_assert_str_eq(st.event, "degraded");
+	teardown();
+	setup();
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + 30 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_UNKNOWN, "no series", W0 + 10 * SEC),
+	    T1 + 40 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_FAIL, "HTTP 503", W0 + 20 * SEC),
+	    T1 + 45 * SEC);
+	ck_assert_uint_eq(w->guard_since_wall[PG], W0);
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(at_wall(failing(ERRRATE), W0 + HOUR), T1 + MIN);
+	RECORDED("guarded", WATCHING, HELD, "guard postgres failing since "
+	    "10:42:07 UTC (HTTP 503); not rolling back checkout v2 (" ERR_WHY
+	    ")");
+}
+END_TEST
+
+/* no_data: fail on a guard makes an unknown sample a failure. */
+START_TEST(test_guard_no_data_fail)
+{
+	with_guards();
+	guards[PG].no_data = RBD_NO_DATA_FAIL;
+	to_watching();
+	QUIET(guard(PG, RBD_SAMPLE_UNKNOWN, "Prometheus unreachable", W0),
+	    T1 + 30 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_UNKNOWN, NULL, W0 + 10 * SEC),
+	    T1 + 40 * SEC);
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(at_wall(failing(ERRRATE), W0 + MIN), T1 + MIN);
+	RECORDED("guarded", WATCHING, HELD, "guard postgres failing since "
+	    "10:42:07 UTC (no data: unknown); not rolling back checkout v2 ("
+	    ERR_WHY ")");
+}
+END_TEST
+
+/* The since-time is the first failing sample of the current run: an OK
+ * sample ends a run, the next failure starts a new one. */
+START_TEST(test_guard_since_first)
+{
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + 10 * SEC);
+	QUIET(GFAIL(PG, W0 + 10 * SEC), T1 + 20 * SEC);
+	QUIET(GFAIL(PG, W0 + 20 * SEC), T1 + 30 * SEC);
+	ck_assert_uint_eq(w->guard_since_wall[PG], W0);
+	QUIET(guard(PG, RBD_SAMPLE_OK, NULL, W0 + 30 * SEC), T1 + 35 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 0);
+	ck_assert_uint_eq(w->guard_since_wall[PG], 0);
+	ck_assert_str_eq(w->guard_detail[PG], "");
+	QUIET(GFAIL(PG, W0 + 40 * SEC), T1 + 40 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_FAIL, "HTTP 503", W0 + 50 * SEC),
+	    T1 + 45 * SEC);
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(at_wall(failing(ERRRATE), W0 + MIN), T1 + MIN);
+	RECORDED("guarded", WATCHING, HELD, "guard postgres failing since "
+	    "10:42:47 UTC (HTTP 503); not rolling back checkout v2 (" ERR_WHY
+	    ")");
+}
+END_TEST
+
+/* A guard that recovers before the degradation lets the rollback go. */
+START_TEST(test_guard_recovers)
+{
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + 10 * SEC);
+	QUIET(GFAIL(PG, W0 + 10 * SEC), T1 + 20 * SEC);
+	QUIET(guard(PG, RBD_SAMPLE_OK, "HTTP 200", W0 + 20 * SEC),
+	    T1 + 30 * SEC);
+	STEP(failing(ERRRATE), T1 + 50 * SEC);
+	STEP(failing(ERRRATE), T1 + MIN);
+	RECORDED("degraded", WATCHING, ROLLING_BACK,
+	    ERR_WHY "; rolling back from v2 to v1");
+	ck_assert_uint_eq(w->n_auto, 1);
+}
+END_TEST
+
+/* A failing guard changes nothing in verifying, which holds anyway. */
+START_TEST(test_guard_verifying)
+{
+	with_guards();
+	to_verifying();
+	QUIET(GFAIL(PG, W0), T2 + 10 * SEC);
+	QUIET(GFAIL(PG, W0 + 10 * SEC), T2 + 20 * SEC);
+	for (uint64_t i = 0; i < 2; i++)
+		STEP(failing(ERRRATE), T2 + WARMUP + i * 10 * SEC);
+	RECORDED("degraded", VERIFYING, HELD, "rolled back to v1, but v1 is "
+	    "unhealthy too: error-rate: 0.073 > 0.02 for 2 consecutive "
+	    "samples (fail_after 2); holding, a person must decide");
+}
+END_TEST
+
+/* Without a wall time the reason says no time; a run that started on
+ * another day says the date; the guard comes before the loop breaker and
+ * before a missing target. */
+START_TEST(test_guard_forms)
+{
+	with_guards();
+	policy.max_automatic = 0;
+	to_idle();
+	QUIET(guard(REDIS, RBD_SAMPLE_FAIL, "HTTP 503", 0), T1 - MIN);
+	DEGRADE("v2", T1);
+	RECORDED("guarded", WATCHING, HELD, "guard redis failing (HTTP 503); "
+	    "not rolling back checkout v2 (" ERR_WHY ")");
+	teardown();
+	setup();
+	with_guards();
+	to_first();
+	QUIET(GFAIL(PG, W0 - 11 * HOUR), T0 + 10 * SEC);
+	QUIET(GFAIL(PG, W0), T0 + 20 * SEC);
+	STEP(failing(ERRRATE), T0 + 50 * SEC);
+	STEP(at_wall(failing(ERRRATE), W0 + MIN), T0 + MIN);
+	RECORDED("guarded", WATCHING, HELD, "guard postgres failing since "
+	    "2024-04-30 23:42:07 UTC (connection refused); not rolling back "
+	    "checkout v1 (" ERR_WHY ")");
+}
+END_TEST
+
+/* Guard samples count in every state and never make a record. */
+START_TEST(test_guard_every_state)
+{
+	static const enum fx states[] = { FX_FRESH, FX_IDLE, FX_WATCHING,
+	    FX_ROLLING, FX_VERIFYING, FX_HELD };
+
+	with_guards();
+	build(states[_i]);
+	QUIET(GFAIL(REDIS, W0), T3);
+	QUIET(GFAIL(REDIS, W0 + SEC), T3 + SEC);
+	ck_assert_uint_eq(w->guard_fails[REDIS], 2);
+	ck_assert_uint_eq(w->guard_fails[PG], 0);
+	QUIET(guard(REDIS, RBD_SAMPLE_OK, NULL, W0 + 2 * SEC), T3 + 2 * SEC);
+	ck_assert_uint_eq(w->guard_fails[REDIS], 0);
+}
+END_TEST
+
+/* Bad guard samples are refused and change nothing. */
+START_TEST(test_guard_refused)
+{
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + SEC);
+	REFUSED(GFAIL(2, W0), T1 + 2 * SEC, -EINVAL, "no guard #2");
+	REFUSED(guard(PG, _RBD_SAMPLE_RESULT_MAX, NULL, W0), T1 + 2 * SEC,
+	    -EINVAL, "unknown sample result 3");
+	/* A policy with more guards than the watch was made for. */
+	policy.n_guards = 1;
+	REFUSED(GFAIL(REDIS, W0), T1 + 2 * SEC, -EINVAL, "no guard #1");
+	teardown();
+	setup();
+	REFUSED(GFAIL(0, W0), T0, -EINVAL, "no guard #0");
+}
+END_TEST
+
+/* Guard runs follow their guard by name over a reload; a restart forgets
+ * them; entering a window does not. */
+START_TEST(test_guard_reload)
+{
+	struct rbd_check ng[2] = {
+		{ .name = name_redis, .fail_after = 1 },
+		{ .name = name_p99, .fail_after = 1 },
+	};
+	struct rbd_policy np;
+
+	with_guards();
+	to_watching();
+	QUIET(GFAIL(PG, W0), T1 + SEC);
+	QUIET(GFAIL(REDIS, W0 + SEC), T1 + 2 * SEC);
+	STEP(deployed("v3"), T1 + 3 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 1);
+	ck_assert_uint_eq(w->guard_fails[REDIS], 1);
+	np = policy;
+	np.guards = ng;
+	np.n_guards = 2;
+	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
+	ck_assert_uint_eq(w->n_guards, 2);
+	ck_assert_uint_eq(w->guard_fails[0], 1);
+	ck_assert_uint_eq(w->guard_since_wall[0], W0 + SEC);
+	ck_assert_str_eq(w->guard_detail[0], "connection refused");
+	ck_assert_uint_eq(w->guard_fails[1], 0);
+	policy = np;
+	restart();
+	ck_assert_uint_eq(w->guard_fails[0], 0);
+	ck_assert_uint_eq(w->guard_since_wall[0], 0);
+	ck_assert_str_eq(w->guard_detail[0], "");
+	np.n_guards = 0;
+	np.guards = NULL;
+	ck_assert_int_eq(rbd_watch_set_policy(w, &policy, &np), 0);
+	ck_assert_uint_eq(w->n_guards, 0);
+	ck_assert_ptr_null(w->guard_fails);
+	ck_assert_ptr_null(w->guard_since_wall);
+	ck_assert_ptr_null(w->guard_detail);
+}
+END_TEST
+
+/* ---- dry-run ---- */
+
+/* Everything is judged and recorded; nothing runs; the release is marked
+ * bad and its waiter hears "held". */
+START_TEST(test_dry_run)
+{
+	policy.mode = RBD_MODE_DRY_RUN;
+	to_idle();
+	DEGRADE("v2", T1);
+	RECORDED("would-roll-back", WATCHING, HELD, "dry-run: would have "
+	    "rolled back checkout from v2 to v1 (" ERR_WHY "); nothing was run "
+	    "(mode: dry-run)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(w->target, "");
+	ck_assert_uint_eq(w->deploy_id, 0);
+	ck_assert_uint_eq(w->n_auto, 1);
+	/* Promotion and no-data holds are as in enforce mode. */
+	STEP(deployed("v3"), T1 + 10 * MIN);
+	STEP(timer(), T1 + 20 * MIN);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v3 healthy for 10m; now the known-good release");
+	/* An operator's rollback runs. */
+	STEP(operator(RBD_EV_ROLLBACK, "v1"), T1 + 21 * MIN);
+	ck_assert_str_eq(acts(), "run-deploy(v3->v1 #1)");
+}
+END_TEST
+
+/* Would-be rollbacks count for the loop breaker, which then says so. */
+START_TEST(test_dry_run_loop_breaker)
+{
+	policy.mode = RBD_MODE_DRY_RUN;
+	policy.max_automatic = 1;
+	to_idle();
+	DEGRADE("v2", T1);
+	ck_assert_str_eq(st.event, "would-roll-back");
+	DEGRADE("v3", T1 + 10 * MIN);
+	RECORDED("loop-breaker", WATCHING, HELD, "1 automatic rollback of "
+	    "checkout in the last 1h (rollback.max_automatic 1); not rolling "
+	    "back v3 (" ERR_WHY "): a person must decide");
+	ck_assert_uint_eq(w->n_auto, 1);
+}
+END_TEST
+
+/* Dry-run with a down-migration and with a chosen older target says what
+ * would have run; without a target it holds as in enforce mode. */
+START_TEST(test_dry_run_forms)
+{
+	policy.mode = RBD_MODE_DRY_RUN;
+	with_migrate_down();
+	to_schema_watch();
+	DEGRADE_S("v2", 43, RBD_MIGRATION_REVERSIBLE, T1);
+	RECORDED("would-roll-back", WATCHING, HELD, "dry-run: would have "
+	    "migrated the schema down from 43 to 42, then rolled back checkout "
+	    "from v2 to v1 (" ERR_WHY "); nothing was run (mode: dry-run)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert(!w->migrating);
+	ck_assert_int_eq(w->schema, 43);
+	teardown();
+	setup();
+	policy.mode = RBD_MODE_DRY_RUN;
+	STEP(deployed_s("v1", 43, RBD_MIGRATION_NONE), T0);
+	STEP(timer(), T0 + DURATION);
+	STEP(deployed_s("v1x", 42, RBD_MIGRATION_NONE), T0 + 11 * MIN);
+	STEP(timer(), T0 + 21 * MIN);
+	DEGRADE_S("v2", 43, RBD_MIGRATION_IRREVERSIBLE, T1 + 5 * MIN);
+	RECORDED("would-roll-back", WATCHING, HELD, "dry-run: would have "
+	    "rolled back checkout from v2 to v1, the newest known-good release "
+	    "that runs against schema 43 (v1x expects 42) (" ERR_WHY "); "
+	    "nothing was run (mode: dry-run)");
+	teardown();
+	setup();
+	policy.mode = RBD_MODE_DRY_RUN;
+	to_first();
+	STEP(failing(ERRRATE), T0 + WARMUP);
+	STEP(failing(ERRRATE), T0 + WARMUP + 10 * SEC);
+	RECORDED("degraded", WATCHING, HELD, "error-rate: 0.073 > 0.02 for 2 "
+	    "consecutive samples (fail_after 2); no known-good release to roll "
+	    "back to (rollbackctl mark-good seeds one)");
+	ck_assert_uint_eq(w->n_auto, 0);
+}
+END_TEST
+
+/* ---- pause ---- */
+
+static struct rbd_event pause_ev(uint64_t duration, const char *text,
+    uint64_t wall)
+{
+	return (struct rbd_event){ .type = RBD_EV_PAUSE, .actor = ACTOR,
+	    .text = text, .duration = duration, .wall = wall };
+}
+
+static struct rbd_event resume_ev(const char *actor, uint64_t wall)
+{
+	return (struct rbd_event){ .type = RBD_EV_RESUME, .actor = actor,
+	    .wall = wall };
+}
+
+/* A pause until resumed: recorded, no state change, no action; automatic
+ * rollbacks become would-be ones; an operator resumes. */
+START_TEST(test_pause_until_resumed)
+{
+	to_idle();
+	STEP(pause_ev(0, "db maintenance", W0), T1 - MIN);
+	RECORDED("paused", IDLE, IDLE, "paused by uid 1000 pid 42 until "
+	    "resumed: db maintenance; judging continues, automatic rollbacks "
+	    "do not run");
+	ck_assert_str_eq(acts(), "");
+	ck_assert_str_eq(updates(), "");
+	ck_assert(w->paused);
+	ck_assert_uint_eq(w->pause_until, 0);
+	ck_assert_uint_eq(w->pause_until_wall, 0);
+	ck_assert_str_eq(w->pause_reason, "db maintenance");
+	ck_assert_str_eq(w->paused_by, ACTOR);
+	ck_assert(rbd_watch_paused(w, T1 - MIN));
+	ck_assert(rbd_watch_paused(w, UINT64_MAX));
+	/* The state's reason is left alone: a pause is no transition. */
+	ck_assert_str_eq(w->reason,
+	    "v1 healthy for 10m; now the known-good release");
+	DEGRADE("v2", T1);
+	RECORDED("would-roll-back", WATCHING, HELD, "paused: would have "
+	    "rolled back checkout from v2 to v1 (" ERR_WHY "); nothing was run "
+	    "(paused by uid 1000 pid 42 until resumed: db maintenance)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_uint_eq(w->n_auto, 1);
+	/* The pause timer cannot end a pause until resumed. */
+	QUIET(resume_ev(NULL, W0), T1 + 10 * HOUR);
+	ck_assert(w->paused);
+	STEP(resume_ev(ACTOR, W0 + HOUR), T1 + 10 * HOUR);
+	RECORDED("resumed", HELD, HELD, "resumed by uid 1000 pid 42 (paused by "
+	    "uid 1000 pid 42: db maintenance); automatic rollbacks run again; "
+	    "checkout stays held, a person must decide");
+	ck_assert_str_eq(acts(), "");
+	ck_assert(!w->paused);
+	ck_assert_str_eq(w->pause_reason, "");
+	ck_assert_str_eq(w->paused_by, "");
+	ck_assert(!rbd_watch_paused(w, T1 + 10 * HOUR));
+	REFUSED(resume_ev(ACTOR, W0), T1 + 11 * HOUR, -EALREADY,
+	    "checkout is not paused");
+}
+END_TEST
+
+/* A pause --for ends at pause_until: the timer's RESUME before it is
+ * stale, at or after it ends the pause; rbd_watch_paused turns false at
+ * pause_until whatever the timer does. */
+START_TEST(test_pause_for)
+{
+	static const int64_t offsets[] = { -1, 0, MIN };
+	uint64_t p0 = T1 - 5 * MIN, end = p0 + 10 * MIN;
+	uint64_t at = end + (uint64_t)offsets[_i];
+
+	to_idle();
+	STEP(pause_ev(10 * MIN, "db maintenance", W0), p0);
+	RECORDED("paused", IDLE, IDLE, "paused by uid 1000 pid 42 for 10m "
+	    "(until 10:52:07 UTC): db maintenance; judging continues, "
+	    "automatic rollbacks do not run");
+	ck_assert_uint_eq(w->pause_until, end);
+	ck_assert_uint_eq(w->pause_until_wall, W0 + 10 * MIN);
+	ck_assert(rbd_watch_paused(w, end - 1));
+	ck_assert(!rbd_watch_paused(w, end));
+	if (offsets[_i] < 0) {
+		QUIET(resume_ev(NULL, W0 + 10 * MIN - 1), at);
+		ck_assert(w->paused);
+		return;
+	}
+	STEP(resume_ev(NULL, W0 + 10 * MIN), at);
+	RECORDED("resumed", IDLE, IDLE, "pause by uid 1000 pid 42 ended at "
+	    "10:52:07 UTC: db maintenance; automatic rollbacks run again");
+	ck_assert(!w->paused);
+	ck_assert_uint_eq(w->pause_until, 0);
+	/* Again: nothing to end. */
+	QUIET(resume_ev(NULL, W0 + 11 * MIN), at + MIN);
+}
+END_TEST
+
+/* A degradation while paused is a would-be rollback until pause_until;
+ * from pause_until on it is a real one, even before the timer came. */
+START_TEST(test_pause_expiry_degrade)
+{
+	uint64_t end = T1 + MIN + (_i ? 0 : 1);
+
+	to_idle();
+	STEP(pause_ev(end - (T1 - MIN), NULL, 0), T1 - MIN);
+	RECORDED("paused", IDLE, IDLE, _i ? "paused by uid 1000 pid 42 for 2m; "
+	    "judging continues, automatic rollbacks do not run" :
+	    "paused by uid 1000 pid 42 for 2m1us; judging continues, automatic "
+	    "rollbacks do not run");
+	DEGRADE("v2", T1);
+	if (_i) {
+		RECORDED("degraded", WATCHING, ROLLING_BACK,
+		    ERR_WHY "; rolling back from v2 to v1");
+		return;
+	}
+	RECORDED("would-roll-back", WATCHING, HELD, "paused: would have "
+	    "rolled back checkout from v2 to v1 (" ERR_WHY "); nothing was run "
+	    "(paused by uid 1000 pid 42 for 1us more)");
+}
+END_TEST
+
+/* A pause in force is replaced: extended (later, or until resumed) or
+ * changed (sooner); the new reason and actor stand. */
+START_TEST(test_pause_replaced)
+{
+	struct rbd_event ev;
+
+	to_idle();
+	STEP(pause_ev(10 * MIN, "db maintenance", W0), T1);
+	STEP(pause_ev(HOUR, "db maintenance, part 2", W0 + MIN), T1 + MIN);
+	RECORDED("paused", IDLE, IDLE, "pause extended by uid 1000 pid 42 for "
+	    "1h (until 11:43:07 UTC): db maintenance, part 2; judging "
+	    "continues, automatic rollbacks do not run");
+	ck_assert_uint_eq(w->pause_until, T1 + MIN + HOUR);
+	ev = pause_ev(5 * MIN, NULL, W0 + 2 * MIN);
+	ev.actor = "uid 0 pid 7";
+	STEP(ev, T1 + 2 * MIN);
+	RECORDED("paused", IDLE, IDLE, "pause changed by uid 0 pid 7 for 5m "
+	    "(until 10:49:07 UTC); judging continues, automatic rollbacks do "
+	    "not run");
+	ck_assert_str_eq(w->pause_reason, "");
+	ck_assert_str_eq(w->paused_by, "uid 0 pid 7");
+	STEP(pause_ev(0, NULL, W0 + 3 * MIN), T1 + 3 * MIN);
+	RECORDED("paused", IDLE, IDLE, "pause extended by uid 1000 pid 42 until "
+	    "resumed; judging continues, automatic rollbacks do not run");
+	STEP(pause_ev(MIN, NULL, W0 + 4 * MIN), T1 + 4 * MIN);
+	ck_assert_str_eq(st.reason, "pause changed by uid 1000 pid 42 for 1m "
+	    "(until 10:47:07 UTC); judging continues, automatic rollbacks do "
+	    "not run");
+	/* Expired: a new pause, not a change. */
+	STEP(pause_ev(MIN, NULL, 0), T1 + 5 * MIN);
+	ck_assert_str_eq(st.reason, "paused by uid 1000 pid 42 for 1m; judging "
+	    "continues, automatic rollbacks do not run");
+}
+END_TEST
+
+/* An operator's RESUME of a pause whose time has come is refused: it is
+ * not paused (the timer's RESUME clears it). */
+START_TEST(test_resume_refused)
+{
+	REFUSED(resume_ev(ACTOR, W0), T0, -EALREADY, "checkout is not paused");
+	QUIET(resume_ev(NULL, W0), T0);
+	to_idle();
+	STEP(pause_ev(MIN, NULL, 0), T1);
+	REFUSED(resume_ev(ACTOR, W0), T1 + MIN, -EALREADY,
+	    "checkout is not paused");
+	STEP(resume_ev(NULL, 0), T1 + MIN);
+	RECORDED("resumed", IDLE, IDLE, "pause by uid 1000 pid 42 ended; "
+	    "automatic rollbacks run again");
+	/* A resume without an actor name from an operator is impossible:
+	 * an empty actor is an operator all the same. */
+	STEP(pause_ev(0, NULL, W0), T1 + 2 * MIN);
+	STEP(resume_ev("", W0), T1 + 3 * MIN);
+	RECORDED("resumed", IDLE, IDLE, "resumed by an operator (paused by uid "
+	    "1000 pid 42); automatic rollbacks run again");
+}
+END_TEST
+
+/* While paused: judgement and promotion go on, state actions run, an
+ * operator's rollback runs and is not counted; a rollback under way
+ * finishes, and is resumed after a restart. */
+START_TEST(test_pause_operator)
+{
+	to_idle();
+	STEP(pause_ev(0, "investigating", W0), T1 - MIN);
+	STEP(deployed("v2"), T1);
+	ck_assert_str_eq(acts(), "start-probes set-timer(10m)");
+	QUIET(failing(ERRRATE), T1 + WARMUP);
+	ck_assert_uint_eq(w->fails[ERRRATE], 1);
+	STEP(operator(RBD_EV_ROLLBACK, NULL), T1 + MIN);
+	RECORDED("rollback-requested", WATCHING, ROLLING_BACK,
+	    "rollback to v1 requested by uid 1000 pid 42");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v1 #1) notify(v2 rolled_back)");
+	ck_assert_uint_eq(w->n_auto, 0);
+	restart();
+	resume(T1 + 2 * MIN);
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #2)");
+	ck_assert(w->paused);
+	STEP(done(2, RBD_DEPLOY_OK, NULL), T1 + 3 * MIN);
+	ck_assert_int_eq(w->state, RBD_STATE_VERIFYING);
+	STEP(timer(), T1 + 8 * MIN);
+	ck_assert_str_eq(st.event, "verified");
+	STEP(deployed("v3"), T1 + 10 * MIN);
+	STEP(timer(), T1 + 20 * MIN);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v3 healthy for 10m; now the known-good release");
+}
+END_TEST
+
+/* A pause reason a history line cannot show is refused. */
+START_TEST(test_pause_reason_refused)
+{
+	char longr[RBD_PAUSE_REASON_MAX + 2];
+
+	memset(longr, 'r', sizeof(longr) - 1);
+	longr[sizeof(longr) - 1] = '\0';
+	REFUSED(pause_ev(0, "db\nmaintenance", W0), T0, -EINVAL,
+	    "pause reason contains a control character");
+	REFUSED(pause_ev(0, "db\x1b[2J", W0), T0, -EINVAL,
+	    "pause reason contains a control character");
+	REFUSED(pause_ev(0, longr, W0), T0, -EINVAL,
+	    "pause reason too long (256 bytes; at most 255)");
+	longr[RBD_PAUSE_REASON_MAX] = '\0';
+	STEP(pause_ev(0, longr, W0), T0);
+	ck_assert_str_eq(w->pause_reason, longr);
+	STEP(pause_ev(0, "caf\xc3\xa9", W0), T0);
+	ck_assert_str_eq(w->pause_reason, "caf\xc3\xa9");
+}
+END_TEST
+
+/* A pause with a duration so long it would overflow lasts until the end
+ * of time; with the wall clock overflowing it has no time of day. */
+START_TEST(test_pause_overflow)
+{
+	STEP(pause_ev(UINT64_MAX, NULL, W0), T0);
+	ck_assert_uint_eq(w->pause_until, UINT64_MAX);
+	ck_assert_uint_eq(w->pause_until_wall, 0);
+	ck_assert(rbd_watch_paused(w, UINT64_MAX - 1));
+}
+END_TEST
+
+#undef NS
+#undef MN
+#undef MR
+#undef MI
+
 /* Tests that build the scripted history get the fixture. */
 static TCase *tcase(const char *name)
 {
@@ -1929,6 +3328,62 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_reset_counts);
 	tcase_add_test(tc, test_set_policy_edges);
 	tcase_add_test(tc, test_policy_mismatch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("loop-breaker");
+	tcase_add_test(tc, test_new_names);
+	tcase_add_loop_test(tc, test_loop_breaker_limit, 0, 4);
+	tcase_add_loop_test(tc, test_loop_breaker_ages_out, 0, 2);
+	tcase_add_test(tc, test_loop_breaker_zero);
+	tcase_add_test(tc, test_loop_breaker_operator);
+	tcase_add_test(tc, test_loop_breaker_bounded);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("schema");
+	tcase_add_test(tc, test_schema_recorded);
+	tcase_add_test(tc, test_schema_refused);
+	tcase_add_loop_test(tc, test_choose_target, 0,
+	    N_ELEMENTS(target_cases));
+	tcase_add_test(tc, test_choose_target_short);
+	tcase_add_test(tc, test_irreversible_holds);
+	tcase_add_test(tc, test_older_target_chosen);
+	tcase_add_test(tc, test_migrate_down_order);
+	tcase_add_loop_test(tc, test_migration_failed, 0,
+	    N_ELEMENTS(migration_failures));
+	tcase_add_test(tc, test_migrated_then_deploy_failed);
+	tcase_add_test(tc, test_resume_migrating);
+	tcase_add_test(tc, test_operator_rollback_schema);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("guards");
+	tcase_add_test(tc, test_guard_holds);
+	tcase_add_test(tc, test_guard_fail_after_edge);
+	tcase_add_loop_test(tc, test_guard_unknown, 0, 2);
+	tcase_add_test(tc, test_guard_no_data_fail);
+	tcase_add_test(tc, test_guard_since_first);
+	tcase_add_test(tc, test_guard_recovers);
+	tcase_add_test(tc, test_guard_verifying);
+	tcase_add_test(tc, test_guard_forms);
+	tcase_add_loop_test(tc, test_guard_every_state, 0, 6);
+	tcase_add_test(tc, test_guard_refused);
+	tcase_add_test(tc, test_guard_reload);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("dry-run");
+	tcase_add_test(tc, test_dry_run);
+	tcase_add_test(tc, test_dry_run_loop_breaker);
+	tcase_add_test(tc, test_dry_run_forms);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("pause");
+	tcase_add_test(tc, test_pause_until_resumed);
+	tcase_add_loop_test(tc, test_pause_for, 0, 3);
+	tcase_add_loop_test(tc, test_pause_expiry_degrade, 0, 2);
+	tcase_add_test(tc, test_pause_replaced);
+	tcase_add_test(tc, test_resume_refused);
+	tcase_add_test(tc, test_pause_operator);
+	tcase_add_test(tc, test_pause_reason_refused);
+	tcase_add_test(tc, test_pause_overflow);
 	suite_add_tcase(s, tc);
 	return s;
 }
