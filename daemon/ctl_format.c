@@ -512,6 +512,56 @@ static void print_notes(FILE *out, const json_t *svc, uint64_t now,
 	}
 }
 
+/* A non-negative integer member of obj; 0 when absent or negative. */
+static uint64_t count_of(const json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* A lateness as rollbackd's log writes it: "130ms", "1.4s", "2m5s". */
+static char *lateness_str(uint64_t usec, char *buf, size_t len)
+{
+	if (usec < RBD_USEC_PER_SEC)
+		snprintf(buf, len, "%llums", (unsigned long long)
+		    ((usec + RBD_USEC_PER_MSEC / 2) / RBD_USEC_PER_MSEC));
+	else if (usec < RBD_USEC_PER_MIN)
+		snprintf(buf, len, "%.1fs", (double)usec / RBD_USEC_PER_SEC);
+	else
+		rbd_duration_str((usec + RBD_USEC_PER_SEC / 2) /
+		    RBD_USEC_PER_SEC * RBD_USEC_PER_SEC, buf, len);
+	return buf;
+}
+
+/* The one line about the daemon itself, when its "schedule" says it is
+ * overloaded: "rollbackd is overloaded: 37 samples late, 3 missed in the
+ * last 10s (p99 1.4s); late samples count as unknown". */
+static void print_schedule(FILE *out, const json_t *sched)
+{
+	const json_t *recent = json_object_get(sched, "last_10s");
+	static const char *const kinds[] = { "late", "skipped", "missed" };
+	char d[RBD_DURATION_STR_MAX];
+	bool first = true;
+
+	if (!json_is_true(json_object_get(sched, "overloaded")))
+		return;
+	fputs("rollbackd is overloaded:", out);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		uint64_t n = count_of(recent, kinds[i]);
+
+		if (!n)
+			continue;
+		fprintf(out, "%s %llu%s %s", first ? "" : ",",
+		    (unsigned long long)n, !first ? "" : n == 1 ? " sample" :
+		    " samples", kinds[i]);
+		first = false;
+	}
+	fprintf(out, "%s in the last 10s (p99 %s); late samples count as "
+	    "unknown\n", first ? " samples late, skipped or missed" : "",
+	    lateness_str(count_of(sched, "lateness_p99_usec"), d, sizeof(d)));
+}
+
 int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
     bool checks)
 {
@@ -522,6 +572,8 @@ int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
 
 	if (!json_is_array(svcs))
 		return -EBADMSG;
+	/* First: it makes every row below less certain. */
+	print_schedule(out, json_object_get(reply, "schedule"));
 	if (json_array_size(svcs) == 0) {
 		fputs("no services are configured\n", out);
 		return 0;
@@ -585,12 +637,15 @@ static const char *event_str(const char *event)
 }
 
 /* The cells of one history line: local time, event, "from -> to",
- * the release and, for a rollback, "-> target". */
+ * the release and, for a rollback under way, "-> target" (once the target
+ * is live, the release alone). */
 static void history_cells(const json_t *ev, char cells[][CELL])
 {
 	const char *target = str(ev, "target");
 	char buf[2 * CELL];
 
+	if (target && str(ev, "release") && strcmp(target, str(ev, "release")) == 0)
+		target = NULL;
 	rbd_ctl_time(usec_of(ev, "at"), true, cells[HI_AT], CELL);
 	rbd_ctl_escape(event_str(str(ev, "event")), cells[HI_EVENT], CELL);
 	snprintf(buf, sizeof(buf), "%s -> %s", dash(str(ev, "from")),

@@ -42,6 +42,11 @@ void rbd_ctl_puts(FILE *out, const char *s);
  * of 3 in the last 1h" and a line for every guard ("guard postgres: ok"),
  * then its checks in a second table. Times of day are local, with the
  * date when it is not today. Fields a reply lacks print nothing.
+ *
+ * Before all of that, when the reply's "schedule" says the daemon is
+ * overloaded, one line from its "last_10s" counts and its p99 lateness:
+ * "rollbackd is overloaded: 37 samples late, 120 missed in the last 10s
+ * (p99 1.4s); late samples count as unknown".
  * Returns 0, or -EBADMSG when the reply has no "services" array. */
 int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
     bool checks);

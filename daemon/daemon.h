@@ -42,6 +42,7 @@ struct rbd_daemon {
 	struct rbd_bus *bus;		/* the system bus, or NULL (see bus.h) */
 	struct rbd_svc **svcs;		/* sorted by name, one per policy */
 	size_t n_svcs;
+	struct event *heartbeat;	/* armed only while a window runs */
 	bool stopping;			/* SIGTERM: no new work */
 };
 
@@ -161,6 +162,12 @@ struct rbd_request;
 struct rbd_peer;
 void daemon_on_request(void *arg, struct rbd_conn *c,
     const struct rbd_request *req, const struct rbd_peer *peer);
+
+/* After a transition, a resume or a reload: run the heartbeat while any
+ * service is watching or verifying (the store must hear that the daemon
+ * is alive and watching), and stop it otherwise, so that an idle daemon
+ * does not wake up for it (rollbackd.c). */
+void daemon_heartbeat_update(struct rbd_daemon *d);
 
 /* Reload the configuration: returns 0, or a negative errno with every
  * error in diag; the old configuration keeps running on failure. */

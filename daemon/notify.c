@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "probe_http.h"
 
 /* STATUS= is one line for `systemctl status`: past this, the services
  * still to be named are only counted ("; and 12 more"). */
@@ -68,7 +69,11 @@ static void status_text(const struct rbd_daemon *d, char *buf, size_t len)
 	char clause[RBD_SERVICE_MAX + RBD_VERSION_MAX + 64];
 	size_t used, more = 0;
 
-	used = (size_t)snprintf(buf, len, "STATUS=%s%swatching %zu service%s",
+	/* Overload first: it makes every other word less certain. */
+	used = (size_t)snprintf(buf, len, "STATUS=%s%s%s%swatching %zu service%s",
+	    rbd_prober_overloaded(d->prober) ? "overloaded: samples are late "
+	    "and count as unknown (rollbackctl status)" : "",
+	    rbd_prober_overloaded(d->prober) ? "; " : "",
 	    rejected, *rejected ? "; " : "", d->n_svcs,
 	    d->n_svcs == 1 ? "" : "s");
 	if (used >= len)

@@ -17,8 +17,11 @@ struct rbd_daemon;
 void rbd_notify_ready(const struct rbd_daemon *d);
 
 /* STATUS= from d->svcs, in words: "watching 3 services; checkout:
- * rolling back to v2.4.1". Called after every transition. A rejected
- * reload's reason stays in front until the next accepted one. */
+ * rolling back to v2.4.1". Called after every transition, and when the
+ * prober's overload starts and ends. A rejected reload's reason stays in
+ * front until the next accepted one; while the prober is overloaded,
+ * "overloaded: samples are late and count as unknown (rollbackctl
+ * status)" comes first of all. */
 void rbd_notify_status(const struct rbd_daemon *d);
 
 /* A start-up step that may take long (opening the store runs its check

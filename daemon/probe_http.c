@@ -41,7 +41,12 @@
 #include "duration.h"
 #include "probe_http.h"
 
-#define LATE_USEC		(100 * RBD_USEC_PER_MSEC)
+/* Seconds of late, skipped and missed counts kept for "in the last 10s":
+ * one slot a second, 11 so that the last 10 whole seconds and the current
+ * one are all there. */
+#define RECENT_SLOTS		11
+/* Missed ticks whose lateness is kept, per tick that fires after them. */
+#define MISSED_KEPT_MAX		64
 /* Idle easy handles kept for reuse: enough for the bursts of a busy loop
  * (~9 KiB each), few enough that a burst of hanging endpoints does not pin
  * memory for good. */
@@ -52,6 +57,7 @@
 #define CONNS_MAX		4096
 #define USER_AGENT		"rollbackd"
 #define SKIPPED_DETAIL		"skipped: previous probe still running"
+#define LATE_WHY		"rollbackd cannot keep its schedule"
 #define NEEDLE_SHOWN_MAX	64	/* bytes of expect_body quoted in a detail */
 #define FETCH_BUF_MIN		4096	/* first size of a fetch body buffer */
 
@@ -110,6 +116,32 @@ struct rbd_probe {
 	struct curl_slist *headers;	/* the extra header, or NULL */
 };
 
+/* Late, skipped and missed ticks, and the largest lateness of the late. */
+struct ov_counts {
+	uint64_t late, skipped, missed, max_lateness;
+};
+
+/* One second's late, skipped and missed ticks. */
+struct ov_slot {
+	uint64_t sec;			/* the second counted, mono */
+	uint64_t late, skipped, missed;
+};
+
+/* The overload episodes (see probe_http.h): their state, what has not been
+ * reported yet, and one slot a second for status's "in the last 10s". */
+struct overload {
+	struct event *ev;		/* armed only during an episode */
+	rbd_overload_cb cb;
+	void *arg;
+	enum { OV_CALM, OV_STARTING, OV_ON } state;
+	uint64_t first, last;		/* mono usec: first and last bad tick
+					 * of the episode; last 0: never */
+	uint64_t reported;		/* mono usec of the last report */
+	struct ov_counts pending;	/* since the last report */
+	struct ov_counts episode;
+	struct ov_slot recent[RECENT_SLOTS];
+};
+
 struct rbd_prober {
 	struct event_base *base;
 	CURLM *multi;
@@ -126,6 +158,8 @@ struct rbd_prober {
 	long conns_max, conns_set;
 	bool curl_global;
 	struct rbd_prober_stats stats;
+	struct rbd_lateness lateness;	/* of the last ticks */
+	struct overload ov;
 };
 
 static void check_multi_info(struct rbd_prober *p);
@@ -809,6 +843,275 @@ static int probe_start(struct rbd_probe *pr, uint64_t planned, uint64_t now)
 	return 0;
 }
 
+/* ---- overload episodes ---- */
+
+/* The slot of "in the last 10s" for the second of now. */
+static void recent_count(struct overload *ov, uint64_t now, bool late,
+    bool skipped, uint64_t missed)
+{
+	uint64_t sec = now / RBD_USEC_PER_SEC;
+	struct ov_slot *slot = &ov->recent[sec % RECENT_SLOTS];
+
+	if (slot->sec != sec) {
+		slot->sec = sec;
+		slot->late = slot->skipped = slot->missed = 0;
+	}
+	slot->late += late;
+	slot->skipped += skipped;
+	slot->missed += missed;
+}
+
+static void counts_add(struct ov_counts *c, bool late, bool skipped,
+    uint64_t missed, uint64_t lateness)
+{
+	c->late += late;
+	c->skipped += skipped;
+	c->missed += missed;
+	if (late && lateness > c->max_lateness)
+		c->max_lateness = lateness;
+}
+
+/* A late, skipped or missed tick at now. The first after a calm period
+ * starts an episode, reported from the loop right after the callbacks
+ * that are due now (a stalled loop fires a burst of late ticks at once:
+ * they make one report, not one each). Later ones are only counted, for
+ * the timer that is already armed. */
+static void overload_count(struct rbd_prober *p, uint64_t now, bool late,
+    bool skipped, uint64_t missed, uint64_t lateness)
+{
+	struct overload *ov = &p->ov;
+	static const struct timeval at_once = { 0, 0 };
+
+	recent_count(ov, now, late, skipped, missed);
+	counts_add(&ov->pending, late, skipped, missed, lateness);
+	counts_add(&ov->episode, late, skipped, missed, lateness);
+	ov->last = now;
+	if (ov->state != OV_CALM)
+		return;
+	ov->state = OV_STARTING;
+	ov->first = now;
+	/* If the timer cannot be armed, the episode is still counted, and
+	 * status shows it; only the log lines are lost. */
+	(void)evtimer_add(ov->ev, &at_once);
+}
+
+/* Tell the owner, if any. Off every probe's stack: from the timer. */
+static void overload_report(struct rbd_prober *p, enum rbd_overload_kind kind,
+    const struct ov_counts *c, uint64_t period)
+{
+	struct rbd_overload_report o = {
+		.kind = kind, .period = period, .late = c->late,
+		.skipped = c->skipped, .missed = c->missed,
+		.max_lateness = c->max_lateness,
+	};
+
+	if (p->ov.cb)
+		p->ov.cb(p->ov.arg, &o);
+}
+
+static bool counts_any(const struct ov_counts *c)
+{
+	return c->late || c->skipped || c->missed;
+}
+
+/* The episode timer: the first report, then a summary at most every
+ * RBD_PROBE_CALM_USEC while bad ticks come, and the end once none came for
+ * that long. Re-armed for whichever is next; not armed once calm. */
+static void overload_timer_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	struct rbd_prober *p = arg;
+	struct overload *ov = &p->ov;
+	uint64_t now = rbd_mono_usec(), due;
+	struct timeval tv;
+
+	(void)fd;
+	(void)kind;
+	if (ov->state == OV_STARTING) {
+		overload_report(p, RBD_OVERLOAD_START, &ov->pending, now - ov->first);
+		ov->pending = (struct ov_counts){ 0 };
+		ov->reported = now;
+		ov->state = OV_ON;
+	} else if (counts_any(&ov->pending) &&
+	    now - ov->reported >= RBD_PROBE_CALM_USEC) {
+		overload_report(p, RBD_OVERLOAD_ONGOING, &ov->pending,
+		    now - ov->reported);
+		ov->pending = (struct ov_counts){ 0 };
+		ov->reported = now;
+	}
+	if (!counts_any(&ov->pending) && now - ov->last >= RBD_PROBE_CALM_USEC) {
+		ov->state = OV_CALM;
+		overload_report(p, RBD_OVERLOAD_CALM, &ov->episode,
+		    ov->last - ov->first);
+		ov->episode = (struct ov_counts){ 0 };
+		return;
+	}
+	due = counts_any(&ov->pending) ? ov->reported + RBD_PROBE_CALM_USEC :
+	    ov->last + RBD_PROBE_CALM_USEC;
+	tv = rbd_usec_tv(due > now ? due - now : 0);
+	(void)evtimer_add(ov->ev, &tv);
+}
+
+void rbd_prober_on_overload(struct rbd_prober *p, rbd_overload_cb cb,
+    void *arg)
+{
+	if (!p)
+		return;
+	p->ov.cb = cb;
+	p->ov.arg = arg;
+}
+
+static const char *const overload_kinds[_RBD_OVERLOAD_MAX] = {
+	[RBD_OVERLOAD_START] = "start",
+	[RBD_OVERLOAD_ONGOING] = "ongoing",
+	[RBD_OVERLOAD_CALM] = "calm",
+};
+
+const char *rbd_overload_kind_str(enum rbd_overload_kind k)
+{
+	return (unsigned)k < _RBD_OVERLOAD_MAX ? overload_kinds[k] : "unknown";
+}
+
+char *rbd_lateness_str(uint64_t usec, char *buf, size_t len)
+{
+	if (usec < RBD_USEC_PER_SEC)
+		snprintf(buf, len, "%llums", (unsigned long long)
+		    ((usec + RBD_USEC_PER_MSEC / 2) / RBD_USEC_PER_MSEC));
+	else if (usec < 60 * RBD_USEC_PER_SEC)
+		snprintf(buf, len, "%.1fs", (double)usec / RBD_USEC_PER_SEC);
+	else
+		rbd_duration_str((usec + RBD_USEC_PER_SEC / 2) /
+		    RBD_USEC_PER_SEC * RBD_USEC_PER_SEC, buf, len);
+	return buf;
+}
+
+/* Whole seconds of a period, at least 1: "in the last 1s". */
+static char *period_str(uint64_t usec, char *buf, size_t len)
+{
+	uint64_t sec = (usec + RBD_USEC_PER_SEC / 2) / RBD_USEC_PER_SEC;
+
+	return rbd_duration_str((sec ? sec : 1) * RBD_USEC_PER_SEC, buf, len);
+}
+
+/* "37 samples late by up to 1.4s, 2 skipped, 120 missed": the first
+ * count says "samples"; those that are 0 are left out. */
+static size_t counts_str(const struct rbd_overload_report *o, bool by,
+    char *buf, size_t len)
+{
+	char d[RBD_DURATION_STR_MAX];
+	const struct {
+		uint64_t n;
+		const char *what;
+	} c[] = {
+		{ o->late, "late" }, { o->skipped, "skipped" },
+		{ o->missed, "missed" },
+	};
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (!c[i].n)
+			continue;
+		at = append(buf, len, at, "%s%llu%s %s", at ? ", " : "",
+		    (unsigned long long)c[i].n, at ? "" : c[i].n == 1 ?
+		    " sample" : " samples", c[i].what);
+		if (by && i == 0)
+			at = append(buf, len, at, " by up to %s",
+			    rbd_lateness_str(o->max_lateness, d, sizeof(d)));
+	}
+	return at;
+}
+
+char *rbd_overload_str(const struct rbd_overload_report *o, char *buf,
+    size_t len)
+{
+	char counts[RBD_OVERLOAD_STR_MAX], d[RBD_DURATION_STR_MAX];
+	char calm[RBD_DURATION_STR_MAX];
+
+	if (!len)
+		return buf;
+	counts_str(o, true, counts, sizeof(counts));
+	if (o->kind != RBD_OVERLOAD_CALM) {
+		snprintf(buf, len, "overloaded: %s in the last %s; they count as "
+		    "unknown (status: schedule)", counts,
+		    period_str(o->period, d, sizeof(d)));
+		return buf;
+	}
+	counts_str(o, false, counts, sizeof(counts));
+	rbd_duration_str(RBD_PROBE_CALM_USEC, calm, sizeof(calm));
+	snprintf(buf, len, "schedule kept again: no sample late, skipped or "
+	    "missed for %s (overloaded for %s: %s)", calm,
+	    period_str(o->period, d, sizeof(d)), counts);
+	return buf;
+}
+
+/* ---- lateness quantiles ---- */
+
+void rbd_lateness_add(struct rbd_lateness *l, uint64_t usec)
+{
+	l->v[l->next] = usec > UINT32_MAX ? UINT32_MAX : (uint32_t)usec;
+	l->next = (l->next + 1) % RBD_LATENESS_RING;
+	if (l->n < RBD_LATENESS_RING)
+		l->n++;
+}
+
+/* The k-th smallest of v[0..n) (0-based), reordering v: Hoare's select,
+ * O(n) on average. */
+static uint32_t select_kth(uint32_t *v, long n, long k)
+{
+	long lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		uint32_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+		/* The median of three: no bad case on sorted input. */
+		uint32_t pivot = a < b ? (b < c ? b : a < c ? c : a) :
+		    (a < c ? a : b < c ? c : b);
+		long i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				uint32_t t = v[i];
+
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return v[k];
+	}
+	return v[k];
+}
+
+void rbd_lateness_summary(const struct rbd_lateness *l,
+    struct rbd_lateness_summary *ret)
+{
+	uint32_t v[RBD_LATENESS_RING];
+	long n = (long)l->n, k50, k99;
+	uint32_t max = 0;
+
+	*ret = (struct rbd_lateness_summary){ .n = l->n };
+	if (!n)
+		return;
+	memcpy(v, l->v, (size_t)n * sizeof(v[0]));
+	for (long i = 0; i < n; i++)
+		if (v[i] > max)
+			max = v[i];
+	/* Nearest rank: the ceil(q n)-th smallest. */
+	k50 = (n + 1) / 2 - 1;
+	k99 = (99 * n + 99) / 100 - 1;
+	ret->p50 = select_kth(v, n, k50);
+	/* Everything from k50 on is at least v[k50]: search only there. */
+	ret->p99 = select_kth(v + k50, n - k50, k99 - k50);
+	ret->max = max;
+}
+
 /* Report a tick that produced no request as an unknown sample. */
 static void probe_unknown(struct rbd_probe *pr, uint64_t planned, uint64_t now,
     const char *detail)
@@ -825,46 +1128,99 @@ static void probe_unknown(struct rbd_probe *pr, uint64_t planned, uint64_t now,
 
 /* Arm the next tick from the ideal schedule, so that it never drifts. A
  * loop that fell a whole interval or more behind drops the missed ticks
- * (counted) rather than firing them in a burst. */
-static int probe_schedule(struct rbd_probe *pr, uint64_t now)
+ * rather than firing them in a burst: how many, in *ret_missed. */
+static int probe_schedule(struct rbd_probe *pr, uint64_t now,
+    uint64_t *ret_missed)
 {
-	struct rbd_prober *p = pr->prober;
-	uint64_t next = pr->next_tick + pr->interval, behind;
+	uint64_t next = pr->next_tick + pr->interval, behind = 0;
 	struct timeval tv;
 
 	if (next <= now) {
 		behind = (now - next) / pr->interval + 1;
-		p->stats.missed += behind;
 		next += behind * pr->interval;
 	}
+	*ret_missed = behind;
 	pr->next_tick = next;
 	tv = rbd_usec_tv(next - now);
 	return evtimer_add(pr->tick, &tv);
 }
 
-/* A probe's timer: start a sample, unless the last one is still running. */
+/* Is a tick this late too late to be a sample? See probe_http.h. */
+static bool too_late(const struct rbd_probe *pr, uint64_t lateness)
+{
+	uint64_t limit = pr->interval / RBD_PROBE_LATE_DIVISOR;
+
+	return lateness > (limit > RBD_PROBE_LATE_MIN_USEC ? limit :
+	    RBD_PROBE_LATE_MIN_USEC);
+}
+
+/* Keep the lateness of a tick that fired and of the ones missed after it
+ * (each as late as it is now: leaving them out would hide exactly the
+ * worst of a stall): at most MISSED_KEPT_MAX of those, the furthest
+ * behind, so that after a long stall thousands of probes do not each
+ * write a ring's worth at the moment the loop is most behind. */
+static void lateness_keep(struct rbd_prober *p, const struct rbd_probe *pr,
+    uint64_t lateness, uint64_t missed)
+{
+	rbd_lateness_add(&p->lateness, lateness);
+	if (missed > MISSED_KEPT_MAX)
+		missed = MISSED_KEPT_MAX;
+	for (uint64_t i = 1; i <= missed && i * pr->interval <= lateness; i++)
+		rbd_lateness_add(&p->lateness, lateness - i * pr->interval);
+}
+
+/* "late: started 1.2s after its time (rollbackd cannot keep its
+ * schedule)", with the ticks missed before it when there were any. */
+static void late_detail(uint64_t lateness, uint64_t missed, char *buf,
+    size_t len)
+{
+	char d[RBD_DURATION_STR_MAX];
+
+	rbd_lateness_str(lateness, d, sizeof(d));
+	if (missed)
+		snprintf(buf, len, "late: started %s after its time, %llu "
+		    "sample%s missed (" LATE_WHY ")", d,
+		    (unsigned long long)missed, missed == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "late: started %s after its time (" LATE_WHY ")", d);
+}
+
+/* A probe's timer: start a sample, unless the last one is still running
+ * or the tick is too late. */
 static void probe_tick(evutil_socket_t fd, short kind, void *arg)
 {
 	struct rbd_probe *pr = arg;
 	struct rbd_prober *p = pr->prober;
-	uint64_t now = rbd_mono_usec(), planned = pr->next_tick;
+	uint64_t now = rbd_mono_usec(), planned = pr->next_tick, missed = 0;
+	uint64_t lateness = now > planned ? now - planned : 0;
+	char detail[RBD_DETAIL_MAX];
+	bool late, skipped;
 
 	(void)fd;
 	(void)kind;
 	/* Re-armed first: the callbacks below may remove the probe. */
-	if (probe_schedule(pr, now) < 0) {
+	if (probe_schedule(pr, now, &missed) < 0) {
 		probe_unknown(pr, planned, now, "probe stopped: cannot arm its timer");
 		return;
 	}
-	if (pr->handle) {
-		p->stats.skipped++;
+	lateness_keep(p, pr, lateness, missed);
+	/* One still running is a skip, late or not: either way no request
+	 * is sent, and "still running" says more. */
+	skipped = pr->handle != NULL;
+	late = !skipped && too_late(pr, lateness);
+	p->stats.missed += missed;
+	p->stats.late += late;
+	p->stats.skipped += skipped;
+	if (late || skipped || missed)
+		overload_count(p, now, late, skipped, missed, lateness);
+	if (skipped) {
 		probe_unknown(pr, planned, now, SKIPPED_DETAIL);
-		return;
-	}
-	if (now > planned + LATE_USEC)
-		p->stats.late++;
-	if (probe_start(pr, planned, now) < 0)
+	} else if (late) {
+		late_detail(lateness, missed, detail, sizeof(detail));
+		probe_unknown(pr, planned, now, detail);
+	} else if (probe_start(pr, planned, now) < 0) {
 		probe_unknown(pr, planned, now, "could not start probe: out of memory");
+	}
 }
 
 /* The host of an http(s) URL, or -EINVAL for anything else. */
@@ -1104,8 +1460,10 @@ struct rbd_prober *rbd_prober_new(struct event_base *base)
 	p->curl_global = true;
 	p->timer = evtimer_new(base, curl_timer_cb, p);
 	p->reaper = event_new(base, -1, 0, reap_cb, p);
+	p->ov.ev = evtimer_new(base, overload_timer_cb, p);
 	p->multi = curl_multi_init();
-	if (!p->timer || !p->reaper || !p->multi || multi_setup(p) < 0) {
+	if (!p->timer || !p->reaper || !p->ov.ev || !p->multi ||
+	    multi_setup(p) < 0) {
 		rbd_prober_free(p);
 		return NULL;
 	}
@@ -1147,14 +1505,24 @@ void rbd_prober_free(struct rbd_prober *p)
 		event_free(p->timer);
 	if (p->reaper)
 		event_free(p->reaper);
+	if (p->ov.ev)
+		event_free(p->ov.ev);
 	if (p->curl_global)
 		curl_global_cleanup();
 	free(p);
 }
 
-/* A copy of the counters. */
+bool rbd_prober_overloaded(const struct rbd_prober *p)
+{
+	return p && p->ov.last &&
+	    rbd_mono_usec() - p->ov.last < RBD_PROBE_CALM_USEC;
+}
+
+/* A copy of the counters, with what is computed on demand. */
 void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret)
 {
+	uint64_t sec = rbd_mono_usec() / RBD_USEC_PER_SEC;
+
 	if (!ret)
 		return;
 	if (!p) {
@@ -1162,4 +1530,17 @@ void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret)
 		return;
 	}
 	*ret = p->stats;
+	ret->intended_per_sec = 0;
+	for (const struct rbd_probe *pr = p->probes; pr; pr = pr->next)
+		ret->intended_per_sec += (double)RBD_USEC_PER_SEC / (double)pr->interval;
+	rbd_lateness_summary(&p->lateness, &ret->lateness);
+	ret->overloaded = rbd_prober_overloaded(p);
+	ret->recent_late = ret->recent_skipped = ret->recent_missed = 0;
+	for (size_t i = 0; i < RECENT_SLOTS; i++)
+		if (p->ov.recent[i].sec + (RECENT_SLOTS - 1) >= sec &&
+		    p->ov.recent[i].sec <= sec) {
+			ret->recent_late += p->ov.recent[i].late;
+			ret->recent_skipped += p->ov.recent[i].skipped;
+			ret->recent_missed += p->ov.recent[i].missed;
+		}
 }

@@ -20,12 +20,37 @@
  *
  * A probe still running at its next tick is not doubled up: that tick
  * yields an RBD_SAMPLE_UNKNOWN result ("skipped: previous probe still
- * running"). */
+ * running").
+ *
+ * Overload is never silent, and never healthy. A tick that fires late (see
+ * RBD_PROBE_LATE_DIVISOR) sends no request: it yields an RBD_SAMPLE_UNKNOWN
+ * result at once, "late: started 1.2s after its time (rollbackd cannot
+ * keep its schedule)", in either mode (a fetch then has no body). Sending
+ * it would only add load to a loop that is behind already, and its answer
+ * could not be judged as if on time. Ticks the loop fell a whole interval
+ * or more behind on are not fired in a burst: they are counted as missed,
+ * and the tick that does fire is then late by an interval or more, so it
+ * is that unknown sample, its detail saying how many were missed ("late:
+ * started 2.0s after its time, 7 samples missed (rollbackd cannot keep its
+ * schedule)"), or a skipped one. So every tick of a probe is one of: a
+ * sample taken on time, a late one (unknown), a skipped one (unknown) or a
+ * missed one (counted in the next late or skipped one).
+ *
+ * The prober keeps the lateness of the last RBD_LATENESS_RING ticks for
+ * quantiles computed on demand (rbd_prober_stats), and follows overload
+ * episodes: the first late, skipped or missed tick after a calm period, a
+ * summary at most every RBD_PROBE_CALM_USEC while it lasts, and the end
+ * once RBD_PROBE_CALM_USEC went by without one, each reported to the
+ * callback set with rbd_prober_on_overload(). Its timer is armed only
+ * during an episode: an idle prober arms no timer at all. */
 #ifndef RBD_PROBE_HTTP_H
 #define RBD_PROBE_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "duration.h"
 #include "policy.h"
 #include "watch.h"
 
@@ -41,11 +66,32 @@ struct rbd_probe;
 /* The longest extra request header, "Name: value". */
 #define RBD_PROBE_HEADER_MAX	(8 * 1024)
 
+/* A tick is late when it fires more than its interval /
+ * RBD_PROBE_LATE_DIVISOR after its planned time, and more than
+ * RBD_PROBE_LATE_MIN_USEC: its sample is then unknown, not taken (see
+ * above), unless the previous one is still running, which makes it a
+ * skipped tick. Half the interval: a sample that late is nearer to the
+ * next one's time than to its own, so it no longer tells how the service
+ * was doing when it was due. The floor matters only for intervals under
+ * 200 ms: the loop's ordinary jitter must not make samples of a very short
+ * interval unknown. With an interval of the floor or more (a policy's
+ * watch.interval is 100 ms at least) a tick that comes after missed ones
+ * is always late, so missed ticks never pass without an unknown sample. */
+#define RBD_PROBE_LATE_DIVISOR	2
+#define RBD_PROBE_LATE_MIN_USEC	(100 * RBD_USEC_PER_MSEC)
+/* The prober is overloaded while a late, skipped or missed tick happened
+ * within this long; an episode ends after this long without one. */
+#define RBD_PROBE_CALM_USEC	(10 * RBD_USEC_PER_SEC)
+/* Ticks whose lateness is kept for the quantiles: the most recent ones. */
+#define RBD_LATENESS_RING	4096
+
 /* One sample. detail is a short reason a person can read, distinct per
  * failure kind: "HTTP 200" (ok), "HTTP 500 (expected 200)", "timed out
  * after 2s", "connection refused", "body does not contain 'ok'",
- * "could not resolve host 'x'", "TLS error: ...". Valid only during the
- * callback.
+ * "could not resolve host 'x'", "TLS error: ...", and for the unknown
+ * samples of ticks that sent nothing "skipped: previous probe still
+ * running" and "late: started 1.2s after its time (rollbackd cannot keep
+ * its schedule)" (status 0, latency 0). Valid only during the callback.
  *
  * In fetch mode the result is RBD_SAMPLE_OK whenever a response came back,
  * whatever its status (detail "HTTP 404"), with the body in body/body_len:
@@ -54,7 +100,8 @@ struct rbd_probe;
  * RBD_SAMPLE_UNKNOWN (a provider that cannot be reached is no data, not a
  * failure), with body NULL: a transport failure (the details above,
  * status 0), "response larger than N bytes" past body_max (status as
- * received), or a skipped tick. Fetch mode never yields RBD_SAMPLE_FAIL.
+ * received), or a skipped or late tick. Fetch mode never yields
+ * RBD_SAMPLE_FAIL.
  * In HTTP-check mode body is always NULL and body_len 0. */
 struct rbd_probe_result {
 	enum rbd_sample_result result;
@@ -111,20 +158,98 @@ int rbd_probe_set_header(struct rbd_probe *probe, const char *header);
  * again. Safe from inside any probe callback. NULL is fine. */
 void rbd_probe_remove(struct rbd_probe *probe);
 
-/* Counters for status and benchmarks. */
+/* The lateness of the most recent ticks (usec past their planned time),
+ * in a ring of fixed size: adding one is a store, nothing is allocated.
+ * Values above UINT32_MAX usec (71 minutes) are kept as UINT32_MAX. Zero
+ * it to start empty. */
+struct rbd_lateness {
+	uint32_t v[RBD_LATENESS_RING];
+	size_t n;		/* values kept, up to RBD_LATENESS_RING */
+	size_t next;		/* where the next one goes */
+};
+void rbd_lateness_add(struct rbd_lateness *l, uint64_t usec);
+
+/* Quantiles of the values kept, nearest rank (p50 is the smallest value
+ * with at least half of them at or below it), and the largest; all 0 when
+ * empty. O(n) on a copy: for status, not per sample. */
+struct rbd_lateness_summary {
+	size_t n;
+	uint64_t p50, p99, max;	/* usec */
+};
+void rbd_lateness_summary(const struct rbd_lateness *l,
+    struct rbd_lateness_summary *ret);
+
+/* Counters for status and benchmarks. Every tick of a probe ends up in
+ * exactly one of samples (a request sent on time and finished), late,
+ * skipped or missed, or is still in flight (or failed to start: out of
+ * memory, reported as an unknown sample). */
 struct rbd_prober_stats {
 	uint64_t probes;	/* registered */
 	uint64_t in_flight;
-	uint64_t samples;	/* completed since start */
+	uint64_t samples;	/* requests completed since start */
 	uint64_t skipped;	/* ticks skipped because still running */
-	uint64_t late;		/* samples started more than 100ms late */
+	uint64_t late;		/* ticks that fired late (see
+				 * RBD_PROBE_LATE_DIVISOR): unknown samples,
+				 * no request sent */
 	uint64_t missed;	/* ticks dropped: the loop was a whole interval
 				 * or more behind (no catch-up burst) */
 	uint64_t connects;	/* new connections opened (keep-alive misses) */
 	uint64_t handles;	/* easy handles allocated (pool size) */
 	uint64_t body_grows;	/* fetch body buffers (re)allocated: flat in
 				 * the steady state, as buffers are reused */
+	/* Computed when asked for: */
+	double intended_per_sec;	/* sum of 1 / interval over the probes */
+	struct rbd_lateness_summary lateness;	/* of the last ticks fired,
+						 * missed ones included */
+	bool overloaded;	/* a late, skipped or missed tick within the
+				 * last RBD_PROBE_CALM_USEC */
+	/* Late, skipped and missed ticks in the last 10 to 11 seconds (whole
+	 * seconds of the monotonic clock): never all 0 while overloaded. */
+	uint64_t recent_late, recent_skipped, recent_missed;
 };
 void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret);
+
+/* Whether p is overloaded now (as in the stats), cheaply: no quantiles. */
+bool rbd_prober_overloaded(const struct rbd_prober *p);
+
+/* An overload episode, as the prober reports it. */
+enum rbd_overload_kind {
+	RBD_OVERLOAD_START,	/* the first late, skipped or missed tick
+				 * after a calm period (and any more in the
+				 * same loop iteration) */
+	RBD_OVERLOAD_ONGOING,	/* a summary, at most every
+				 * RBD_PROBE_CALM_USEC, while there are more */
+	RBD_OVERLOAD_CALM,	/* none for RBD_PROBE_CALM_USEC: it is over */
+	_RBD_OVERLOAD_MAX,
+};
+const char *rbd_overload_kind_str(enum rbd_overload_kind k);
+
+struct rbd_overload_report {
+	enum rbd_overload_kind kind;
+	/* START, ONGOING: the ticks since the last report, over period;
+	 * CALM: those of the whole episode, which lasted period (from its
+	 * first bad tick to its last). */
+	uint64_t period;	/* usec */
+	uint64_t late, skipped, missed;
+	uint64_t max_lateness;	/* usec, of the late ticks counted */
+};
+
+/* Called on the loop, never from inside a probe callback or a call into
+ * the prober. NULL cb: no reports. */
+typedef void (*rbd_overload_cb)(void *arg, const struct rbd_overload_report *o);
+void rbd_prober_on_overload(struct rbd_prober *p, rbd_overload_cb cb,
+    void *arg);
+
+/* A report in words, the log line: "overloaded: 37 samples late by up to
+ * 1.4s, 2 skipped, 120 missed in the last 1s; they count as unknown
+ * (status: schedule)", or for CALM "schedule kept again: no sample late,
+ * skipped or missed for 10s (overloaded for 42s: 1234 late, 3 skipped, 12
+ * missed)". Always NUL-terminated; returns buf. */
+#define RBD_OVERLOAD_STR_MAX 256
+char *rbd_overload_str(const struct rbd_overload_report *o, char *buf,
+    size_t len);
+
+/* A lateness as people read it: "130ms", "1.4s", "2m5s". Returns buf. */
+char *rbd_lateness_str(uint64_t usec, char *buf, size_t len);
 
 #endif

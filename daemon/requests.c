@@ -134,6 +134,28 @@ static void do_event(struct rbd_daemon *d, struct rbd_conn *c,
 		rbd_conn_fail(c, "internal", "out of memory");
 }
 
+/* Whether the probe engine keeps its schedule: the "schedule" object of
+ * status (rollbackd(8); benchmarks read it too, so names stay). */
+static json_t *schedule_json(const struct rbd_prober_stats *st)
+{
+	return json_pack("{s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, "
+	    "s:I, s:{s:I, s:I, s:I}}",
+	    "checks", (json_int_t)st->probes,
+	    "intended_per_second", st->intended_per_sec,
+	    "samples", (json_int_t)st->samples,
+	    "late", (json_int_t)st->late,
+	    "skipped", (json_int_t)st->skipped,
+	    "missed", (json_int_t)st->missed,
+	    "lateness_p50_usec", (json_int_t)st->lateness.p50,
+	    "lateness_p99_usec", (json_int_t)st->lateness.p99,
+	    "lateness_max_usec", (json_int_t)st->lateness.max,
+	    "overloaded", st->overloaded,
+	    "connects", (json_int_t)st->connects,
+	    "last_10s", "late", (json_int_t)st->recent_late,
+	    "skipped", (json_int_t)st->recent_skipped,
+	    "missed", (json_int_t)st->recent_missed);
+}
+
 /* status [SERVICE] */
 static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
     const struct rbd_request *req)
@@ -151,11 +173,11 @@ static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
 		if (!one || d->svcs[i] == one)
 			json_array_append_new(list, svc_status_json(d->svcs[i], mono, wall));
 	rbd_prober_stats(d->prober, &st);
-	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
+	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "ok", 1, "services", list, "probes",
 	    "checks", (json_int_t)st.probes, "in_flight", (json_int_t)st.in_flight,
 	    "samples", (json_int_t)st.samples, "skipped", (json_int_t)st.skipped,
-	    "late", (json_int_t)st.late));
+	    "late", (json_int_t)st.late, "schedule", schedule_json(&st)));
 }
 
 /* One history row as JSON. */

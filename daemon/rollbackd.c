@@ -216,6 +216,7 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 	d->n_svcs = n;
 	d->config = cfg;
 	rbd_config_free(old);
+	daemon_heartbeat_update(d);
 	rbd_log(LOG_NOTICE, "configuration reloaded: %zu polic%s, %zu checks",
 	    n, n == 1 ? "y" : "ies", count_checks(cfg));
 	rbd_notify_reloaded(d, 0, NULL, NULL);
@@ -252,6 +253,52 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	heartbeat(arg);
 }
 
+/* Whether any service has a window running: only then does a crash lose
+ * watch time (rbd_store_heartbeat). */
+static bool watching_any(const struct rbd_daemon *d)
+{
+	for (size_t i = 0; i < d->n_svcs; i++) {
+		enum rbd_state st = d->svcs[i]->w->state;
+
+		if (st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING)
+			return true;
+	}
+	return false;
+}
+
+void daemon_heartbeat_update(struct rbd_daemon *d)
+{
+	static const struct timeval beat = { HEARTBEAT_SEC, 0 };
+	bool on;
+
+	if (!d->heartbeat)
+		return;		/* not running yet: daemon_run decides */
+	on = !d->stopping && watching_any(d);
+	if (on == (event_pending(d->heartbeat, EV_TIMEOUT, NULL) != 0))
+		return;
+	/* The transition that starts or ends a window was just committed,
+	 * which recorded the daemon alive: the first beat is due in a
+	 * whole period. */
+	if (!on)
+		event_del(d->heartbeat);
+	else if (event_add(d->heartbeat, &beat) < 0)
+		rbd_log(LOG_ERR, "cannot arm the heartbeat timer: a crash may "
+		    "count the time until the restart as watched");
+}
+
+/* The prober fell behind its schedule, still is, or caught up again: say
+ * so in the log (and in STATUS= when it starts and ends). */
+static void on_overload(void *arg, const struct rbd_overload_report *o)
+{
+	struct rbd_daemon *d = arg;
+	char line[RBD_OVERLOAD_STR_MAX];
+
+	rbd_log(o->kind == RBD_OVERLOAD_CALM ? LOG_NOTICE : LOG_WARNING, "%s",
+	    rbd_overload_str(o, line, sizeof(line)));
+	if (o->kind != RBD_OVERLOAD_ONGOING)
+		rbd_notify_status(d);
+}
+
 /* Every deploy command has stopped: leave the loop. */
 static void on_runner_done(void *arg)
 {
@@ -273,6 +320,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	rbd_notify_stopping();
 	d->stopping = true;
 	heartbeat(d);
+	daemon_heartbeat_update(d);	/* stopped: the last beat was this one */
 	rbd_control_free(d->control);
 	d->control = NULL;
 	for (size_t i = 0; i < d->n_svcs; i++)
@@ -405,6 +453,7 @@ static int daemon_start(struct rbd_daemon *d)
 		rbd_log(LOG_ERR, "cannot set up the event loop");
 		return EX_OSERR;
 	}
+	rbd_prober_on_overload(d->prober, on_overload, d);
 	if (bus_start(d) < 0) {
 		rbd_log(LOG_ERR, "cannot set up the system bus connection");
 		return EX_OSERR;
@@ -438,6 +487,9 @@ static void daemon_stop(struct rbd_daemon *d)
 		close(listen_fd);
 	listen_fd = -1;
 	rbd_notify_watchdog_stop();
+	if (d->heartbeat)
+		event_free(d->heartbeat);
+	d->heartbeat = NULL;
 	rbd_runner_free(d->runner);
 	/* After everything that listens to it or holds its calls. */
 	rbd_bus_free(d->bus);
@@ -451,16 +503,19 @@ static void daemon_stop(struct rbd_daemon *d)
 /* Run the loop with its signal handlers until a clean stop. */
 static int daemon_run(struct rbd_daemon *d)
 {
-	static const struct timeval beat = { HEARTBEAT_SEC, 0 };
-	struct event *ev[3], *hb;
+	struct event *ev[3];
 	int sigs[3] = { SIGHUP, SIGTERM, SIGINT };
 	int r;
 
-	hb = event_new(d->base, -1, EV_PERSIST, on_heartbeat, d);
-	if (!hb || event_add(hb, &beat) < 0) {
+	/* Nothing else runs on a timer while no service is watched (probes
+	 * of idle services only for baselines and guards): an idle daemon
+	 * sleeps until a request, a signal or the watchdog wakes it. */
+	d->heartbeat = event_new(d->base, -1, EV_PERSIST, on_heartbeat, d);
+	if (!d->heartbeat) {
 		rbd_log(LOG_ERR, "cannot set up the heartbeat timer");
 		return EX_OSERR;
 	}
+	daemon_heartbeat_update(d);
 	ev[0] = evsignal_new(d->base, SIGHUP, on_sighup, d);
 	ev[1] = evsignal_new(d->base, SIGTERM, on_sigterm, d);
 	ev[2] = evsignal_new(d->base, SIGINT, on_sigterm, d);
@@ -479,7 +534,6 @@ static int daemon_run(struct rbd_daemon *d)
 	r = event_base_dispatch(d->base);
 	for (int i = 0; i < 3; i++)
 		event_free(ev[i]);
-	event_free(hb);
 	rbd_log(LOG_NOTICE, "stopped");
 	return r < 0 ? EX_SOFTWARE : 0;
 }

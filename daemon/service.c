@@ -262,6 +262,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 		}
 		log_step(s, &step, old_live);
 		rbd_notify_status(s->d);
+		daemon_heartbeat_update(s->d);
 		/* A fresh watch: the baseline is what came before it. */
 		if (step.to == RBD_STATE_WATCHING && step.from != RBD_STATE_WATCHING)
 			s->baseline_end = s->w->since;

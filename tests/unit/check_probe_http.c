@@ -490,6 +490,10 @@ struct sink {
 	size_t body_len;
 	struct rbd_probe **victim;	/* removed at the first sample */
 	size_t want;			/* for the wait predicates */
+	uint64_t stall;			/* block the loop this long at the
+					 * first ok sample; 0: never */
+	size_t stalled_n;		/* samples when it did */
+	unsigned requests_at_stall;	/* srv.requests then */
 };
 
 /* What every sample promises about its body, in either mode. */
@@ -515,6 +519,23 @@ static void body_keep(struct sink *k, const struct rbd_probe_result *r)
 	k->body_len = r->body_len;
 }
 
+/* Keep the loop from turning for usec, as a callback doing too much work
+ * (or a stopped process) would: every timer due meanwhile fires late. */
+static void block_loop(uint64_t usec)
+{
+	uint64_t until = mono() + usec, now;
+
+	while ((now = mono()) < until) {
+		uint64_t left = until - now;
+		struct timespec ts = {
+			.tv_sec = (time_t)(left / SEC),
+			.tv_nsec = (long)(left % SEC) * 1000,
+		};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* The probe callback of a sink. */
 static void sink_cb(void *arg, const struct rbd_probe_result *r)
 {
@@ -538,6 +559,12 @@ static void sink_cb(void *arg, const struct rbd_probe_result *r)
 	k->fail += r->result == RBD_SAMPLE_FAIL;
 	k->unknown += r->result == RBD_SAMPLE_UNKNOWN;
 	k->done += strcmp(r->detail, SKIPPED) != 0;
+	if (k->stall && r->result == RBD_SAMPLE_OK) {
+		k->stalled_n = k->n;
+		k->requests_at_stall = srv.requests;
+		block_loop(k->stall);
+		k->stall = 0;
+	}
 	if (k->victim && *k->victim) {
 		rbd_probe_remove(*k->victim);
 		*k->victim = NULL;
@@ -1163,8 +1190,12 @@ START_TEST(test_stats)
 	st = stats();
 	ck_assert_uint_eq(st.probes, 2);
 	ck_assert_uint_eq(st.samples, fast->ok + fast->fail + slow->ok + slow->fail);
-	ck_assert_uint_eq(st.skipped, fast->unknown + slow->unknown);
+	/* Every unknown sample is a skipped or a late tick. */
+	ck_assert_uint_eq(st.skipped + st.late, fast->unknown + slow->unknown);
 	ck_assert_uint_ge(st.skipped, 1);
+	/* 1 / 50ms + 1 / 100ms */
+	ck_assert_double_eq(st.intended_per_sec, 30.0);
+	ck_assert_uint_ge(st.lateness.n, st.samples);
 	ck_assert_uint_le(st.in_flight, 2);
 	ck_assert_uint_ge(st.handles, st.in_flight);
 	ck_assert_uint_ge(st.handles, 1);
@@ -1176,6 +1207,7 @@ START_TEST(test_stats)
 	st = stats();
 	ck_assert_uint_eq(st.probes, 0);
 	ck_assert_uint_eq(st.in_flight, 0);
+	ck_assert_double_eq(st.intended_per_sec, 0.0);
 	free(fast);
 	free(slow);
 }
@@ -1631,6 +1663,326 @@ START_TEST(test_fetch_bad_args)
 }
 END_TEST
 
+/* ---- lateness: the last ticks in a ring, quantiles when asked ---- */
+
+/* Nearest rank, the way the prober promises it, on a sorted copy. */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void reference(const uint32_t *v, size_t n,
+    struct rbd_lateness_summary *ret)
+{
+	uint32_t *c = malloc((n ? n : 1) * sizeof(*c));
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(c, v, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_u32);
+	*ret = (struct rbd_lateness_summary){ .n = n };
+	if (n) {
+		ret->p50 = c[(n + 1) / 2 - 1];
+		ret->p99 = c[(99 * n + 99) / 100 - 1];
+		ret->max = c[n - 1];
+	}
+	free(c);
+}
+
+enum fill { ASC, DESC, SAME, SHUFFLED };
+
+static const struct {
+	const char *name;
+	enum fill fill;
+	size_t n;			/* values 1..n added */
+	size_t kept;
+	uint64_t p50, p99, max;
+} lateness_cases[] = {
+	{ "empty", ASC, 0, 0, 0, 0, 0 },
+	{ "one", ASC, 1, 1, 1, 1, 1 },
+	{ "two", ASC, 2, 2, 1, 2, 2 },
+	{ "three, reversed", DESC, 3, 3, 2, 3, 3 },
+	{ "a hundred, shuffled", SHUFFLED, 100, 100, 50, 99, 100 },
+	{ "a thousand, reversed", DESC, 1000, 1000, 500, 990, 1000 },
+	{ "all the same", SAME, 777, 777, 7, 7, 7 },
+	/* The ring keeps the last 4096: 905..5000. */
+	{ "past the ring", ASC, 5000, RBD_LATENESS_RING, 2952, 4960, 5000 },
+	{ "past the ring, reversed", DESC, 5000, RBD_LATENESS_RING, 2048,
+	    4056, 4096 },
+};
+
+/* Table: quantiles, the ring's wrap, and what is kept. */
+START_TEST(test_lateness_table)
+{
+	struct rbd_lateness *l = calloc(1, sizeof(*l));
+	struct rbd_lateness_summary sum;
+	size_t n = lateness_cases[_i].n, i;
+	uint32_t *order = calloc(n + 1, sizeof(*order));
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_nonnull(order);
+	for (i = 0; i < n; i++)
+		order[i] = (uint32_t)(i + 1);
+	/* A fixed shuffle (Fisher-Yates on a small LCG): the same every run. */
+	if (lateness_cases[_i].fill == SHUFFLED) {
+		uint32_t x = 12345;
+
+		for (i = n - 1; i > 0; i--) {
+			uint32_t j, t;
+
+			x = x * 1103515245u + 12345u;
+			j = (x >> 8) % (uint32_t)(i + 1);
+			t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t v = order[i];
+
+		if (lateness_cases[_i].fill == DESC)
+			v = n - i;
+		else if (lateness_cases[_i].fill == SAME)
+			v = 7;
+		rbd_lateness_add(l, v);
+	}
+	rbd_lateness_summary(l, &sum);
+	ck_assert_msg(sum.n == lateness_cases[_i].kept &&
+	    sum.p50 == lateness_cases[_i].p50 &&
+	    sum.p99 == lateness_cases[_i].p99 &&
+	    sum.max == lateness_cases[_i].max,
+	    "%s: n %zu p50 %llu p99 %llu max %llu", lateness_cases[_i].name,
+	    sum.n, (unsigned long long)sum.p50, (unsigned long long)sum.p99,
+	    (unsigned long long)sum.max);
+	free(order);
+	free(l);
+}
+END_TEST
+
+/* Random values, many duplicates or none, every size up to a full ring
+ * and past it: the same answer as sorting. Fixed seeds. */
+START_TEST(test_lateness_random)
+{
+	static const size_t sizes[] = { 1, 2, 3, 4, 5, 10, 99, 100, 101, 1000,
+	    4095, 4096, 4097, 10000 };
+	struct rbd_lateness *l = calloc(1, sizeof(*l));
+	uint32_t *kept = calloc(RBD_LATENESS_RING, sizeof(*kept));
+	struct rbd_lateness_summary got, want;
+	uint64_t x = 0x9E3779B97F4A7C15u + (uint64_t)_i;
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_nonnull(kept);
+	for (size_t s = 0; s < N_ELEMENTS(sizes); s++) {
+		size_t n = sizes[s], k;
+
+		memset(l, 0, sizeof(*l));
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* Case 0: few distinct values; 1: microseconds up to
+			 * an hour; 2: also past what a ring slot holds. */
+			v = _i == 0 ? x % 7 : _i == 1 ? x % (3600 * SEC) : x >> 20;
+			rbd_lateness_add(l, v);
+			kept[i % RBD_LATENESS_RING] = v > UINT32_MAX ?
+			    UINT32_MAX : (uint32_t)v;
+		}
+		k = n < RBD_LATENESS_RING ? n : RBD_LATENESS_RING;
+		reference(kept, k, &want);
+		rbd_lateness_summary(l, &got);
+		ck_assert_msg(got.n == want.n && got.p50 == want.p50 &&
+		    got.p99 == want.p99 && got.max == want.max,
+		    "case %d, %zu values: got %llu/%llu/%llu, want %llu/%llu/%llu",
+		    _i, n, (unsigned long long)got.p50,
+		    (unsigned long long)got.p99, (unsigned long long)got.max,
+		    (unsigned long long)want.p50, (unsigned long long)want.p99,
+		    (unsigned long long)want.max);
+	}
+	free(kept);
+	free(l);
+}
+END_TEST
+
+/* ---- overload reports and latenesses in words ---- */
+
+static const struct {
+	struct rbd_overload_report o;
+	const char *want;
+} overload_words[] = {
+	{ { RBD_OVERLOAD_START, 300, 37, 0, 0, 1400 * MSEC },
+	    "overloaded: 37 samples late by up to 1.4s in the last 1s; they "
+	    "count as unknown (status: schedule)" },
+	{ { RBD_OVERLOAD_START, 2 * SEC + 400 * MSEC, 1, 0, 7, 1960 * MSEC },
+	    "overloaded: 1 sample late by up to 2.0s, 7 missed in the last 2s; "
+	    "they count as unknown (status: schedule)" },
+	{ { RBD_OVERLOAD_ONGOING, 10 * SEC + 3 * MSEC, 1234, 5, 120, 130 * MSEC },
+	    "overloaded: 1234 samples late by up to 130ms, 5 skipped, 120 missed "
+	    "in the last 10s; they count as unknown (status: schedule)" },
+	{ { RBD_OVERLOAD_ONGOING, 10 * SEC, 0, 1, 0, 0 },
+	    "overloaded: 1 sample skipped in the last 10s; they count as unknown "
+	    "(status: schedule)" },
+	{ { RBD_OVERLOAD_START, 0, 0, 0, 3, 0 },
+	    "overloaded: 3 samples missed in the last 1s; they count as unknown "
+	    "(status: schedule)" },
+	{ { RBD_OVERLOAD_CALM, 42 * SEC, 1234, 3, 12, 2 * SEC },
+	    "schedule kept again: no sample late, skipped or missed for 10s "
+	    "(overloaded for 42s: 1234 samples late, 3 skipped, 12 missed)" },
+	{ { RBD_OVERLOAD_CALM, 0, 1, 0, 0, 200 * MSEC },
+	    "schedule kept again: no sample late, skipped or missed for 10s "
+	    "(overloaded for 1s: 1 sample late)" },
+};
+
+START_TEST(test_overload_words)
+{
+	char buf[RBD_OVERLOAD_STR_MAX], d[RBD_DURATION_STR_MAX];
+
+	ck_assert_str_eq(rbd_overload_str(&overload_words[_i].o, buf,
+	    sizeof(buf)), overload_words[_i].want);
+	if (_i)
+		return;
+	ck_assert_str_eq(rbd_lateness_str(0, d, sizeof(d)), "0ms");
+	ck_assert_str_eq(rbd_lateness_str(130 * MSEC + 400, d, sizeof(d)), "130ms");
+	ck_assert_str_eq(rbd_lateness_str(1449 * MSEC, d, sizeof(d)), "1.4s");
+	ck_assert_str_eq(rbd_lateness_str(59 * SEC, d, sizeof(d)), "59.0s");
+	ck_assert_str_eq(rbd_lateness_str(125 * SEC + 300 * MSEC, d, sizeof(d)),
+	    "2m5s");
+	ck_assert_str_eq(rbd_overload_kind_str(RBD_OVERLOAD_CALM), "calm");
+	ck_assert_str_eq(rbd_overload_kind_str(_RBD_OVERLOAD_MAX), "unknown");
+}
+END_TEST
+
+/* ---- a late tick is an unknown sample, never a healthy one ---- */
+
+#define LATE_IV		(200 * MSEC)
+#define STALL		(3 * LATE_IV)	/* the next tick is >= 2 intervals late */
+/* libevent may fire a timer a few ms before its time by our clock (its
+ * own may be the coarse one), so a tick's start can precede its plan. */
+#define SLACK		(10 * MSEC)
+#define LATE		"late: started "
+#define LATE_WHY	" (rollbackd cannot keep its schedule)"
+#define REPORTS_MAX	8
+
+struct reports {
+	struct rbd_overload_report r[REPORTS_MAX];
+	size_t samples_at[REPORTS_MAX];	/* the sink's samples by then */
+	size_t n;
+	const struct sink *k;
+};
+
+static void report_cb(void *arg, const struct rbd_overload_report *o)
+{
+	struct reports *rs = arg;
+
+	if (rs->n < REPORTS_MAX) {
+		rs->r[rs->n] = *o;
+		rs->samples_at[rs->n] = rs->k ? rs->k->n : 0;
+	}
+	rs->n++;
+}
+
+static bool has_report(const void *arg)
+{
+	return ((const struct reports *)arg)->n > 0;
+}
+
+/* Does s end with suffix? */
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* In either mode (_i 0: HTTP check, 1: fetch): the loop blocked for three
+ * intervals at the first ok sample makes the next tick late by two or
+ * more. It is delivered unknown at once, with no request sent and no body,
+ * the ticks it missed are counted, status says overloaded, the episode is
+ * reported before the probe's next tick, and then the probe samples as
+ * before. Only lower bounds on times: a loaded machine makes things later,
+ * never earlier. */
+START_TEST(test_late_unknown)
+{
+	struct sink *k = sink_new();
+	struct reports rs = { .k = k };
+	struct rbd_prober_stats st;
+	const struct sample *s;
+	char want[RBD_OVERLOAD_STR_MAX], got[RBD_OVERLOAD_STR_MAX];
+	char d[RBD_DURATION_STR_MAX];
+
+	rbd_prober_on_overload(prober, report_cb, &rs);
+	k->stall = STALL;
+	if (_i == 0)
+		add(k, url("http", srv.port, "/ok"), LATE_IV, LATE_IV / 2, NULL, 0, NULL);
+	else
+		add_fetch(k, url("http", srv.port, "/ok"), LATE_IV, LATE_IV / 2, 4096);
+	k->want = 1;
+	ck_assert(run_until(has_ok, k, WAIT));
+	ck_assert_uint_eq(k->stall, 0);
+	wait_n(k, k->stalled_n + 1);
+	s = &k->s[k->stalled_n];
+	ck_assert_int_eq(s->result, RBD_SAMPLE_UNKNOWN);
+	ck_assert_msg(!strncmp(s->detail, LATE, strlen(LATE)) &&
+	    strstr(s->detail, " after its time, ") &&
+	    ends_with(s->detail, " missed" LATE_WHY), "%s", s->detail);
+	ck_assert_uint_ge(s->started - s->planned, STALL - LATE_IV - SLACK);
+	ck_assert_int_eq(s->status, 0);
+	ck_assert(!s->has_body);
+	ck_assert_uint_eq(s->latency, 0);
+	/* No request went out for it: the server saw none since the stall. */
+	ck_assert_uint_eq(srv.requests, k->requests_at_stall);
+	st = stats();
+	ck_assert_uint_ge(st.late, 1);
+	ck_assert_uint_ge(st.missed, 1);
+	ck_assert(st.overloaded);
+	ck_assert(rbd_prober_overloaded(prober));
+	ck_assert_uint_ge(st.recent_late, 1);
+	ck_assert_uint_ge(st.recent_missed, 1);
+	ck_assert_uint_ge(st.lateness.max, STALL - LATE_IV - SLACK);
+	ck_assert_uint_le(st.lateness.n, st.samples + st.late + st.skipped +
+	    st.missed);
+	/* The first report, at once: before the probe's next tick. */
+	ck_assert(run_until(has_report, &rs, WAIT));
+	ck_assert_int_eq(rs.r[0].kind, RBD_OVERLOAD_START);
+	ck_assert_uint_eq(rs.samples_at[0], k->stalled_n + 1);
+	ck_assert_uint_ge(rs.r[0].late, 1);
+	ck_assert_uint_ge(rs.r[0].missed, 1);
+	ck_assert_uint_ge(rs.r[0].max_lateness, STALL - LATE_IV - SLACK);
+	snprintf(want, sizeof(want), "overloaded: %llu sample%s late by up to "
+	    "%s, %llu missed in the last 1s; they count as unknown (status: "
+	    "schedule)", (unsigned long long)rs.r[0].late,
+	    rs.r[0].late == 1 ? "" : "s",
+	    rbd_lateness_str(rs.r[0].max_lateness, d, sizeof(d)),
+	    (unsigned long long)rs.r[0].missed);
+	ck_assert_str_eq(rbd_overload_str(&rs.r[0], got, sizeof(got)), want);
+	/* The loop turns freely again: samples are taken and judged. */
+	k->want = 2;
+	ck_assert(run_until(has_ok, k, WAIT));
+	ck_assert_uint_eq(k->fail, 0);
+	rbd_prober_on_overload(prober, NULL, NULL);
+	sink_free(k);
+}
+END_TEST
+
+/* A tick late by less than half its interval is still a sample: the loop
+ * blocked for 150ms against a 1s interval. */
+START_TEST(test_late_within_half)
+{
+	struct sink *k = sink_new();
+
+	k->stall = 150 * MSEC;
+	add(k, url("http", srv.port, "/ok"), SEC, 200 * MSEC, NULL, 0, NULL);
+	k->want = 2;
+	ck_assert(run_until(has_ok, k, WAIT));
+	ck_assert_uint_eq(k->n, 2);
+	ck_assert_uint_eq(stats().late, 0);
+	ck_assert_uint_eq(stats().missed, 0);
+	sink_free(k);
+}
+END_TEST
+
 /* Details, schedule, removal, fetches. */
 static Suite *probe_http_suite(void)
 {
@@ -1653,6 +2005,16 @@ static Suite *probe_http_suite(void)
 	tcase_add_test(tc, test_spread);
 	tcase_add_test(tc, test_pool_small);
 	tcase_add_test(tc, test_stats);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("overload");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_lateness_table, 0, N_ELEMENTS(lateness_cases));
+	tcase_add_loop_test(tc, test_lateness_random, 0, 3);
+	tcase_add_loop_test(tc, test_overload_words, 0, N_ELEMENTS(overload_words));
+	tcase_add_loop_test(tc, test_late_unknown, 0, 2);
+	tcase_add_test(tc, test_late_within_half);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("remove");
