@@ -32,7 +32,8 @@ DEBS     := libevent-dev libcurl4-openssl-dev libyaml-dev libsystemd-dev \
 # read JSON with python3, and judge metrics through a real Prometheus.
 TOOLS    := pkg-config:pkg-config mandoc:mandoc curl:curl python3:python3 \
             prometheus:prometheus promtool:prometheus flock:util-linux \
-            pgrep:procps dbus-daemon:dbus-daemon
+            pgrep:procps dbus-daemon:dbus-daemon \
+            clang:clang clang:libclang-rt-14-dev
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -167,10 +168,12 @@ lint-man:
 check: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-san
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-man
 	@$(MAKE) --no-print-directory demo-check
 	@if [ -f tests/integration/run.sh ]; then $(MAKE) --no-print-directory integration; fi
 	@$(MAKE) --no-print-directory check-system
+	@$(MAKE) --no-print-directory bench-smoke
 
 # The config test on the shipped examples must pass.
 .PHONY: demo-check
@@ -214,11 +217,74 @@ BENCH_PROGS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: bench
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_PROGS)
+	@$(MAKE) --no-print-directory build-all $(BENCH_PROGS)
 	@sh bench/run.sh $(BUILD)
+
+# A short run of every benchmark section but the peers, so it never rots.
+.PHONY: bench-smoke
+bench-smoke: build-all $(BENCH_PROGS)
+	@BENCH_SMOKE=1 sh bench/run.sh $(BUILD)
 
 $(BENCH_PROGS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBSHELL) $(LIBRBD)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBSHELL) $(LIBRBD) $(PKG_LIBS)
+
+# The fuzz harnesses (tests/fuzz/, see its README): libFuzzer with ASan
+# and UBSan, built with clang in $(BUILD)/fuzz. "fuzz" runs each for
+# FUZZ_SECONDS and prints its executions per second and coverage;
+# "fuzz-smoke" runs each for FUZZ_SMOKE_SECONDS and also replays the seed
+# corpora through the same harnesses built with $(CC) and a plain main()
+# (tests/fuzz/driver.c), the way a crash is replayed without libFuzzer.
+# Either fails on any crash, leak or timeout. FUZZ_JOBS harnesses at once.
+FUZZ_SECONDS       ?= 180
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_JOBS          ?= 1
+FUZZ_CC            ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+# Warnings, but never fatal here: the $(CC) build is the one that gates them.
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 $(filter-out -Werror,$(WARNFLAGS)) \
+                $(FUZZ_SAN) -Ilib \
+                $(shell pkg-config --cflags yaml-0.1 jansson libcurl 2>/dev/null)
+FUZZ_LIBS     = $(shell pkg-config --libs yaml-0.1 jansson libcurl 2>/dev/null) -lm
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_PROGS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_REPLAYS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/replay/%)
+FUZZ_LIB     := $(BUILD)/fuzz/librbd.a
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/%.o)
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz: fuzz-build
+	@FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build $(FUZZ_REPLAYS)
+	@for p in $(FUZZ_REPLAYS); do \
+		$$p tests/fuzz/corpus/$${p##*/fuzz_} || exit 1; \
+	done
+	@FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SMOKE_SECONDS)
+
+# libclang-rt-14-dev is only a recommendation of clang: say so, not a link error.
+fuzz-build: deps
+	@rt=$$($(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux; \
+	ls $$rt/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || { \
+		echo "fuzz: libFuzzer is missing ($$rt); as root run:" >&2; \
+		echo "  apt-get install libclang-rt-14-dev" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZ_PROGS)
+
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
+
+.SECONDARY: $(FUZZ_SRCS:%.c=$(BUILD)/fuzz/%.o) $(FUZZ_SRCS:%.c=$(BUILD)/%.o) \
+            $(BUILD)/tests/fuzz/driver.o
+$(BUILD)/fuzz/replay/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/driver.o $(LIBRBD)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
 
 clean:
 	rm -rf $(BUILD)

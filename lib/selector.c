@@ -18,6 +18,15 @@
 #define SELECTOR_MAX	4096	/* bytes of selector text */
 #define RE_DEPTH_MAX	32	/* nested groups in a regex */
 #define RE_SIZE_MAX	10000	/* regex tree nodes, repetitions expanded */
+/* What an optional copy ('?', '*', each copy past m in "{m,n}") counts
+ * for in RE_SIZE_MAX: glibc's epsilon closures over a run of them grow
+ * with the square of its length ("a{0,9999}" takes 1.5 GB). */
+#define RE_OPTIONAL_COST 10
+/* Zero-width assertions (^ $ \b \B \< \> \` \'): a run of them costs
+ * glibc the cube of its length ("\b" 50 times takes 650 MB), and each
+ * multiplies what a run of optional parts costs, so it counts for much. */
+#define RE_ANCHORS_MAX	10
+#define RE_ANCHOR_COST	1000
 
 enum op {
 	OP_EQ,
@@ -225,8 +234,9 @@ static size_t sat_mul(size_t a, size_t b)
 }
 
 /* The length of the interval "{m}", "{m,}" or "{m,n}" at s (0 when s
- * does not start one) and how many copies of its operand glibc makes. */
-static size_t interval(const char *s, size_t *ret_copies)
+ * does not start one), its m and its n ("{m,}": m + 1, as glibc makes m
+ * copies and a starred one). */
+static size_t interval(const char *s, size_t *ret_m, size_t *ret_n)
 {
 	size_t i = 1, m = 0, n;
 
@@ -243,21 +253,36 @@ static size_t interval(const char *s, size_t *ret_copies)
 	}
 	if (s[i] != '}')
 		return 0;
-	*ret_copies = n > m ? n : m;
+	*ret_m = m;
+	*ret_n = n;
 	return i + 1;
 }
 
-/* The size of the regex tree as glibc expands it, counted per group. */
+/* a + b, or RE_SIZE_MAX + 1 when larger. */
+static size_t sat_add(size_t a, size_t b)
+{
+	return a + b > RE_SIZE_MAX ? RE_SIZE_MAX + 1 : a + b;
+}
+
+/* The size of the regex tree as glibc expands it, counted per group, and
+ * what can match the empty string. */
 struct re_size {
 	size_t sum[RE_DEPTH_MAX + 1];	/* of the group so far */
 	size_t last[RE_DEPTH_MAX + 1];	/* of its last element */
+	bool last_empty[RE_DEPTH_MAX + 1]; /* that element can match "" */
+	bool alt_empty[RE_DEPTH_MAX + 1]; /* the alternative so far can */
+	bool alt_before[RE_DEPTH_MAX + 1]; /* ... before the last element */
+	bool group_empty[RE_DEPTH_MAX + 1]; /* an earlier alternative can */
 	int depth;
+	unsigned anchors;
 	bool after_rep;			/* the last token was a repetition */
 	bool lazy;			/* ... followed by a '?' already */
 };
 
-/* Account for a repetition of the last element making copies of it. */
-static const char *re_repeat(struct re_size *z, char c, size_t copies)
+/* Account for a repetition of the last element making copies of it, of
+ * which optional ones may be left out, and none need be when empty_ok. */
+static const char *re_repeat(struct re_size *z, char c, size_t copies,
+    size_t optional, bool empty_ok)
 {
 	int d = z->depth;
 
@@ -268,45 +293,83 @@ static const char *re_repeat(struct re_size *z, char c, size_t copies)
 		z->lazy = true;
 		return NULL;
 	}
+	/* "(a?)*", "(a|)+", "(){100}": glibc's time or memory grows
+	 * exponentially with a run of these, and they match nothing that
+	 * the expression without the repetition would not. */
+	if (z->last_empty[d])
+		return "repetition of an expression that can match the empty string";
 	z->after_rep = true;
 	z->lazy = false;
 	z->sum[d] += sat_mul(z->last[d], copies - 1);
 	z->last[d] = sat_mul(z->last[d], copies);
+	z->sum[d] = sat_add(z->sum[d], sat_mul(optional, RE_OPTIONAL_COST));
+	z->last[d] = sat_add(z->last[d], sat_mul(optional, RE_OPTIONAL_COST));
+	if (empty_ok) {
+		z->last_empty[d] = true;
+		z->alt_empty[d] = z->alt_before[d];
+	}
 	return z->sum[d] > RE_SIZE_MAX ? "too large once repetitions are expanded" : NULL;
 }
 
-/* Account for an element of size n; NULL or what is wrong. */
-static const char *re_element(struct re_size *z, size_t n)
+/* Account for an element of size n that can match the empty string or
+ * not; NULL or what is wrong. */
+static const char *re_element(struct re_size *z, size_t n, bool empty)
 {
 	int d = z->depth;
 
 	z->after_rep = false;
-	z->sum[d] = z->sum[d] + n > RE_SIZE_MAX ? RE_SIZE_MAX + 1 : z->sum[d] + n;
+	z->sum[d] = sat_add(z->sum[d], n);
 	z->last[d] = n;
+	z->last_empty[d] = empty;
+	z->alt_before[d] = z->alt_empty[d];
+	z->alt_empty[d] = z->alt_empty[d] && empty;
 	return z->sum[d] > RE_SIZE_MAX ? "too large once repetitions are expanded" : NULL;
+}
+
+_Static_assert(RE_ANCHORS_MAX == 10, "the message says 10");
+
+/* Account for a zero-width assertion. */
+static const char *re_anchor(struct re_size *z)
+{
+	if (++z->anchors > RE_ANCHORS_MAX)
+		return "more than 10 anchors (^ $ \\b \\B \\< \\> \\` \\')";
+	return re_element(z, RE_ANCHOR_COST, true);
+}
+
+/* Start a group or an alternative of the group at z->depth. */
+static void re_alternative(struct re_size *z)
+{
+	int d = z->depth;
+
+	z->last[d] = 0;
+	z->last_empty[d] = false;
+	z->alt_empty[d] = z->alt_before[d] = true;
+	z->after_rep = false;
 }
 
 /* Account for the token at re[*i] and move past it. */
 static const char *re_token(struct re_size *z, const char *re, size_t n,
     size_t *i)
 {
-	size_t copies = 1, k, inner;
+	size_t m = 0, hi = 0, k, inner;
 	char c = re[*i];
+	bool empty;
 
 	if (c == '*' || c == '?' || c == '+') {
 		(*i)++;
-		return re_repeat(z, c, c == '+' ? 2 : 1);
+		return re_repeat(z, c, c == '+' ? 2 : 1, 1, c != '+');
 	}
-	if (c == '{' && (k = interval(re + *i, &copies)) > 0) {
+	if (c == '{' && (k = interval(re + *i, &m, &hi)) > 0) {
 		*i += k;
-		return re_repeat(z, c, copies);
+		return re_repeat(z, c, hi > m ? hi : m, hi > m ? hi - m : 0, m == 0);
 	}
 	if (c == '(') {
 		if (z->depth == RE_DEPTH_MAX)
 			return "nested too deeply";
 		z->depth++;
-		z->sum[z->depth] = z->last[z->depth] = 0;
-		z->after_rep = false;
+		z->sum[z->depth] = 0;
+		z->group_empty[z->depth] = false;
+		re_alternative(z);
 		(*i)++;
 		return NULL;
 	}
@@ -315,37 +378,48 @@ static const char *re_token(struct re_size *z, const char *re, size_t n,
 		 * of the "^(...)$" wrapper and lose the anchoring. */
 		if (z->depth == 0)
 			return "unmatched ')'";
-		inner = z->sum[z->depth--];
+		inner = z->sum[z->depth];
+		empty = z->group_empty[z->depth] || z->alt_empty[z->depth];
+		z->depth--;
 		(*i)++;
-		return re_element(z, inner ? inner : 1);
+		return re_element(z, inner ? inner : 1, empty);
 	}
 	if (c == '|') {
-		z->last[z->depth] = 0;
-		z->after_rep = false;
+		z->group_empty[z->depth] |= z->alt_empty[z->depth];
+		re_alternative(z);
 		(*i)++;
 		return NULL;
 	}
 	if (c == '\\' && re[*i + 1] >= '1' && re[*i + 1] <= '9')
 		return "backreferences are not supported";
+	if (c == '^' || c == '$' ||
+	    (c == '\\' && re[*i + 1] && strchr("bB<>`'", re[*i + 1]))) {
+		*i += c == '\\' ? 2 : 1;
+		return re_anchor(z);
+	}
 	if (c == '\\')
 		*i = *i + 2 < n ? *i + 2 : n;
 	else if (c == '[')
 		*i = skip_bracket(re, *i, n);
 	else
 		(*i)++;
-	return re_element(z, 1);
+	return re_element(z, 1, false);
 }
 
 /* What makes re unfit for "^(" re ")$" under glibc, or NULL: a lone ')',
  * what RE2 (PromQL's engine) refuses too (nested repetitions like "a++",
- * backreferences), and repetitions that glibc would expand into a huge
- * tree ("(a{1000}){1000}"; each '+' doubles its operand). */
+ * backreferences), repetitions that glibc would expand into a huge tree
+ * ("(a{1000}){1000}"; each '+' doubles its operand), and what takes glibc
+ * gigabytes or minutes to compile although RE2 takes it: repetitions of
+ * what can match the empty string, long runs of optional parts or of
+ * anchors (found by the fuzzer: "((){100}){099}" took 3 GB). */
 static const char *vet_regex(const char *re)
 {
 	struct re_size z = { .depth = 0 };
 	size_t i = 0, n = strlen(re);
 	const char *why = NULL;
 
+	re_alternative(&z);
 	while (i < n && !why)
 		why = re_token(&z, re, n, &i);
 	return why;

@@ -55,6 +55,8 @@ static const struct {
 	{ "x{a=~\"[0-9]{3}-[0-9]{4}|x{2,}|y{1,5}\"}", "x",
 	    "x{a=~\"[0-9]{3}-[0-9]{4}|x{2,}|y{1,5}\"}" },
 	{ "x{a=~\"(((a+)+)+)\"}", "x", "x{a=~\"(((a+)+)+)\"}" },
+	{ "x{a=~\"(a|b)*(c?d)+.{0,100}|(x|)\"}", "x",
+	    "x{a=~\"(a|b)*(c?d)+.{0,100}|(x|)\"}" },
 };
 
 START_TEST(test_good)
@@ -126,6 +128,20 @@ static const struct {
 	{ "up{a=~\"((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)\"}", 7,
 	    "invalid regular expression '((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)': "
 	    "too large once repetitions are expanded" },
+	/* What takes glibc gigabytes or hours although RE2 takes it: "(a?)*"
+	 * thirty times in a row, "a{0,9999}" (1.5 GB), "\b" fifty times
+	 * (650 MB); see also test_fuzz_found. */
+	{ "up{a=~\"(a?)*\"}", 7, "invalid regular expression '(a?)*': "
+	    "repetition of an expression that can match the empty string" },
+	{ "up{a=~\"(a|)+\"}", 7, "invalid regular expression '(a|)+': "
+	    "repetition of an expression that can match the empty string" },
+	{ "up{a=~\"(.*){2}\"}", 7, "invalid regular expression '(.*){2}': "
+	    "repetition of an expression that can match the empty string" },
+	{ "up{a=~\"a{0,9999}\"}", 7, "invalid regular expression 'a{0,9999}': "
+	    "too large once repetitions are expanded" },
+	{ "up{a=~`\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b`}", 7,
+	    "invalid regular expression '\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b': "
+	    "more than 10 anchors (^ $ \\b \\B \\< \\> \\` \\')" },
 	{ "up{a=~\"(x)\\\\1\"}", 7,
 	    "invalid regular expression '(x)\\1': backreferences are not supported" },
 	{ "up{a=~\"((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))))\"}", 7,
@@ -180,6 +196,40 @@ START_TEST(test_limits_and_null)
 	ck_assert_ptr_null(rbd_selector_name(NULL));
 	ck_assert_ptr_null(rbd_selector_str(NULL));
 	ck_assert(!rbd_selector_match(NULL, NULL, NULL));
+}
+END_TEST
+
+/* Inputs the fuzzer found (tests/data/selector/), refused at once. */
+static const struct {
+	const char *file;
+	unsigned col;
+	const char *msg;
+} found[] = {
+	{ "oom-repeated-empty-group.txt", 6, "invalid regular expression "
+	    "'((){100}){099}': repetition of an expression that can match the "
+	    "empty string" },
+};
+
+START_TEST(test_fuzz_found)
+{
+	char path[512], buf[4097], err[256];
+	struct rbd_selector *sel = NULL;
+	unsigned col = 0;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/data/selector/%s", RBD_SRCDIR,
+	    found[_i].file);
+	f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "%s", path);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	ck_assert_int_eq(rbd_selector_parse(buf, &sel, &col, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_str_eq(err, found[_i].msg);
+	ck_assert_uint_eq(col, found[_i].col);
+	ck_assert_ptr_null(sel);
 }
 END_TEST
 
@@ -270,6 +320,7 @@ static Suite *selector_suite(void)
 	tcase_add_loop_test(tc, test_good, 0, N_ELEMENTS(good));
 	tcase_add_loop_test(tc, test_bad, 0, N_ELEMENTS(bad));
 	tcase_add_test(tc, test_limits_and_null);
+	tcase_add_loop_test(tc, test_fuzz_found, 0, N_ELEMENTS(found));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("match");
 	tcase_add_loop_test(tc, test_match, 0, N_ELEMENTS(cases));
