@@ -59,6 +59,7 @@
 
 #include <event2/event.h>
 
+#include "bench.h"
 #include "clock.h"
 
 #define N_MAX		1000000
@@ -67,16 +68,6 @@
 #define LINE_KEEP	40		/* bytes of a header line looked at */
 #define HEADERS_MAX	(16 * 1024)	/* bytes of headers before giving up */
 #define BODY_MAX	(1024 * 1024)	/* announced body we are willing to read */
-/* Lateness histogram, as curl_floor's. */
-#define SUB_BITS	6
-#define SUB		(1u << SUB_BITS)
-#define HIST_BUCKETS	((40 - SUB_BITS + 1) * SUB)
-
-struct lat_hist {
-	uint64_t count, max;
-	uint32_t b[HIST_BUCKETS];
-};
-
 enum conn_state {
 	C_NONE,			/* no connection */
 	C_CONNECTING,		/* connect() in progress, request to send */
@@ -141,95 +132,6 @@ static struct floor *g_floor;
 static bool in_window(const struct floor *f, uint64_t planned)
 {
 	return f->measuring && planned >= f->m0;
-}
-
-static unsigned hist_bucket(uint64_t v)
-{
-	unsigned e;
-
-	if (v < SUB)
-		return (unsigned)v;
-	e = 63u - (unsigned)__builtin_clzll(v) - (SUB_BITS - 1);	/* >= 1 */
-	if (e > 40 - SUB_BITS)
-		return HIST_BUCKETS - 1;
-	return e * SUB + (unsigned)(v >> e) - SUB;
-}
-
-/* The middle of bucket b's values. */
-static uint64_t hist_value(unsigned b)
-{
-	unsigned e = b / SUB;
-
-	if (e == 0)
-		return b;
-	return (((uint64_t)(b % SUB + SUB)) << e) + ((1ull << e) >> 1);
-}
-
-static void hist_add(struct lat_hist *h, uint64_t v)
-{
-	h->b[hist_bucket(v)]++;
-	h->count++;
-	if (v > h->max)
-		h->max = v;
-}
-
-/* The q-quantile (0 < q <= 1) of what was added; 0 when nothing was. */
-static uint64_t hist_quantile(const struct lat_hist *h, double q)
-{
-	uint64_t rank = (uint64_t)((double)h->count * q + 0.999999), seen = 0;
-	unsigned b;
-
-	if (h->count == 0)
-		return 0;
-	if (rank < 1)
-		rank = 1;
-	for (b = 0; b < HIST_BUCKETS; b++) {
-		seen += h->b[b];
-		if (seen >= rank)
-			return hist_value(b) < h->max ? hist_value(b) : h->max;
-	}
-	return h->max;
-}
-
-static uint64_t self_cpu_usec(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru) < 0)
-		return 0;
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * RBD_USEC_PER_SEC +
-	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-/* VmRSS of this process, KiB; -1 if unknown. */
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
-/* Raise the descriptor limit to the hard limit; returns the new limit. */
-static rlim_t raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		(void)getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur;
 }
 
 /* Drop check k's connection, if any. Its event is kept for the next

@@ -45,6 +45,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "bench.h"
 #include "judge.h"
 #include "metric.h"
 #include "probe_http.h"
@@ -467,31 +468,6 @@ static uint64_t clock_usec(clockid_t id)
 	if (clock_gettime(id, &ts) < 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * USEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t self_cpu_usec(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * USEC +
-	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-/* VmRSS of this process, KiB. */
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
 }
 
 /* Run the loop for usec. */

@@ -76,6 +76,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "bench.h"
 #include "clock.h"
 
 #define ENDPOINTS_MAX	(1u << 20)	/* tracked endpoints: 5 B each */
@@ -109,16 +110,6 @@ struct target {
 	uint64_t flip_wall, flip_mono;
 	int64_t flip_ep;
 };
-
-static uint64_t self_cpu_usec(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru) < 0)
-		return 0;
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * RBD_USEC_PER_SEC +
-	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 /* Parse the decimal endpoint number that is all of s (a query string is
  * ignored). -EINVAL if s is not one, -ERANGE beyond UINT32_MAX. */
@@ -388,21 +379,6 @@ static void on_signal(evutil_socket_t sig, short kind, void *arg)
 	(void)sig;
 	(void)kind;
 	event_base_loopexit(arg, NULL);
-}
-
-/* Raise the descriptor limit to the hard limit; returns the new limit. */
-static rlim_t raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		(void)getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur;
 }
 
 /* Write "value\n" to path through path.tmp and a rename. */
