@@ -83,3 +83,55 @@ void rbd_diag_move(struct rbd_diag *dst, struct rbd_diag *src)
 	src->msgs = NULL;
 	src->n = src->cap = src->dropped = 0;
 }
+
+/* The escape sequence for byte c in out (up to 4 bytes); its length. */
+static size_t escape(unsigned char c, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c >= 0x20 && c < 0x7f && c != '\\') {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	switch (c) {
+	case '\\':
+		out[1] = '\\';
+		return 2;
+	case '\n':
+		out[1] = 'n';
+		return 2;
+	case '\r':
+		out[1] = 'r';
+		return 2;
+	case '\t':
+		out[1] = 't';
+		return 2;
+	}
+	out[1] = 'x';
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 0xf];
+	return 4;
+}
+
+/* See diag.h. */
+const char *rbd_show(const char *s, size_t len, char *buf, size_t max)
+{
+	size_t o = 0, i;
+	char e[4];
+
+	for (i = 0; i < len; i++) {
+		size_t n = escape((unsigned char)s[i], e);
+
+		if (o + n > max)
+			break;
+		memcpy(buf + o, e, n);
+		o += n;
+	}
+	if (i < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}

@@ -31,7 +31,14 @@ void rbd_diag_free(struct rbd_diag *d);
 void rbd_diag_add(struct rbd_diag *d, const char *file, unsigned line,
     unsigned col, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void rbd_diag_vadd(struct rbd_diag *d, const char *file, unsigned line,
-    unsigned col, const char *fmt, va_list ap);
+    unsigned col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+/* s (len bytes) made safe to quote in a message shown in terminals and
+ * logs: printable ASCII as it is, anything else escaped (\n, \r, \t, \\,
+ * \x1b, and non-ASCII bytes too), cut after max bytes with "...". buf
+ * holds max + 4 bytes. Returns buf. */
+const char *rbd_show(const char *s, size_t len, char *buf, size_t max);
 
 /* Number of errors seen, kept or dropped. */
 size_t rbd_diag_count(const struct rbd_diag *d);

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "diag.h"
 #include "proto.h"
 
 /* A value from the peer quoted in a message: escaped, then cut to this
@@ -110,64 +111,10 @@ static int fail(const struct perr *e, int err, const char *fmt, ...)
 	return err;
 }
 
-/* The escape sequence for byte c in out (up to 4 bytes); its length. */
-static size_t escape(unsigned char c, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (c >= 0x20 && c < 0x7f && c != '\\') {
-		out[0] = (char)c;
-		return 1;
-	}
-	out[0] = '\\';
-	switch (c) {
-	case '\\':
-		out[1] = '\\';
-		return 2;
-	case '\n':
-		out[1] = 'n';
-		return 2;
-	case '\r':
-		out[1] = 'r';
-		return 2;
-	case '\t':
-		out[1] = 't';
-		return 2;
-	}
-	out[1] = 'x';
-	out[2] = hex[c >> 4];
-	out[3] = hex[c & 0xf];
-	return 4;
-}
-
-/* s (len bytes) for a message: printable ASCII as it is, anything else
- * escaped (\n, \\, \x1b, and non-ASCII bytes too), cut after max bytes
- * with "...". buf holds max + 4 bytes. Returns buf. */
-static const char *show(const char *s, size_t len, char *buf, size_t max)
-{
-	size_t o = 0, i;
-	char e[4];
-
-	for (i = 0; i < len; i++) {
-		size_t n = escape((unsigned char)s[i], e);
-
-		if (o + n > max)
-			break;
-		memcpy(buf + o, e, n);
-		o += n;
-	}
-	if (i < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 /* A JSON string's value for a message. */
 static const char *show_str(const json_t *v, char *buf)
 {
-	return show(json_string_value(v), json_string_length(v), buf, SHOW_MAX);
+	return rbd_show(json_string_value(v), json_string_length(v), buf, SHOW_MAX);
 }
 
 /* "an object", "a string", ... for "must be X, got Y". */
@@ -247,7 +194,7 @@ static int check_meta(const struct perr *e, const json_t *v)
 		if (!meta_key_ok(k))
 			return fail(e, -EINVAL, "invalid meta key '%s': must be"
 			    " 1 to %d characters of A-Z a-z 0-9 . _ -",
-			    show(k, strlen(k), buf, SHOW_MAX), META_KEY_MAX);
+			    rbd_show(k, strlen(k), buf, SHOW_MAX), META_KEY_MAX);
 		if (!json_is_string(x))
 			return fail(e, -EPROTO, "meta values must be strings"
 			    " ('%s' is %s)", k, type_str(x));
@@ -437,7 +384,7 @@ static int check_fields(const struct perr *e, const json_t *root,
 			continue;
 		if (f == _F_MAX || !(cmds[cmd].allowed & (1u << f)))
 			return fail(e, -EPROTO, "unknown field '%s' for %s",
-			    show(k, strlen(k), buf, SHOW_MAX), cmds[cmd].name);
+			    rbd_show(k, strlen(k), buf, SHOW_MAX), cmds[cmd].name);
 	}
 	return 0;
 }
@@ -512,7 +459,7 @@ int rbd_request_parse(const char *line, size_t len, struct rbd_request *ret,
 		    " \\u0000");
 	if (!root)
 		return fail(&e, -EPROTO, "not JSON: %s",
-		    show(jerr.text, strlen(jerr.text), buf, SHOW_JSON_MAX));
+		    rbd_show(jerr.text, strlen(jerr.text), buf, SHOW_JSON_MAX));
 	err = from_json(&e, root, &r);
 	json_decref(root);
 	if (err < 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "selector.h"
 
 #define MATCHERS_MAX	RBD_PROM_LABELS_MAX
@@ -56,6 +57,9 @@ struct rbd_selector {
 	struct matcher m[MATCHERS_MAX];
 	size_t n;
 };
+
+/* A regular expression quoted in an error: escaped, cut to this many bytes. */
+#define REGEX_SHOW_MAX 64
 
 /* The parse in progress. */
 struct sp {
@@ -430,11 +434,14 @@ static int compile(struct sp *sp, const char *at, struct matcher *m)
 {
 	const char *why = vet_regex(m->value);
 	size_t n = strlen(m->value);
-	char *full, msg[128];
+	char *full, msg[128], shown[REGEX_SHOW_MAX + 4];
 	int r;
 
+	/* The value is unescaped: it may hold a newline or an escape
+	 * sequence for the terminal that shows the error. */
+	rbd_show(m->value, n, shown, REGEX_SHOW_MAX);
 	if (why)
-		return fail(sp, at, "invalid regular expression '%s': %s", m->value, why);
+		return fail(sp, at, "invalid regular expression '%s': %s", shown, why);
 	if (!(full = malloc(n + 5)))
 		return -ENOMEM;
 	snprintf(full, n + 5, "^(%s)$", m->value);
@@ -444,7 +451,7 @@ static int compile(struct sp *sp, const char *at, struct matcher *m)
 		return -ENOMEM;
 	if (r != 0) {
 		regerror(r, &m->re, msg, sizeof(msg));
-		return fail(sp, at, "invalid regular expression '%s': %s", m->value, msg);
+		return fail(sp, at, "invalid regular expression '%s': %s", shown, msg);
 	}
 	m->compiled = true;
 	return 0;

@@ -140,13 +140,18 @@ static const struct {
 	{ "up{a=~\"a{0,9999}\"}", 7, "invalid regular expression 'a{0,9999}': "
 	    "too large once repetitions are expanded" },
 	{ "up{a=~`\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b`}", 7,
-	    "invalid regular expression '\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b\\b': "
+	    "invalid regular expression "
+	    "'\\\\b\\\\b\\\\b\\\\b\\\\b\\\\b\\\\b\\\\b\\\\b\\\\b\\\\b': "
 	    "more than 10 anchors (^ $ \\b \\B \\< \\> \\` \\')" },
 	{ "up{a=~\"(x)\\\\1\"}", 7,
-	    "invalid regular expression '(x)\\1': backreferences are not supported" },
+	    "invalid regular expression '(x)\\\\1': backreferences are not supported" },
 	{ "up{a=~\"((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))))\"}", 7,
-	    "invalid regular expression '((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))))': "
+	    "invalid regular expression '((((((((((((((((((((((((((((((((((x)))))))))))))))))))))))))))))...': "
 	    "nested too deeply" },
+	/* A regular expression is quoted escaped: no raw control character
+	 * reaches the terminal that shows the error. */
+	{ "up{a=~`\n\x1b[2J(`}", 7,
+	    "invalid regular expression '\\n\\x1b[2J(': Unmatched [, [^, [:, [., or [=" },
 };
 
 START_TEST(test_bad)
