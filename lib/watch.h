@@ -197,6 +197,7 @@ enum rbd_state {
 	RBD_STATE_ROLLING_BACK,
 	RBD_STATE_VERIFYING,
 	RBD_STATE_HELD,
+	RBD_STATE_REMEDYING,	/* Remedies: trying one before a rollback */
 	_RBD_STATE_MAX,
 };
 const char *rbd_state_str(enum rbd_state s);		/* "idle", ... */
@@ -243,6 +244,8 @@ enum rbd_event_type {
 	RBD_EV_GUARD_SAMPLE,	/* check (index into policy->guards), result, detail */
 	RBD_EV_PAUSE,		/* actor, text (reason; may be NULL), duration */
 	RBD_EV_RESUME,		/* actor; NULL: the pause timer */
+	RBD_EV_REMEDY_DONE,	/* Remedies: deploy_id (the RUN_REMEDY's),
+				 * deploy (its result), detail */
 	_RBD_EV_MAX,
 };
 const char *rbd_event_type_str(enum rbd_event_type t);
@@ -288,6 +291,10 @@ enum rbd_action_type {
 	RBD_ACT_RUN_MIGRATION,	/* the policy's migrate_down: version (target),
 				 * from_version, from_schema, to_schema,
 				 * deploy_id, reason */
+	RBD_ACT_RUN_REMEDY,	/* Remedies: remedy (index into
+				 * policy->remedies), version (live),
+				 * from_version (the newest known-good other
+				 * release, "" none), deploy_id, reason */
 	_RBD_ACT_MAX,
 };
 const char *rbd_action_type_str(enum rbd_action_type t);
@@ -304,6 +311,8 @@ struct rbd_action {
 	 * Usually the step's reason; a superseded release's NOTIFY says what
 	 * superseded it, and a resumed RUN_DEPLOY carries w->reason. */
 	char reason[RBD_REASON_MAX];
+	/* Remedies */
+	size_t remedy;			/* RUN_REMEDY */
 };
 
 /* A release status change to store with the record. */
@@ -389,6 +398,16 @@ struct rbd_watch {
 	unsigned *guard_fails;
 	uint64_t *guard_since_wall;
 	char (*guard_detail)[RBD_DETAIL_MAX];
+	/* Remedies (state remedying): the remedy being tried (index into
+	 * policy->remedies), whether its action succeeded and its settle
+	 * period runs since remedy_at (not stored: a restart runs the remedy
+	 * again), the start of the watch window it interrupted, to resume it,
+	 * and the degradation that started the remedies. */
+	size_t remedy;
+	bool remedy_settling;
+	uint64_t remedy_at;
+	uint64_t remedy_watch_since;
+	char remedy_why[RBD_REASON_MAX];
 };
 
 /* A new idle watch with no release, sized for policy's checks and guards.
@@ -463,6 +482,11 @@ int rbd_watch_choose_target(const struct rbd_watch *w,
 
 /* Whether w is paused at time now: paused, and pause_until not yet come. */
 bool rbd_watch_paused(const struct rbd_watch *w, uint64_t now);
+
+/* Remedies: when the settle period of the remedy being tried ends (engine
+ * clock), or 0 when w is not settling one. */
+uint64_t rbd_watch_settle_end(const struct rbd_watch *w,
+    const struct rbd_policy *policy);
 
 /* Automatic rollbacks in the loop breaker's period ending at now (for
  * status: "1 of 3 in the last 1h"). */
