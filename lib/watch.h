@@ -19,6 +19,8 @@
  *                     watching(R) -> rolling_back(R->K)        degraded
  *          rolling_back -> verifying(K) -> idle(K)             restored
  *          rolling_back -> held, verifying -> held             failed
+ *          watching(R) -> remedying(R) -> watching(R)          remedied
+ *          remedying(R) -> rolling_back(R->K) or held          not remedied
  *
  * Time rules (all intervals half-open):
  *   - a window starts at the state's entry time S;
@@ -79,6 +81,58 @@
  *      max_automatic 0: "automatic rollbacks are off for checkout
  *      (rollback.max_automatic 0); not rolling back ...". A max_automatic
  *      above RBD_WATCH_AUTO_MAX counts as RBD_WATCH_AUTO_MAX.
+ *   2a. remedies (policy->remedies, in order), unless an operator marked
+ *      the release bad (a person judged it: straight on to 3), or dry-run
+ *      or a pause is in force (then 4 names them: "dry-run: would have
+ *      tried remedies flag-off, restart, then rolled back ..."): the next
+ *      remedy is tried instead of a rollback, state remedying, event
+ *      "remedying" ("healthz: ...; trying remedy flag-off (1 of 2) before
+ *      a rollback of checkout v2.4.2"), RBD_ACT_RUN_REMEDY with a new
+ *      deploy_id. The release is not marked bad and its waiter keeps
+ *      waiting. A remedy counts in auto_times like a rollback. Rules 1
+ *      and 2 apply again before every remedy after the first and before
+ *      the rollback after the last, and the reason then says how the
+ *      last remedy went: "healthz: ...; remedy flag-off (1 of 2) failed:
+ *      exited with status 1" or "... did not fix it: healthz: ...".
+ *      Remedying, in detail:
+ *        - while the remedy's action runs, samples are not judged and no
+ *          timer is armed (the action's timeout is the shell's);
+ *          REMEDY_DONE with the current deploy_id ends it (any other is
+ *          stale): a failure (non-zero exit, HTTP non-2xx, timeout) moves
+ *          on to the next remedy at once; success starts the settle
+ *          period (the remedy's settle) at that time, every check's
+ *          counters at zero, event "remedy-ran", the timer armed for its
+ *          end;
+ *        - in the settle period samples are judged as in a window (no
+ *          warm-up): a completed fail_after run means the remedy did not
+ *          fix it: the next one at once; inconclusive_after unknown
+ *          samples hold, as in watching; a sample at or after the end is
+ *          too late and the period is judged first;
+ *        - at the end of the settle period the release has recovered
+ *          when every check had at least one judged OK sample in it and
+ *          its latest judged sample was OK (no failing or unknown run
+ *          open): event "remedied" ("remedy flag-off (1 of 2) fixed
+ *          checkout v2.4.2: every check recovered within its settle
+ *          period (30s) after healthz: ...; watching v2.4.2 for the rest
+ *          of its window"), back to watching R with the window it had
+ *          (since is the watch's start again, so the window's end is
+ *          where it was, and a window already past promotes R at the
+ *          timer that follows at once, per the normal rules); the settle
+ *          period's tallies count in that window. Otherwise the next
+ *          remedy ("did not fix it: healthz had no healthy sample during
+ *          the settle period");
+ *        - after the last remedy, rules 3 to 5 as without remedies: the
+ *          release marked bad, the rollback (or held);
+ *        - an operator's ROLLBACK, MARK_BAD of R (straight to 3) and
+ *          MARK_GOOD of R (promoted) act as in watching; a DEPLOYED
+ *          supersedes R as in watching; a PAUSE lets the remedy under way
+ *          finish, and the next one does not run (rule 4);
+ *        - a remedy a reload took away (its index past the policy's
+ *          remedies) counts as failed ("it is no longer in the policy").
+ *      After a restart (rbd_watch_resume) the remedy is run again from
+ *      its action, with a fresh deploy_id, and its settle period starts
+ *      afresh: remedies must be idempotent, like deploy commands
+ *      ("turn flag X off"). Whether it was settling is not stored.
  *   3. the target (rbd_watch_choose_target): the newest known-good
  *      release, not live and not bad, that runs against the database's
  *      schema as the bad release left it (see there); a down-migration
@@ -143,7 +197,8 @@
  * code deploy still follows a down-migration, and rbd_watch_resume still
  * re-runs it); a release held while paused stays held when it ends.
  *
- * An operator's ROLLBACK is a person's decision: guards, the loop breaker,
+ * An operator's ROLLBACK is a person's decision (also while remedying:
+ * the remedy's result is then stale): guards, the loop breaker,
  * dry-run and pauses do not stop it, and it does not count for the loop
  * breaker. Without a version its target is rbd_watch_choose_target's
  * (refused, -ENOENT, with that function's reason, when there is none,

@@ -1436,6 +1436,14 @@ START_TEST(test_config_shipped)
 	ck_assert_uint_eq(p->n_guards, 1);
 	ck_assert_int_eq(p->guards[0].type, RBD_CHECK_HTTP);
 	ck_assert_int_eq(rbd_policy_find_guard(p, "db-proxy"), 0);
+	/* Remedies */
+	ck_assert_uint_eq(p->n_remedies, 2);
+	ck_assert_int_eq(p->remedies[0].type, RBD_REMEDY_COMMAND);
+	ck_assert_str_eq(p->remedies[0].argv[3], "off");
+	ck_assert_uint_eq(p->remedies[0].settle_usec, MIN);
+	ck_assert_int_eq(p->remedies[1].type, RBD_REMEDY_HTTP);
+	ck_assert_str_eq(p->remedies[1].http.method, "PUT");
+	ck_assert_uint_eq(p->remedies[1].http.n_headers, 1);
 	/* a configuration released like code: its version a commit id */
 	p = rbd_config_find(c, "checkout-config");
 	ck_assert_ptr_nonnull(p);
