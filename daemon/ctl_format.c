@@ -366,6 +366,28 @@ static void print_migrating(FILE *out, const json_t *svc)
 	rbd_ctl_puts(out, str(svc, "target"));
 }
 
+/* Remedies: "remedying: trying flag-off (1 of 2), settling until
+ * 10:42:07 (in 25s)", or "..., its action running". */
+static void print_remedy(FILE *out, const json_t *r, uint64_t now)
+{
+	uint64_t until = usec_of(r, "settle_until");
+	char t[32], d[RBD_DURATION_STR_MAX];
+
+	fputs("remedying: trying ", out);
+	rbd_ctl_puts(out, str(r, "name"));
+	fprintf(out, " (%lld of %lld), ",
+	    (long long)json_integer_value(json_object_get(r, "index")),
+	    (long long)json_integer_value(json_object_get(r, "of")));
+	if (!json_is_true(json_object_get(r, "settling")))
+		fputs("its action running", out);
+	else if (until >= now + RBD_USEC_PER_SEC)
+		fprintf(out, "settling until %s (in %s)", day_time(until, now, t,
+		    sizeof(t)), secs_left(until - now, d, sizeof(d)));
+	else
+		fprintf(out, "settling until %s (ending now)", day_time(until,
+		    now, t, sizeof(t)));
+}
+
 /* "schema 43 (irreversible migration from 42)": the database's schema as
  * the live release left it. False when it is not known. */
 static bool print_schema(FILE *out, const json_t *svc)
@@ -460,7 +482,8 @@ static bool notable(const json_t *svc)
 	size_t i;
 
 	if (dry_run(svc) || json_is_object(json_object_get(svc, "paused")) ||
-	    json_is_true(json_object_get(svc, "migrating")))
+	    json_is_true(json_object_get(svc, "migrating")) ||
+	    json_is_object(json_object_get(svc, "remedy")))
 		return true;
 	json_array_foreach(guards, i, g)
 		if (json_is_true(json_object_get(g, "failing")))
@@ -492,6 +515,11 @@ static void print_notes(FILE *out, const json_t *svc, uint64_t now,
 	if (json_is_true(json_object_get(svc, "migrating"))) {
 		note(out, prefix, blank);
 		print_migrating(out, svc);
+		fputc('\n', out);
+	}
+	if (json_is_object(json_object_get(svc, "remedy"))) {
+		note(out, prefix, blank);
+		print_remedy(out, json_object_get(svc, "remedy"), now);
 		fputc('\n', out);
 	}
 	if (all && json_is_integer(json_object_get(svc, "schema"))) {
@@ -624,6 +652,9 @@ static const struct {
 	{ "resumed", "resumed" },
 	{ "migrated-down", "schema migrated down" },
 	{ "migration-failed", "migrate_down failed" },
+	{ "remedying", "trying a remedy" },
+	{ "remedy-ran", "remedy ran, settling" },
+	{ "remedied", "remedied: no rollback" },
 };
 
 /* How history names an event. */

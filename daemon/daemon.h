@@ -26,6 +26,8 @@ struct rbd_control;
 struct rbd_job;
 struct rbd_probe;
 struct rbd_prober;
+struct rbd_remedy_http_client;
+struct rbd_remedy_job;
 struct rbd_runner;
 struct rbd_store;
 struct rbd_unit_reader;
@@ -44,6 +46,8 @@ struct rbd_daemon {
 	size_t n_svcs;
 	struct event *heartbeat;	/* armed only while a window runs */
 	bool stopping;			/* SIGTERM: no new work */
+	/* Remedies */
+	struct rbd_remedy_http_client *remedy_http;	/* HTTP remedies */
 };
 
 /* One check (or guard) of a service: its probe, what metric checks
@@ -91,6 +95,8 @@ struct rbd_svc {
 	bool broken;				/* its state could not be recorded */
 	bool orphan;				/* policy removed; freed when the deploy ends */
 	uint64_t baseline_end;			/* monotonic: the last deploy from idle */
+	/* Remedies */
+	struct rbd_remedy_job *remedy_job;	/* its action in flight, or NULL */
 };
 
 /* Monotonic time for the engine, usec. See daemon.c for the offset. */

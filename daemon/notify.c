@@ -58,6 +58,9 @@ static void svc_words(const struct rbd_svc *s, char *buf, size_t len)
 		snprintf(buf, len, "%s: held%s%s, a person must decide", s->name,
 		    *w->live ? " at " : "", w->live);
 		break;
+	case RBD_STATE_REMEDYING:
+		snprintf(buf, len, "%s: trying a remedy on %s", s->name, w->live);
+		break;
 	default:
 		break;
 	}

@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "policy.h"
 #include "probe_http.h"
+#include "remedy_http.h"
 #include "runner.h"
 #include "runner_unit.h"
 #include "store.h"
@@ -260,7 +261,8 @@ static bool watching_any(const struct rbd_daemon *d)
 	for (size_t i = 0; i < d->n_svcs; i++) {
 		enum rbd_state st = d->svcs[i]->w->state;
 
-		if (st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING)
+		if (st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING ||
+		    st == RBD_STATE_REMEDYING)	/* Remedies: probing too */
 			return true;
 	}
 	return false;
@@ -449,7 +451,8 @@ static int daemon_start(struct rbd_daemon *d)
 	d->base = event_base_new();
 	d->prober = d->base ? rbd_prober_new(d->base) : NULL;
 	d->runner = d->base ? rbd_runner_new(d->base) : NULL;
-	if (!d->prober || !d->runner) {
+	d->remedy_http = d->base ? rbd_remedy_http_new(d->base) : NULL;
+	if (!d->prober || !d->runner || !d->remedy_http) {
 		rbd_log(LOG_ERR, "cannot set up the event loop");
 		return EX_OSERR;
 	}
@@ -491,6 +494,7 @@ static void daemon_stop(struct rbd_daemon *d)
 		event_free(d->heartbeat);
 	d->heartbeat = NULL;
 	rbd_runner_free(d->runner);
+	rbd_remedy_http_free(d->remedy_http);
 	/* After everything that listens to it or holds its calls. */
 	rbd_bus_free(d->bus);
 	rbd_prober_free(d->prober);

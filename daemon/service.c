@@ -15,6 +15,7 @@
 #include "log.h"
 #include "notify.h"
 #include "probe_http.h"
+#include "remedy_http.h"
 #include "runner.h"
 #include "store.h"
 #include "template.h"
@@ -132,6 +133,9 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 #define MSGID_PAUSED		"b2a9e30447af423481225cd0cc5e35d7"
 #define MSGID_RESUMED		"5bf83c6adb15415abaded53d83520a99"
 #define MSGID_MIGRATED_DOWN	"34408189e98b4931b3edf22637e1abb1"
+#define MSGID_REMEDYING		"5d374f4173184174ae146a00a603749a"
+#define MSGID_REMEDY_RAN	"afa3d0c8ad4f492aa18d9aca7691c3ab"
+#define MSGID_REMEDIED		"5d1f3c3029464ad8be753b305245dfad"
 #define MSGID_OTHER		"5ecfee27d46d404fa129a48bb3644e79"
 
 /* The MESSAGE_ID of step. Every entry into rolling_back is "rollback
@@ -156,6 +160,9 @@ static const char *step_message_id(const struct rbd_step *step)
 		{ "paused", MSGID_PAUSED },
 		{ "resumed", MSGID_RESUMED },
 		{ "migrated-down", MSGID_MIGRATED_DOWN },
+		{ "remedying", MSGID_REMEDYING },
+		{ "remedy-ran", MSGID_REMEDY_RAN },
+		{ "remedied", MSGID_REMEDIED },
 	};
 
 	if (step->to == RBD_STATE_ROLLING_BACK && step->from != step->to)
@@ -188,7 +195,8 @@ static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
 	};
 	int prio = LOG_NOTICE;
 
-	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK)
+	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK ||
+	    step->to == RBD_STATE_REMEDYING)
 		prio = LOG_WARNING;
 	if (step->from == step->to && strcmp(old_live, w->live) == 0) {
 		rbd_log_event(LOG_NOTICE, &f, "%s: %s (%s)", svc_name(s),
@@ -508,6 +516,177 @@ static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
 	event_base_once(s->d->base, -1, EV_TIMEOUT, deferred_done_cb, dd, &now_tv);
 }
 
+/* ---- Remedies: running a remedy's action ---- */
+
+/* A remedy's action in flight: a command through the runner, or a
+ * request through the remedy HTTP client. svc is NULL once the service
+ * let go of it (freed, or a newer remedy started): its result is then
+ * only logged. */
+struct rbd_remedy_job {
+	struct rbd_svc *svc;
+	uint64_t id;			/* the RUN_REMEDY's deploy_id */
+	struct rbd_remedy_req *req;	/* HTTP: in flight, or NULL */
+	char name[RBD_SERVICE_MAX + 1];	/* the remedy's */
+	char service[RBD_SERVICE_MAX + 1];
+};
+
+/* Let go of the remedy action of s, if any: a request is abandoned, a
+ * command runs on and its result is only logged. */
+static void remedy_detach(struct rbd_svc *s)
+{
+	struct rbd_remedy_job *j = s->remedy_job;
+
+	if (!j)
+		return;
+	s->remedy_job = NULL;
+	if (j->req) {
+		rbd_remedy_http_cancel(j->req);
+		free(j);
+		return;
+	}
+	j->svc = NULL;
+}
+
+/* A remedy's action ended: log it and tell the engine. */
+static void remedy_finish(struct rbd_remedy_job *j,
+    enum rbd_deploy_result result, const char *detail)
+{
+	struct rbd_svc *s = j->svc;
+	struct rbd_event ev = {
+		.type = RBD_EV_REMEDY_DONE, .deploy_id = j->id,
+		.deploy = result, .detail = detail,
+	};
+	char err[ERRBUF_MAX];
+
+	rbd_log(result == RBD_DEPLOY_OK ? LOG_INFO : LOG_WARNING,
+	    "%s: remedy %s: %s%s", j->service, j->name, detail,
+	    s ? "" : " (no longer awaited)");
+	if (s && s->remedy_job == j)
+		s->remedy_job = NULL;
+	free(j);
+	if (!s || s->d->stopping)
+		return;
+	if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) < 0)
+		rbd_log(LOG_ERR, "%s: remedy result not taken into account: %s",
+		    svc_name(s), err);
+}
+
+/* A remedy command ended; its output goes to the log, its last line into
+ * the detail of a failure. */
+static void on_remedy_command_done(void *arg, const struct rbd_run_result *res)
+{
+	struct rbd_remedy_job *j = arg;
+	char detail[RBD_DETAIL_MAX];
+	const char *d = res->detail;
+
+	for (const char *p = res->output; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (n > 0) {
+			rbd_log(LOG_INFO, "%s: remedy %s output: %.*s",
+			    j->service, j->name, n, p);
+			if (res->result != RBD_DEPLOY_OK) {
+				snprintf(detail, sizeof(detail), "%s; last "
+				    "output: %.*s", res->detail, n, p);
+				d = detail;
+			}
+		}
+		p += n + (nl ? 1 : 0);
+	}
+	remedy_finish(j, res->result, d);
+}
+
+/* A remedy request ended. */
+static void on_remedy_http_done(void *arg, enum rbd_deploy_result result,
+    const char *detail)
+{
+	struct rbd_remedy_job *j = arg;
+
+	j->req = NULL;
+	remedy_finish(j, result, detail);
+}
+
+/* A remedy that could not even start: reported from the loop, not from
+ * inside the step that asked for it. */
+struct remedy_deferred {
+	struct rbd_remedy_job *job;
+	char detail[RBD_DETAIL_MAX];
+};
+
+static void remedy_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remedy_deferred *rd = arg;
+
+	(void)fd;
+	(void)what;
+	remedy_finish(rd->job, RBD_DEPLOY_FAILED, rd->detail);
+	free(rd);
+}
+
+/* Run the action of the remedy of a (RUN_REMEDY): its command with
+ * deploy.command's placeholders and environment, or its request. */
+static void remedy_start(struct rbd_svc *s, const struct rbd_action *a)
+{
+	const struct rbd_remedy *rm = a->remedy < s->policy->n_remedies ?
+	    &s->policy->remedies[a->remedy] : NULL;
+	const struct rbd_template_vars vars = {
+		.service = svc_name(s), .version = a->version,
+		.from_version = a->from_version,
+	};
+	static const struct timeval now_tv = { 0, 0 };
+	struct rbd_remedy_job *j = calloc(1, sizeof(*j));
+	struct remedy_deferred *rd;
+	char **argv = NULL, **env = NULL;
+	int r = -ENOENT;
+
+	remedy_detach(s);
+	if (!j) {
+		rbd_log(LOG_CRIT, "%s: out of memory starting a remedy",
+		    svc_name(s));
+		return;
+	}
+	j->svc = s;
+	j->id = a->deploy_id;
+	snprintf(j->service, sizeof(j->service), "%s", svc_name(s));
+	snprintf(j->name, sizeof(j->name), "%s", rm ? rm->name : "(removed)");
+	s->remedy_job = j;
+	if (rm && rm->type == RBD_REMEDY_COMMAND) {
+		rbd_log(LOG_NOTICE, "%s: trying remedy %s (command) on %s",
+		    svc_name(s), rm->name, a->version);
+		env = deploy_env(s, a, NULL, NULL);
+		r = !env ? -ENOMEM : rbd_argv_expand(rm->argv, &vars, &argv);
+		if (r >= 0)
+			r = rbd_runner_start_labelled(s->d->runner, svc_name(s),
+			    argv, env, rm->timeout_usec, on_remedy_command_done,
+			    j, NULL);
+	} else if (rm) {
+		rbd_log(LOG_NOTICE, "%s: trying remedy %s (%s %s) on %s",
+		    svc_name(s), rm->name, rm->http.method, rm->http.url,
+		    a->version);
+		r = rbd_remedy_http_start(s->d->remedy_http, &rm->http,
+		    rm->timeout_usec, on_remedy_http_done, j, &j->req);
+	}
+	rbd_argv_free(argv);
+	rbd_argv_free(env);
+	if (r >= 0)
+		return;
+	rd = calloc(1, sizeof(*rd));
+	if (!rd) {
+		rbd_log(LOG_CRIT, "%s: out of memory starting a remedy",
+		    svc_name(s));
+		s->remedy_job = NULL;
+		free(j);
+		return;
+	}
+	rd->job = j;
+	snprintf(rd->detail, sizeof(rd->detail), "could not be started: %s",
+	    r == -ENOENT ? "the remedy is no longer in the policy" :
+	    strerror(-r));
+	event_base_once(s->d->base, -1, EV_TIMEOUT, remedy_deferred_cb, rd,
+	    &now_tv);
+}
+
 /* ---- actions ---- */
 
 /* The service's one timer fired. */
@@ -598,6 +777,10 @@ static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
 			break;
 		case RBD_ACT_NOTIFY:
 			notify(s, a);
+			break;
+		case RBD_ACT_RUN_REMEDY:
+			if (!s->d->stopping)
+				remedy_start(s, a);
 			break;
 		default:
 			break;
@@ -715,6 +898,9 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 	checks_free(old_checks, old_n);
 	checks_free(old_guards, old_ng);
 	probes_start(s, true);
+	/* Remedies: the remedy in flight goes on; only the probes are new. */
+	if (s->w->state == RBD_STATE_REMEDYING && !s->d->stopping)
+		probes_start(s, false);
 	if (probing) {
 		/* The same watch, with the new checks and window: in these two
 		 * states resume only starts probes and re-arms the timer. */
@@ -731,6 +917,7 @@ void svc_free(struct rbd_svc *s)
 		return;
 	checks_free(s->checks, s->n_checks);
 	checks_free(s->guards, s->n_guards);
+	remedy_detach(s);
 	waiters_finish(s, NULL, NULL);
 	if (s->timer)
 		event_free(s->timer);
@@ -810,6 +997,25 @@ json_t *svc_pause_json(const struct rbd_svc *s, uint64_t now_mono)
 	    json_integer((json_int_t)w->pause_until_wall) : json_null());
 }
 
+/* Remedies: the remedy being tried, for status ("remedying: trying
+ * flag-off (1 of 2), settling until 10:42:07"), or JSON null. */
+static json_t *remedy_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	const struct rbd_watch *w = s->w;
+	const struct rbd_policy *p = s->policy;
+	uint64_t end = rbd_watch_settle_end(w, p);
+
+	if (w->state != RBD_STATE_REMEDYING)
+		return json_null();
+	return json_pack("{s:s, s:I, s:I, s:b, s:o, s:s}",
+	    "name", w->remedy < p->n_remedies ? p->remedies[w->remedy].name :
+	    "(removed)", "index", (json_int_t)w->remedy + 1,
+	    "of", (json_int_t)p->n_remedies, "settling", w->remedy_settling,
+	    "settle_until", end ? json_integer(wall_of(end, now_mono,
+	    now_wall)) : json_null(), "why", w->remedy_why);
+}
+
 /* A schema version, or JSON null. */
 static json_t *schema_json(int64_t v)
 {
@@ -875,6 +1081,7 @@ json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
 	    w->state == RBD_STATE_ROLLING_BACK));
 	json_object_set_new(o, "target_schema", w->migrating ?
 	    schema_json(w->target_schema) : json_null());
+	json_object_set_new(o, "remedy", remedy_json(s, now_mono, now_wall));
 	json_object_set_new(o, "automatic_rollbacks", json_pack("{s:I, s:I, s:I}",
 	    "count", (json_int_t)rbd_watch_auto_count(w, p, now_mono),
 	    "max", (json_int_t)p->max_automatic,

@@ -146,6 +146,15 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (service, pos)"
 	") STRICT;"
 	"PRAGMA user_version = 3;",
+	/* 3 -> 4: remedies. A snapshot in state remedying keeps the remedy
+	 * being tried (its index in the policy's remedies), when the watch
+	 * window it interrupted began (wall clock; NULL when not remedying)
+	 * and the degradation that started the remedies. */
+	"ALTER TABLE snapshots ADD COLUMN remedy INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (remedy >= 0);"
+	"ALTER TABLE snapshots ADD COLUMN remedy_watch_since INTEGER;"
+	"ALTER TABLE snapshots ADD COLUMN remedy_why TEXT NOT NULL DEFAULT '';"
+	"PRAGMA user_version = 4;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == RBD_STORE_SCHEMA,
     "one migration per schema version: raise RBD_STORE_SCHEMA with it");
@@ -881,6 +890,7 @@ static int put_snapshot(struct rbd_store *s, const char *service,
     const struct rbd_watch *w, uint64_t now_mono, uint64_t now_wall,
     char *errbuf, size_t errlen)
 {
+	bool remedying = w->state == RBD_STATE_REMEDYING;
 	const struct bind v[] = {
 		B_STR(service), B_STR(rbd_state_str(w->state)),
 		B_INT(wall_i64(since_to_wall(w->since, now_mono, now_wall))),
@@ -894,14 +904,20 @@ static int put_snapshot(struct rbd_store *s, const char *service,
 		pause_until_bind(w, now_mono, now_wall),
 		w->paused ? B_ARR(w->pause_reason) : B_STR(""),
 		w->paused ? B_ARR(w->paused_by) : B_STR(""),
+		/* Remedies */
+		B_INT(remedying ? (sqlite3_int64)w->remedy : 0),
+		remedying ? B_INT(wall_i64(since_to_wall(w->remedy_watch_since,
+		    now_mono, now_wall))) : B_NULL,
+		remedying ? B_ARR(w->remedy_why) : B_STR(""),
 	};
 	int r = store_exec(s,
 	    "INSERT INTO snapshots (service, state, since_at, live, target,"
 	    " from_release, reason, deploy_id, next_deploy_id, updated_at,"
 	    " schema, schema_before, migration, migrating, target_schema,"
-	    " paused, pause_until, pause_reason, paused_by)"
+	    " paused, pause_until, pause_reason, paused_by,"
+	    " remedy, remedy_watch_since, remedy_why)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16, ?17, ?18, ?19)"
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
 	    " ON CONFLICT (service) DO UPDATE SET"
 	    " state = excluded.state, since_at = excluded.since_at,"
 	    " live = excluded.live, target = excluded.target,"
@@ -914,7 +930,10 @@ static int put_snapshot(struct rbd_store *s, const char *service,
 	    " target_schema = excluded.target_schema,"
 	    " paused = excluded.paused, pause_until = excluded.pause_until,"
 	    " pause_reason = excluded.pause_reason,"
-	    " paused_by = excluded.paused_by",
+	    " paused_by = excluded.paused_by,"
+	    " remedy = excluded.remedy,"
+	    " remedy_watch_since = excluded.remedy_watch_since,"
+	    " remedy_why = excluded.remedy_why",
 	    v, ARRAY_SIZE(v), errbuf, errlen);
 
 	if (r >= 0)
@@ -1161,6 +1180,33 @@ static int load_pause(struct rbd_store *s, const char *service,
 	return 0;
 }
 
+/* Remedies: the remedy columns of a snapshot row (19 to 21), read only in
+ * state remedying. Whether its settle period had begun is not stored: a
+ * resumed remedy runs again (rbd_watch_resume). */
+static int load_remedy(struct rbd_store *s, const char *service,
+    sqlite3_stmt *st, struct rbd_watch *w, uint64_t now_mono,
+    uint64_t now_wall, char *errbuf, size_t errlen)
+{
+	uint64_t remedy = 0, since_wall = 0;
+
+	w->remedy = 0;
+	w->remedy_settling = false;
+	w->remedy_at = 0;
+	w->remedy_watch_since = 0;
+	w->remedy_why[0] = '\0';
+	if (w->state != RBD_STATE_REMEDYING)
+		return 0;
+	if (!col_u64(st, 19, &remedy) || remedy >= SIZE_MAX ||
+	    !col_u64(st, 20, &since_wall))
+		return corrupt(s, service, errbuf, errlen, "%s",
+		    "the remedy being tried is not valid");
+	w->remedy = (size_t)remedy;
+	w->remedy_watch_since = since_from_wall(since_wall, now_mono, now_wall);
+	/* For people: a long one is cut, not refused. */
+	col_text(st, 21, w->remedy_why, sizeof(w->remedy_why));
+	return 0;
+}
+
 /* The schema columns of a snapshot row (10 to 14). */
 static int load_schema(struct rbd_store *s, const char *service,
     sqlite3_stmt *st, struct rbd_watch *w, char *errbuf, size_t errlen)
@@ -1232,6 +1278,9 @@ static int load_row(struct rbd_store *s, const char *service,
 	if (r >= 0)
 		r = load_pause(s, service, st, w, now_mono, now_wall, errbuf,
 		    errlen);
+	if (r >= 0)
+		r = load_remedy(s, service, st, w, now_mono, now_wall, errbuf,
+		    errlen);
 	return r;
 }
 
@@ -1249,7 +1298,8 @@ static int load_snapshot(struct rbd_store *s, const char *service,
 	    " deploy_id, next_deploy_id, updated_at,"
 	    " (SELECT alive_at FROM daemon WHERE id = 1),"
 	    " schema, schema_before, migration, migrating, target_schema,"
-	    " paused, pause_until, pause_reason, paused_by"
+	    " paused, pause_until, pause_reason, paused_by,"
+	    " remedy, remedy_watch_since, remedy_why"
 	    " FROM snapshots WHERE service = ?1",
 	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
 

@@ -56,6 +56,10 @@
 #define DEFAULT_BASELINE_WINDOW	(10 * RBD_USEC_PER_MIN)
 #define DEFAULT_CONFIDENCE	0.95
 #define DEFAULT_MIN_SAMPLES	5
+#define DEFAULT_REMEDY_TIMEOUT	(30 * RBD_USEC_PER_SEC)
+#define DEFAULT_REMEDY_METHOD	"POST"
+#define HEADER_NAME_MAX		128
+#define HEADER_VALUE_MAX	4096
 #define MAX_INCREASE_PERCENT	10000
 #define USERNAME_MAX		256	/* basic_auth.username, bytes */
 #define N_ELEMENTS(a)		(sizeof(a) / sizeof((a)[0]))
@@ -79,6 +83,7 @@ enum group {
 	GROUP_PROBE,
 	GROUP_METRIC,
 	GROUP_AUTH,
+	GROUP_ACTION,		/* Remedies: a remedy's command or http */
 	_GROUP_MAX,
 };
 
@@ -99,6 +104,8 @@ static const struct group_info groups[_GROUP_MAX] = {
 	    "summary", true, "a scrape computes exactly one metric" },
 	[GROUP_AUTH] = { "credential", "bearer_token_file or basic_auth", false,
 	    "a query sends one kind of credentials" },
+	[GROUP_ACTION] = { "remedy action", "command or http", true,
+	    "a remedy runs exactly one action" },
 };
 
 /* One key of a mapping: its handler, where in obj the value goes, the
@@ -1539,6 +1546,195 @@ static int parse_guards(struct ctx *c, const struct field *f,
 	    &p->guards, &p->n_guards);
 }
 
+/* ---- Remedies ---- */
+
+/* Handler: remedies[].name. */
+static int parse_remedy_name(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	(void)f;
+	return parse_name(c, v, path, "remedy name",
+	    &((struct rbd_remedy *)obj)->name);
+}
+
+/* Handler: remedies[].command, an argv with deploy.command's rules. */
+static int parse_remedy_command(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_remedy *r = obj;
+
+	(void)f;
+	r->type = RBD_REMEDY_COMMAND;
+	return parse_argv(c, v, path, RBD_TEMPLATE_DEPLOY, &r->argv, &r->argc);
+}
+
+/* Handler: remedies[].http.method. */
+static int parse_method(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	static const char *const methods[] = {
+		"GET", "POST", "PUT", "PATCH", "DELETE",
+	};
+	const char *s;
+	char t[SHOW_MAX];
+
+	(void)f;
+	if (!want_string(c, v, path, &s))
+		return 0;
+	for (size_t i = 0; i < N_ELEMENTS(methods); i++)
+		if (strcmp(s, methods[i]) == 0)
+			return set_string(&((struct rbd_remedy_http *)obj)->method,
+			    s);
+	err(c, v, path, "unknown method '%s' (GET, POST, PUT, PATCH or DELETE)",
+	    show(v, t));
+	return 0;
+}
+
+/* Whether c may be in a header name (an RFC 9110 token). */
+static bool is_tchar(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	    (ch >= 'A' && ch <= 'Z') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* One header, name k and value v, as "Name: value" in *dst; reports what
+ * is wrong with either. */
+static int parse_header(struct ctx *c, const struct rbd_ynode *k,
+    const struct rbd_ynode *v, const char *path, char **dst)
+{
+	const char *val;
+	char sub[PATH_TEXT_MAX];
+
+	path_key(sub, path, k->value);
+	if (!k->len || k->len > HEADER_NAME_MAX) {
+		err(c, k, path, "header name must be 1 to %d bytes",
+		    HEADER_NAME_MAX);
+		return 0;
+	}
+	for (size_t i = 0; i < k->len; i++)
+		if (!is_tchar((unsigned char)k->value[i])) {
+			err_at(c, k->line, rbd_ynode_col_at(k, i), path,
+			    "invalid character in header name");
+			return 0;
+		}
+	if (!want_string(c, v, sub, &val))
+		return 0;
+	if (v->len > HEADER_VALUE_MAX) {
+		err(c, v, sub, "is longer than %d bytes", HEADER_VALUE_MAX);
+		return 0;
+	}
+	for (size_t i = 0; i < v->len; i++)
+		if ((unsigned char)val[i] < 0x20 && val[i] != '\t') {
+			err_at(c, v->line, rbd_ynode_col_at(v, i), sub,
+			    "contains a control character");
+			return 0;
+		}
+	if (asprintf(dst, "%s: %s", k->value, val) < 0) {
+		*dst = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Handler: remedies[].http.headers, a mapping of name to value. */
+static int parse_headers(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_remedy_http *h = obj;
+	size_t n;
+
+	(void)f;
+	if (!want_mapping(c, v, path))
+		return 0;
+	n = v->n_kids / 2;
+	if (n > RBD_POLICY_HEADERS_MAX) {
+		err(c, v, path, "too many headers (more than %d)",
+		    RBD_POLICY_HEADERS_MAX);
+		return 0;
+	}
+	h->headers = calloc(n ? n : 1, sizeof(*h->headers));
+	if (!h->headers)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int ret = parse_header(c, v->kids[2 * i], v->kids[2 * i + 1],
+		    path, &h->headers[h->n_headers]);
+
+		if (ret < 0)
+			return ret;
+		if (h->headers[h->n_headers])
+			h->n_headers++;
+	}
+	return 0;
+}
+
+static const struct field remedy_http_fields[] = {
+	{ "method", false, parse_method, 0, 0, 0, NULL, 0 },
+	{ "url", true, parse_url, offsetof(struct rbd_remedy_http, url),
+	    0, 0, NULL, 0 },
+	{ "body", false, parse_string, offsetof(struct rbd_remedy_http, body),
+	    0, RBD_POLICY_BODY_MAX, NULL, 0 },
+	{ "headers", false, parse_headers, 0, 0, 0, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Handler: remedies[].http, a request to a flag service. */
+static int parse_remedy_http(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_remedy *r = obj;
+
+	(void)f;
+	r->type = RBD_REMEDY_HTTP;
+	return parse_section(c, v, path, remedy_http_fields, &r->http);
+}
+
+static const struct field remedy_fields[] = {
+	{ "name", true, parse_remedy_name, 0, 0, 0, NULL, 0 },
+	{ "command", false, parse_remedy_command, 0, 0, 0, NULL, GROUP_ACTION },
+	{ "http", false, parse_remedy_http, 0, 0, 0, NULL, GROUP_ACTION },
+	{ "timeout", false, parse_duration,
+	    offsetof(struct rbd_remedy, timeout_usec),
+	    RBD_USEC_PER_SEC, RBD_USEC_PER_HOUR, "1s..1h", 0 },
+	{ "settle", true, parse_duration,
+	    offsetof(struct rbd_remedy, settle_usec),
+	    RBD_USEC_PER_SEC, 24 * RBD_USEC_PER_HOUR, "1s..24h", 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Handler: remedies, an ordered list of at most RBD_POLICY_REMEDIES_MAX;
+ * may be empty. */
+static int parse_remedies(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	if (!want_entries(c, v, path, 0, RBD_POLICY_REMEDIES_MAX) ||
+	    v->n_kids == 0)
+		return 0;
+	p->remedies = calloc(v->n_kids, sizeof(*p->remedies));
+	if (!p->remedies)
+		return -ENOMEM;
+	p->n_remedies = v->n_kids;
+	for (size_t i = 0; i < v->n_kids; i++) {
+		struct rbd_remedy *r = &p->remedies[i];
+		const struct rbd_ynode *item = v->kids[i];
+		char sub[PATH_TEXT_MAX];
+		int ret;
+
+		r->timeout_usec = UNSET;
+		r->line = item->line;
+		r->col = item->col;
+		path_index(sub, path, i);
+		if (!want_mapping(c, item, sub))
+			continue;
+		ret = walk(c, remedy_fields, item, sub, r);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static const struct field policy_fields[] = {
 	{ "service", true, parse_service, 0, 0, 0, NULL, 0 },
 	{ "mode", false, parse_mode, 0, 0, 0, NULL, 0 },
@@ -1550,6 +1746,7 @@ static const struct field policy_fields[] = {
 	{ "watch", false, parse_policy_section, 0, SECTION_WATCH, 0, NULL, 0 },
 	{ "checks", true, parse_checks, 0, 0, 0, NULL, 0 },
 	{ "guards", false, parse_guards, 0, 0, 0, NULL, 0 },
+	{ "remedies", false, parse_remedies, 0, 0, 0, NULL, 0 },
 	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -1828,6 +2025,41 @@ static int dup_names(struct ctx *c, const struct rbd_policy *p)
 	return ret;
 }
 
+/* Defaults of the remedies, a settle period that can see a sample, and
+ * unique names. */
+static int finish_remedies(struct ctx *c, struct rbd_policy *p,
+    const struct rbd_ynode *seq, bool interval_ok)
+{
+	for (size_t i = 0; i < p->n_remedies; i++) {
+		struct rbd_remedy *r = &p->remedies[i];
+		const struct rbd_ynode *item = seq->kids[i];
+		char path[PATH_TEXT_MAX];
+
+		resolve(&r->timeout_usec, item, "timeout",
+		    DEFAULT_REMEDY_TIMEOUT);
+		if (r->type == RBD_REMEDY_HTTP && !r->http.method &&
+		    set_string(&r->http.method, DEFAULT_REMEDY_METHOD) < 0)
+			return -ENOMEM;
+		snprintf(path, sizeof(path), "remedies[%zu].settle", i);
+		if (interval_ok && r->settle_usec &&
+		    r->settle_usec < p->interval_usec)
+			order_err(c, rbd_ynode_get(item, "settle"), path,
+			    r->settle_usec, "not be shorter than",
+			    "watch.interval", p->interval_usec);
+		for (size_t j = 0; r->name && j < i; j++) {
+			if (!p->remedies[j].name ||
+			    strcmp(p->remedies[j].name, r->name) != 0)
+				continue;
+			snprintf(path, sizeof(path), "remedies[%zu].name", i);
+			err_at(c, r->line, r->col, path, "duplicate remedy "
+			    "name '%s' (first defined at line %u)", r->name,
+			    p->remedies[j].line);
+			break;
+		}
+	}
+	return 0;
+}
+
 /* Defaults of the commands and of the loop breaker. A down-migration
  * may take as long as a deploy unless it says otherwise (the default
  * deploy timeout when the deploy's was refused: the load fails on that
@@ -1868,6 +2100,9 @@ static int finish_policy(struct ctx *c, struct rbd_policy *p,
 		    rbd_ynode_get(root, "guards"), "guards", interval_ok);
 	if (ret == 0)
 		ret = dup_names(c, p);
+	if (ret == 0)
+		ret = finish_remedies(c, p, rbd_ynode_get(root, "remedies"),
+		    interval_ok);
 	return ret;
 }
 
@@ -2078,6 +2313,22 @@ static void argv_free(char **argv, size_t n)
 	free(argv);
 }
 
+/* Remedies: free n remedies and the array. */
+static void remedies_free(struct rbd_remedy *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++) {
+		struct rbd_remedy *r = &list[i];
+
+		free(r->name);
+		argv_free(r->argv, r->argc);
+		free(r->http.method);
+		free(r->http.url);
+		free(r->http.body);
+		argv_free(r->http.headers, r->http.n_headers);
+	}
+	free(list);
+}
+
 /* Free n checks and the array. */
 static void checks_free(struct rbd_check *list, size_t n)
 {
@@ -2094,6 +2345,7 @@ void rbd_policy_free(struct rbd_policy *p)
 	argv_free(p->migrate_down_argv, p->migrate_down_argc);
 	checks_free(p->checks, p->n_checks);
 	checks_free(p->guards, p->n_guards);
+	remedies_free(p->remedies, p->n_remedies);
 	free(p->service);
 	free(p->file);
 	free(p);

@@ -29,6 +29,10 @@
 #define RBD_POLICY_SELECTOR_MAX	1024		/* a scrape selector's bytes */
 #define RBD_POLICY_FILES_MAX	10000		/* policies in a directory */
 #define RBD_POLICY_GUARDS_MAX	100		/* guards in one policy */
+/* Remedies */
+#define RBD_POLICY_REMEDIES_MAX	10		/* remedies in one policy */
+#define RBD_POLICY_HEADERS_MAX	32		/* remedies[].http.headers */
+#define RBD_POLICY_BODY_MAX	(16 * 1024)	/* remedies[].http.body bytes */
 
 /* Main config defaults (the packaged layout). */
 #define RBD_DEFAULT_CONFIG	"/etc/rollbackd/rollbackd.yaml"
@@ -100,6 +104,38 @@ struct rbd_check {
 	unsigned line, col;		/* where it was defined, for messages */
 };
 
+/* Remedies: what one remedy does. */
+enum rbd_remedy_type {
+	RBD_REMEDY_COMMAND,		/* an argv, like deploy.command */
+	RBD_REMEDY_HTTP,		/* one request to a flag service */
+	_RBD_REMEDY_TYPE_MAX,
+};
+
+/* A remedy's HTTP request: a 2xx response is success; redirects are
+ * not followed. No placeholders: the text is sent as written. */
+struct rbd_remedy_http {
+	char *method;			/* GET, POST, PUT, PATCH, DELETE; default POST */
+	char *url;			/* http:// or https:// only */
+	char *body;			/* NULL: none */
+	char **headers;			/* "Name: value", n_headers of them */
+	size_t n_headers;
+};
+
+/* One remedy (policy key "remedies"): a cheaper action tried before a
+ * rollback, then settle in which the checks must recover. */
+struct rbd_remedy {
+	char *name;			/* unique among the remedies */
+	enum rbd_remedy_type type;
+	char **argv;			/* command: NULL-terminated; templates
+					 * unexpanded ({service}, {version},
+					 * {from_version}) */
+	size_t argc;
+	struct rbd_remedy_http http;	/* http */
+	uint64_t timeout_usec;		/* default 30s */
+	uint64_t settle_usec;		/* required, > 0 */
+	unsigned line, col;		/* where it was defined */
+};
+
 /* What the daemon does with its decisions (policy key "mode"). */
 enum rbd_mode {
 	RBD_MODE_ENFORCE,		/* the default: act on them */
@@ -141,6 +177,10 @@ struct rbd_policy {
 	 * when a guard counts as failing). May be empty. */
 	struct rbd_check *guards;
 	size_t n_guards;
+	/* Remedies: tried in order before an automatic rollback (see
+	 * watch.h); may be empty. */
+	struct rbd_remedy *remedies;
+	size_t n_remedies;
 };
 
 struct rbd_config {

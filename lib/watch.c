@@ -34,7 +34,8 @@ NAME_TABLE(rbd_state, rbd_state, _RBD_STATE_MAX,
     [RBD_STATE_WATCHING] = "watching",
     [RBD_STATE_ROLLING_BACK] = "rolling_back",
     [RBD_STATE_VERIFYING] = "verifying",
-    [RBD_STATE_HELD] = "held")
+    [RBD_STATE_HELD] = "held",
+    [RBD_STATE_REMEDYING] = "remedying")
 
 NAME_TABLE(rbd_release_status, rbd_release_status, _RBD_RELEASE_STATUS_MAX,
     [RBD_RELEASE_WATCHING] = "watching",
@@ -62,7 +63,8 @@ NAME_TABLE(rbd_event_type, rbd_event_type, _RBD_EV_MAX,
     [RBD_EV_ROLLBACK] = "rollback",
     [RBD_EV_GUARD_SAMPLE] = "guard-sample",
     [RBD_EV_PAUSE] = "pause",
-    [RBD_EV_RESUME] = "resume")
+    [RBD_EV_RESUME] = "resume",
+    [RBD_EV_REMEDY_DONE] = "remedy-done")
 
 NAME_TABLE(rbd_verdict, rbd_verdict, _RBD_VERDICT_MAX,
     [RBD_VERDICT_PROMOTED] = "promoted",
@@ -77,7 +79,8 @@ NAME_TABLE(rbd_action_type, rbd_action_type, _RBD_ACT_MAX,
     [RBD_ACT_SET_TIMER] = "set-timer",
     [RBD_ACT_CANCEL_TIMER] = "cancel-timer",
     [RBD_ACT_NOTIFY] = "notify",
-    [RBD_ACT_RUN_MIGRATION] = "run-migration")
+    [RBD_ACT_RUN_MIGRATION] = "run-migration",
+    [RBD_ACT_RUN_REMEDY] = "run-remedy")
 
 NAME_TABLE(rbd_migration, rbd_migration, _RBD_MIGRATION_MAX,
     [RBD_MIGRATION_NONE] = "none",
@@ -724,6 +727,9 @@ struct ctx {
 	struct rbd_step s;
 	bool entered;			/* a state was (re-)entered */
 	bool counts_reset;		/* at commit: zero every check counter */
+	/* Remedies */
+	bool keep_probes;		/* enter(): probes go on (remedying) */
+	bool no_remedy;			/* degrade(): an operator's, no remedy */
 	struct {			/* at commit, when set: check i's */
 		bool set;
 		size_t i;
@@ -760,6 +766,19 @@ static int refuse(struct ctx *c, int err, const char *fmt, ...)
 static bool has_window(enum rbd_state s)
 {
 	return s == RBD_STATE_WATCHING || s == RBD_STATE_VERIFYING;
+}
+
+/* Remedies: whether a state probes its checks: a window, or remedying. */
+static bool probing(enum rbd_state s)
+{
+	return has_window(s) || s == RBD_STATE_REMEDYING;
+}
+
+/* Whether the live release in this state still waits for its verdict:
+ * watched, or being remedied. */
+static bool awaiting_verdict(enum rbd_state s)
+{
+	return s == RBD_STATE_WATCHING || s == RBD_STATE_REMEDYING;
 }
 
 /* When the current state's window ends; UINT64_MAX without a window. */
@@ -846,8 +865,9 @@ static void arm_window(struct ctx *c)
 /* Leave the current state and enter to, with the actions both imply. */
 static void enter(struct ctx *c, enum rbd_state to)
 {
-	if (has_window(c->w.state)) {
-		add_action(c, RBD_ACT_STOP_PROBES);
+	if (probing(c->w.state)) {
+		if (!c->keep_probes)
+			add_action(c, RBD_ACT_STOP_PROBES);
 		add_action(c, RBD_ACT_CANCEL_TIMER);
 	}
 	c->w.deploy_id = 0;	/* only a rollback in flight has one */
@@ -860,11 +880,19 @@ static void enter(struct ctx *c, enum rbd_state to)
 	c->w.state = to;
 	c->w.since = c->now;
 	c->entered = true;
-	if (has_window(to)) {
+	c->w.remedy_settling = false;
+	c->w.remedy_at = 0;
+	if (has_window(to) || to == RBD_STATE_REMEDYING) {
 		c->counts_reset = true;
 		c->cnt.set = false;
-		arm_window(c);
 	}
+	if (has_window(to) && c->keep_probes)
+		add_action(c, RBD_ACT_SET_TIMER)->deadline =
+		    window_end(&c->w, c->p);
+	else if (has_window(to))
+		arm_window(c);
+	else if (to == RBD_STATE_REMEDYING && !c->keep_probes)
+		add_action(c, RBD_ACT_START_PROBES);
 }
 
 /* Give every RUN_DEPLOY, RUN_MIGRATION and NOTIFY without a reason of its
@@ -876,6 +904,7 @@ static void fill_reasons(struct ctx *c, const char *reason)
 
 		if ((a->type == RBD_ACT_RUN_DEPLOY ||
 		    a->type == RBD_ACT_RUN_MIGRATION ||
+		    a->type == RBD_ACT_RUN_REMEDY ||
 		    a->type == RBD_ACT_NOTIFY) && !a->reason[0])
 			snprintf(a->reason, sizeof(a->reason), "%s", reason);
 	}
@@ -957,7 +986,7 @@ static void run_migration(struct ctx *c)
  * marked bad by the caller); its waiter hears it when it was watched. */
 static void start_rollback(struct ctx *c, const char *k, int64_t to_schema)
 {
-	bool was_watching = c->w.state == RBD_STATE_WATCHING;
+	bool was_watching = awaiting_verdict(c->w.state);
 	char r[RBD_VERSION_MAX + 1];
 
 	copy_version(r, c->w.live);
@@ -979,7 +1008,7 @@ static void start_rollback(struct ctx *c, const char *k, int64_t to_schema)
  * record); its waiter hears "held" when it was watched. */
 static void hold(struct ctx *c, const char *r)
 {
-	bool was_watching = c->w.state == RBD_STATE_WATCHING;
+	bool was_watching = awaiting_verdict(c->w.state);
 
 	enter(c, RBD_STATE_HELD);
 	if (was_watching)
@@ -1099,13 +1128,239 @@ static void pause_str(const struct ctx *c, char *buf, size_t len)
 		appendf(buf, len, ": %s", w->pause_reason);
 }
 
+/* ---- Remedies (see watch.h): the remedy_* family ---- */
+
+static int degrade(struct ctx *c, const char *why);
+
+/* The remedy being tried, or NULL when a reload took it away. */
+static const struct rbd_remedy *remedy_of(const struct ctx *c)
+{
+	return c->w.remedy < c->p->n_remedies ?
+	    &c->p->remedies[c->w.remedy] : NULL;
+}
+
+/* "flag-off (1 of 2)" for the remedy being tried, into buf. */
+static const char *remedy_label(const struct ctx *c, char *buf, size_t len)
+{
+	const struct rbd_remedy *rm = remedy_of(c);
+
+	snprintf(buf, len, "%s (%zu of %zu)", rm ? rm->name : "(removed)",
+	    c->w.remedy + 1, c->p->n_remedies);
+	return buf;
+}
+
+/* The index of the next remedy to try when the live release degrades
+ * now: the first from watching, the one after the current from
+ * remedying; n_remedies when there is none (or an operator decided). */
+static size_t remedy_next(const struct ctx *c)
+{
+	if (c->no_remedy)
+		return c->p->n_remedies;
+	return c->w.state == RBD_STATE_REMEDYING ? c->w.remedy + 1 : 0;
+}
+
+/* "tried remedies flag-off, restart-workers, then " for dry-run and a
+ * pause: the remedies that would have run before the rollback; "" none. */
+static void remedy_would(const struct ctx *c, char *buf, size_t len)
+{
+	size_t i = remedy_next(c), n = c->p->n_remedies;
+
+	buf[0] = '\0';
+	if (i >= n)
+		return;
+	appendf(buf, len, "tried remed%s ", n - i == 1 ? "y" : "ies");
+	for (; i < n; i++)
+		appendf(buf, len, "%s%s", c->p->remedies[i].name,
+		    i + 1 < n ? ", " : ", then ");
+}
+
+/* Run the action of the remedy being tried. {version} is the live
+ * release; {from_version} the release a rollback would return to. */
+static void remedy_run(struct ctx *c)
+{
+	struct rbd_action *a = add_action(c, RBD_ACT_RUN_REMEDY);
+	const char *k = rbd_watch_rollback_target(&c->w);
+
+	c->w.deploy_id = c->w.next_deploy_id++;
+	a->remedy = c->w.remedy;
+	copy_version(a->version, c->w.live);
+	copy_version(a->from_version, k ? k : "");
+	a->deploy_id = c->w.deploy_id;
+}
+
+/* Rule 2a: try the next remedy instead of rolling back, when there is
+ * one and actions may run (neither dry-run nor a pause). why says what
+ * degraded and, from remedying, how the last remedy went. Returns
+ * whether the step is made. Every remedy counts for the loop breaker. */
+static bool remedy_try(struct ctx *c, const char *r, const char *why)
+{
+	size_t i = remedy_next(c);
+	char lbl[RBD_REASON_MAX];
+
+	if (i >= c->p->n_remedies || c->p->mode == RBD_MODE_DRY_RUN ||
+	    rbd_watch_paused(&c->w, c->now))
+		return false;
+	if (c->w.state != RBD_STATE_REMEDYING) {
+		c->w.remedy_watch_since = c->w.since;
+		snprintf(c->w.remedy_why, sizeof(c->w.remedy_why), "%s", why);
+	}
+	c->keep_probes = true;
+	enter(c, RBD_STATE_REMEDYING);
+	c->keep_probes = false;
+	c->w.remedy = i;
+	auto_note(c);
+	remedy_run(c);
+	record(c, "remedying", "%s; trying remedy %s before a rollback of %s %s",
+	    why, remedy_label(c, lbl, sizeof(lbl)), service_of(c), r);
+	return true;
+}
+
+/* The remedy being tried did not help (what: "failed: exit status 1",
+ * "did not fix it: ..."): the next one, or what degrade() does after the
+ * last, with the degradation that started the remedies. */
+static int remedy_fail(struct ctx *c, const char *what)
+{
+	char why[RBD_REASON_MAX], lbl[RBD_REASON_MAX];
+
+	why[0] = '\0';
+	appendf(why, sizeof(why), "%.*s; remedy %s %s", RBD_REASON_MAX / 2,
+	    c->w.remedy_why, remedy_label(c, lbl, sizeof(lbl)), what);
+	return degrade(c, why);
+}
+
+/* REMEDY_DONE: the action of the remedy being tried ended. Success starts
+ * its settle period, with every check's counters at zero; a failure is
+ * the next remedy (or the rollback). */
+static int remedy_on_done(struct ctx *c)
+{
+	const struct rbd_remedy *rm = remedy_of(c);
+	const char *detail = text_or(c->ev->detail,
+	    rbd_deploy_result_str(c->ev->deploy));
+	char what[RBD_REASON_MAX], lbl[RBD_REASON_MAX];
+	char d[RBD_DURATION_STR_MAX];
+
+	if (c->w.state != RBD_STATE_REMEDYING || c->w.remedy_settling ||
+	    c->ev->deploy_id != c->w.deploy_id)
+		return 0;	/* stale: an earlier remedy, or none in flight */
+	if (!rm || c->ev->deploy != RBD_DEPLOY_OK) {
+		snprintf(what, sizeof(what), "failed: %.*s", RBD_DETAIL_MAX - 1,
+		    rm ? detail : "it is no longer in the policy");
+		return remedy_fail(c, what);
+	}
+	c->w.deploy_id = 0;
+	c->w.remedy_settling = true;
+	c->w.remedy_at = c->now;
+	c->counts_reset = true;
+	c->cnt.set = false;
+	add_action(c, RBD_ACT_SET_TIMER)->deadline =
+	    rbd_watch_settle_end(&c->w, c->p);
+	record(c, "remedy-ran", "remedy %s ran (%.*s); settling for %s: every "
+	    "check must recover", remedy_label(c, lbl, sizeof(lbl)),
+	    RBD_DETAIL_MAX - 1, detail, rbd_duration_str(rm->settle_usec, d,
+	    sizeof(d)));
+	return 0;
+}
+
+/* The settle period has passed without a completed fail_after run:
+ * recovered when every check's latest judged sample is OK and it had at
+ * least one OK sample in the period; then back to watching the live
+ * release for the rest of its window (the settle period's tallies count
+ * in it), else the next remedy. */
+static int remedy_settled(struct ctx *c)
+{
+	size_t n = c->old->n_checks < c->p->n_checks ? c->old->n_checks :
+	    c->p->n_checks;
+	const struct rbd_remedy *rm = remedy_of(c);
+	char what[RBD_REASON_MAX], lbl[RBD_REASON_MAX];
+	char d[RBD_DURATION_STR_MAX], r[RBD_VERSION_MAX + 1];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = c->p->checks[i].name;
+
+		if (c->old->fails[i])
+			snprintf(what, sizeof(what), "did not fix it: %s still "
+			    "failing at the end of the settle period", name);
+		else if (c->old->unknowns[i])
+			snprintf(what, sizeof(what), "did not fix it: %s had no "
+			    "data at the end of the settle period", name);
+		else if (!c->old->window_ok[i])
+			snprintf(what, sizeof(what), "did not fix it: %s had no "
+			    "healthy sample during the settle period", name);
+		else
+			continue;
+		return remedy_fail(c, what);
+	}
+	copy_version(r, c->w.live);
+	remedy_label(c, lbl, sizeof(lbl));
+	rbd_duration_str(rm ? rm->settle_usec : 0, d, sizeof(d));
+	c->keep_probes = true;
+	enter(c, RBD_STATE_WATCHING);
+	c->keep_probes = false;
+	c->counts_reset = false;
+	c->w.since = c->w.remedy_watch_since;
+	/* enter() armed the timer for a window from now: the window is the
+	 * one the remedy interrupted. */
+	c->s.actions[c->s.n_actions - 1].deadline = window_end(&c->w, c->p);
+	record(c, "remedied", "remedy %s fixed %s %s: every check recovered "
+	    "within its settle period (%s) after %.*s; watching %s for the rest "
+	    "of its window", lbl, service_of(c), r, d, RBD_REASON_MAX / 2,
+	    c->w.remedy_why, r);
+	return 0;
+}
+
+/* TIMER while remedying: the settle period has ended (or, after a
+ * restart, the remedy is no longer in the policy). */
+static int remedy_on_timer(struct ctx *c)
+{
+	if (!remedy_of(c))
+		return remedy_fail(c, "failed: it is no longer in the policy");
+	if (!c->w.remedy_settling)
+		return 0;
+	if (c->now >= rbd_watch_settle_end(&c->w, c->p))
+		return remedy_settled(c);
+	add_action(c, RBD_ACT_SET_TIMER)->deadline =
+	    rbd_watch_settle_end(&c->w, c->p);
+	return 0;
+}
+
+/* After a restart while remedying: probe again and run the remedy again
+ * from its action (remedies are idempotent, like deploy commands); its
+ * settle period starts afresh. A remedy no longer in the policy is left
+ * to the timer, which moves on. */
+static void remedy_resume(struct ctx *c)
+{
+	add_action(c, RBD_ACT_START_PROBES);
+	if (!remedy_of(c)) {
+		add_action(c, RBD_ACT_SET_TIMER)->deadline = c->now;
+		return;
+	}
+	c->w.remedy_settling = false;
+	c->w.remedy_at = 0;
+	remedy_run(c);
+}
+
+uint64_t rbd_watch_settle_end(const struct rbd_watch *w,
+    const struct rbd_policy *policy)
+{
+	uint64_t settle;
+
+	if (w->state != RBD_STATE_REMEDYING || !w->remedy_settling ||
+	    w->remedy >= policy->n_remedies)
+		return 0;
+	settle = policy->remedies[w->remedy].settle_usec;
+	return w->remedy_at + settle < w->remedy_at ? UINT64_MAX :
+	    w->remedy_at + settle;
+}
+
 /* Rule 4: a dry-run policy or a pause in force: nothing runs; r is held
  * and stays marked bad. tt names the target (k, or why it was chosen). */
 static void would_roll_back(struct ctx *c, const char *r, const char *tt,
     int64_t to_schema, const char *why)
 {
-	char mig[96] = "", tail[RBD_REASON_MAX];
+	char mig[96] = "", tail[RBD_REASON_MAX], rem[RBD_REASON_MAX] = "";
 	bool dry = c->p->mode == RBD_MODE_DRY_RUN;
+
+	remedy_would(c, rem, sizeof(rem));
 
 	if (to_schema != RBD_SCHEMA_NONE)
 		snprintf(mig, sizeof(mig), "migrated the schema down from %"
@@ -1115,9 +1370,9 @@ static void would_roll_back(struct ctx *c, const char *r, const char *tt,
 	else
 		pause_str(c, tail, sizeof(tail));
 	hold(c, r);
-	record(c, "would-roll-back", "%s: would have %srolled back %s from %s "
-	    "to %s (%s); nothing was run (%s)", dry ? "dry-run" : "paused",
-	    mig, service_of(c), r, tt, why, tail);
+	record(c, "would-roll-back", "%s: would have %s%srolled back %s from "
+	    "%s to %s (%s); nothing was run (%s)", dry ? "dry-run" : "paused",
+	    rem, mig, service_of(c), r, tt, why, tail);
 }
 
 /* The watched release is degraded (why): before an automatic rollback,
@@ -1142,6 +1397,8 @@ static int degrade(struct ctx *c, const char *why)
 	if (g >= 0)
 		return hold_guarded(c, (size_t)g, r, why);
 	if (loop_breaker(c, r, why))
+		return 0;
+	if (remedy_try(c, r, why))
 		return 0;
 	push_bad(c, r);
 	i = rbd_watch_choose_target(&c->w, c->p, &to_schema, chosen,
@@ -1274,7 +1531,7 @@ static int on_deployed(struct ctx *c)
 		    "%s)", service_of(c), route(rt, sizeof(rt), c->w.from,
 		    c->w.target), v, service_of(c));
 	}
-	superseded = c->w.state == RBD_STATE_WATCHING &&
+	superseded = awaiting_verdict(c->w.state) &&
 	    strcmp(c->w.live, v) != 0;
 	copy_version(old, c->w.live);
 	enter(c, RBD_STATE_WATCHING);
@@ -1320,6 +1577,13 @@ static int judge_failure(struct ctx *c, size_t i, const char *prefix,
 		snprintf(why, sizeof(why), "%s: %s%.*s for %u consecutive "
 		    "samples (fail_after %u)", chk->name, prefix,
 		    RBD_DETAIL_MAX - 1, detail, n, chk->fail_after);
+	if (c->w.state == RBD_STATE_REMEDYING) {
+		char what[RBD_REASON_MAX];
+
+		snprintf(what, sizeof(what), "did not fix it: %.*s",
+		    RBD_REASON_MAX - 32, why);
+		return remedy_fail(c, what);
+	}
 	return degrade(c, why);
 }
 
@@ -1354,12 +1618,23 @@ static int on_sample(struct ctx *c)
 {
 	size_t i = c->ev->check;
 
-	if (!has_window(c->w.state))
+	if (c->w.state == RBD_STATE_REMEDYING) {
+		/* Remedies: judged in the settle period only; a sample at
+		 * its end is too late, as at a window's. */
+		uint64_t end = rbd_watch_settle_end(&c->w, c->p);
+
+		if (!end || c->now < c->w.remedy_at)
+			return 0;
+		if (c->now >= end)
+			return remedy_settled(c);
+	} else if (!has_window(c->w.state)) {
 		return 0;
-	if (c->now >= window_end(&c->w, c->p))
+	} else if (c->now >= window_end(&c->w, c->p)) {
 		return window_passed(c);
-	if (c->now < c->w.since || c->now - c->w.since < c->p->warmup_usec)
+	} else if (c->now < c->w.since ||
+	    c->now - c->w.since < c->p->warmup_usec) {
 		return 0;
+	}
 	/* Start from the check's counters as they are; a handler changes
 	 * what the sample changes, and commit writes them back. */
 	c->cnt.set = true;
@@ -1450,6 +1725,8 @@ static int on_timer(struct ctx *c)
 {
 	struct rbd_action *a;
 
+	if (c->w.state == RBD_STATE_REMEDYING)
+		return remedy_on_timer(c);
 	if (!has_window(c->w.state))
 		return 0;
 	if (c->now >= window_end(&c->w, c->p))
@@ -1532,10 +1809,10 @@ static int on_deploy_done(struct ctx *c)
 static int on_mark_good(struct ctx *c)
 {
 	const char *v = c->ev->version;
-	bool was_watching = c->w.state == RBD_STATE_WATCHING;
+	bool was_watching = awaiting_verdict(c->w.state);
 
 	push_good(c, v, schema_for(&c->w, v));
-	if (strcmp(v, c->w.live) == 0 && (has_window(c->w.state) ||
+	if (strcmp(v, c->w.live) == 0 && (probing(c->w.state) ||
 	    c->w.state == RBD_STATE_HELD)) {
 		enter(c, RBD_STATE_IDLE);
 		if (was_watching)
@@ -1555,7 +1832,9 @@ static int on_mark_bad(struct ctx *c)
 	push_bad(c, v);
 	snprintf(why, sizeof(why), "marked bad by %.*s", RBD_ACTOR_MAX - 1,
 	    who(c->ev));
-	if (strcmp(v, c->w.live) == 0 && has_window(c->w.state))
+	/* A person judged it: no remedy is tried. */
+	c->no_remedy = true;
+	if (strcmp(v, c->w.live) == 0 && probing(c->w.state))
 		return degrade(c, why);
 	record(c, "marked-bad", "%s %s", v, why);
 	return 0;
@@ -1797,7 +2076,8 @@ static int validate(struct ctx *c)
 	    (unsigned)ev->sample >= _RBD_SAMPLE_RESULT_MAX)
 		return refuse(c, -EINVAL, "unknown sample result %d",
 		    (int)ev->sample);
-	if (ev->type == RBD_EV_DEPLOY_DONE &&
+	if ((ev->type == RBD_EV_DEPLOY_DONE ||
+	    ev->type == RBD_EV_REMEDY_DONE) &&
 	    (unsigned)ev->deploy >= _RBD_DEPLOY_RESULT_MAX)
 		return refuse(c, -EINVAL, "unknown deploy result %d",
 		    (int)ev->deploy);
@@ -1820,6 +2100,7 @@ static int (*const handlers[_RBD_EV_MAX])(struct ctx *) = {
 	[RBD_EV_GUARD_SAMPLE] = on_guard_sample,
 	[RBD_EV_PAUSE] = on_pause,
 	[RBD_EV_RESUME] = on_resume,
+	[RBD_EV_REMEDY_DONE] = remedy_on_done,
 };
 
 /* Start a step from w as it is now. */
@@ -1903,6 +2184,8 @@ void rbd_watch_resume(struct rbd_watch *w, const struct rbd_policy *policy,
 		run_migration(&c);
 	else if (w->state == RBD_STATE_ROLLING_BACK)
 		run_deploy(&c);
+	else if (w->state == RBD_STATE_REMEDYING)
+		remedy_resume(&c);
 	fill_reasons(&c, w->reason);
 	commit(&c, w, ret_step);
 }

@@ -19,6 +19,8 @@
  *                     watching(R) -> rolling_back(R->K)        degraded
  *          rolling_back -> verifying(K) -> idle(K)             restored
  *          rolling_back -> held, verifying -> held             failed
+ *          watching(R) -> remedying(R) -> watching(R)          remedied
+ *          remedying(R) -> rolling_back(R->K) or held          not remedied
  *
  * Time rules (all intervals half-open):
  *   - a window starts at the state's entry time S;
@@ -79,6 +81,58 @@
  *      max_automatic 0: "automatic rollbacks are off for checkout
  *      (rollback.max_automatic 0); not rolling back ...". A max_automatic
  *      above RBD_WATCH_AUTO_MAX counts as RBD_WATCH_AUTO_MAX.
+ *   2a. remedies (policy->remedies, in order), unless an operator marked
+ *      the release bad (a person judged it: straight on to 3), or dry-run
+ *      or a pause is in force (then 4 names them: "dry-run: would have
+ *      tried remedies flag-off, restart, then rolled back ..."): the next
+ *      remedy is tried instead of a rollback, state remedying, event
+ *      "remedying" ("healthz: ...; trying remedy flag-off (1 of 2) before
+ *      a rollback of checkout v2.4.2"), RBD_ACT_RUN_REMEDY with a new
+ *      deploy_id. The release is not marked bad and its waiter keeps
+ *      waiting. A remedy counts in auto_times like a rollback. Rules 1
+ *      and 2 apply again before every remedy after the first and before
+ *      the rollback after the last, and the reason then says how the
+ *      last remedy went: "healthz: ...; remedy flag-off (1 of 2) failed:
+ *      exited with status 1" or "... did not fix it: healthz: ...".
+ *      Remedying, in detail:
+ *        - while the remedy's action runs, samples are not judged and no
+ *          timer is armed (the action's timeout is the shell's);
+ *          REMEDY_DONE with the current deploy_id ends it (any other is
+ *          stale): a failure (non-zero exit, HTTP non-2xx, timeout) moves
+ *          on to the next remedy at once; success starts the settle
+ *          period (the remedy's settle) at that time, every check's
+ *          counters at zero, event "remedy-ran", the timer armed for its
+ *          end;
+ *        - in the settle period samples are judged as in a window (no
+ *          warm-up): a completed fail_after run means the remedy did not
+ *          fix it: the next one at once; inconclusive_after unknown
+ *          samples hold, as in watching; a sample at or after the end is
+ *          too late and the period is judged first;
+ *        - at the end of the settle period the release has recovered
+ *          when every check had at least one judged OK sample in it and
+ *          its latest judged sample was OK (no failing or unknown run
+ *          open): event "remedied" ("remedy flag-off (1 of 2) fixed
+ *          checkout v2.4.2: every check recovered within its settle
+ *          period (30s) after healthz: ...; watching v2.4.2 for the rest
+ *          of its window"), back to watching R with the window it had
+ *          (since is the watch's start again, so the window's end is
+ *          where it was, and a window already past promotes R at the
+ *          timer that follows at once, per the normal rules); the settle
+ *          period's tallies count in that window. Otherwise the next
+ *          remedy ("did not fix it: healthz had no healthy sample during
+ *          the settle period");
+ *        - after the last remedy, rules 3 to 5 as without remedies: the
+ *          release marked bad, the rollback (or held);
+ *        - an operator's ROLLBACK, MARK_BAD of R (straight to 3) and
+ *          MARK_GOOD of R (promoted) act as in watching; a DEPLOYED
+ *          supersedes R as in watching; a PAUSE lets the remedy under way
+ *          finish, and the next one does not run (rule 4);
+ *        - a remedy a reload took away (its index past the policy's
+ *          remedies) counts as failed ("it is no longer in the policy").
+ *      After a restart (rbd_watch_resume) the remedy is run again from
+ *      its action, with a fresh deploy_id, and its settle period starts
+ *      afresh: remedies must be idempotent, like deploy commands
+ *      ("turn flag X off"). Whether it was settling is not stored.
  *   3. the target (rbd_watch_choose_target): the newest known-good
  *      release, not live and not bad, that runs against the database's
  *      schema as the bad release left it (see there); a down-migration
@@ -143,7 +197,8 @@
  * code deploy still follows a down-migration, and rbd_watch_resume still
  * re-runs it); a release held while paused stays held when it ends.
  *
- * An operator's ROLLBACK is a person's decision: guards, the loop breaker,
+ * An operator's ROLLBACK is a person's decision (also while remedying:
+ * the remedy's result is then stale): guards, the loop breaker,
  * dry-run and pauses do not stop it, and it does not count for the loop
  * breaker. Without a version its target is rbd_watch_choose_target's
  * (refused, -ENOENT, with that function's reason, when there is none,
@@ -197,6 +252,7 @@ enum rbd_state {
 	RBD_STATE_ROLLING_BACK,
 	RBD_STATE_VERIFYING,
 	RBD_STATE_HELD,
+	RBD_STATE_REMEDYING,	/* Remedies: trying one before a rollback */
 	_RBD_STATE_MAX,
 };
 const char *rbd_state_str(enum rbd_state s);		/* "idle", ... */
@@ -243,6 +299,8 @@ enum rbd_event_type {
 	RBD_EV_GUARD_SAMPLE,	/* check (index into policy->guards), result, detail */
 	RBD_EV_PAUSE,		/* actor, text (reason; may be NULL), duration */
 	RBD_EV_RESUME,		/* actor; NULL: the pause timer */
+	RBD_EV_REMEDY_DONE,	/* Remedies: deploy_id (the RUN_REMEDY's),
+				 * deploy (its result), detail */
 	_RBD_EV_MAX,
 };
 const char *rbd_event_type_str(enum rbd_event_type t);
@@ -288,6 +346,10 @@ enum rbd_action_type {
 	RBD_ACT_RUN_MIGRATION,	/* the policy's migrate_down: version (target),
 				 * from_version, from_schema, to_schema,
 				 * deploy_id, reason */
+	RBD_ACT_RUN_REMEDY,	/* Remedies: remedy (index into
+				 * policy->remedies), version (live),
+				 * from_version (the newest known-good other
+				 * release, "" none), deploy_id, reason */
 	_RBD_ACT_MAX,
 };
 const char *rbd_action_type_str(enum rbd_action_type t);
@@ -304,6 +366,8 @@ struct rbd_action {
 	 * Usually the step's reason; a superseded release's NOTIFY says what
 	 * superseded it, and a resumed RUN_DEPLOY carries w->reason. */
 	char reason[RBD_REASON_MAX];
+	/* Remedies */
+	size_t remedy;			/* RUN_REMEDY */
 };
 
 /* A release status change to store with the record. */
@@ -389,6 +453,16 @@ struct rbd_watch {
 	unsigned *guard_fails;
 	uint64_t *guard_since_wall;
 	char (*guard_detail)[RBD_DETAIL_MAX];
+	/* Remedies (state remedying): the remedy being tried (index into
+	 * policy->remedies), whether its action succeeded and its settle
+	 * period runs since remedy_at (not stored: a restart runs the remedy
+	 * again), the start of the watch window it interrupted, to resume it,
+	 * and the degradation that started the remedies. */
+	size_t remedy;
+	bool remedy_settling;
+	uint64_t remedy_at;
+	uint64_t remedy_watch_since;
+	char remedy_why[RBD_REASON_MAX];
 };
 
 /* A new idle watch with no release, sized for policy's checks and guards.
@@ -463,6 +537,11 @@ int rbd_watch_choose_target(const struct rbd_watch *w,
 
 /* Whether w is paused at time now: paused, and pause_until not yet come. */
 bool rbd_watch_paused(const struct rbd_watch *w, uint64_t now);
+
+/* Remedies: when the settle period of the remedy being tried ends (engine
+ * clock), or 0 when w is not settling one. */
+uint64_t rbd_watch_settle_end(const struct rbd_watch *w,
+    const struct rbd_policy *policy);
 
 /* Automatic rollbacks in the loop breaker's period ending at now (for
  * status: "1 of 3 in the last 1h"). */

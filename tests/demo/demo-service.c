@@ -1,7 +1,7 @@
 /* demo-service: the demo's and the integration tests' HTTP service.
  *
  *   demo-service --port PORT --version VERSION [--pidfile FILE]
- *                [--fail-after-requests N] [--verbose]
+ *                [--fail-after-requests N] [--flag-file FILE] [--verbose]
  *
  * A small evhttp server on 127.0.0.1 whose health depends on the version it
  * was started as, so that "deploying a bad release" is just starting it with
@@ -17,6 +17,13 @@
  *                  otherwise:                200 "ok"
  *                  --fail-after-requests N:  healthy for N requests, then
  *                                            500 (N = 0: always 500)
+ *                  version contains "flagged", with --flag-file FILE:
+ *                                            500 "feature flag on" while
+ *                                            FILE exists (a release whose
+ *                                            new feature is broken: a
+ *                                            remedy turns the flag off)
+ *   POST /flag/off remove the flag file: 204 (the flag service of the
+ *                  remedy tests); POST /flag/on creates it: 204
  *   GET /version   the version
  *   GET /metrics   metrics in the Prometheus text exposition format 0.0.4
  *
@@ -121,6 +128,8 @@ struct service {
 	bool errors, slow99, idle;	/* metrics: see the top */
 	bool crash;			/* exit with status 1 after CRASH_USEC */
 	bool crashed;			/* ... and the time has come */
+	bool flagged;			/* unhealthy while flag_file exists */
+	const char *flag_file;		/* NULL: no flag */
 	uint64_t rng;			/* xorshift64* state, never 0 */
 	struct event *tick;		/* synthetic traffic; NULL when idle */
 	struct event *crash_timer;	/* NULL unless crash */
@@ -132,7 +141,8 @@ struct service {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: demo-service --port PORT --version VERSION "
-	    "[--pidfile FILE] [--fail-after-requests N] [--verbose]\n");
+	    "[--pidfile FILE] [--fail-after-requests N] [--flag-file FILE] "
+	    "[--verbose]\n");
 }
 
 /* Answer req with status and a one-line text body. */
@@ -366,6 +376,10 @@ static void healthz(struct service *svc, struct evhttp_request *req)
 		healthz_reply(svc, req, start, 500, "unhealthy");
 		return;
 	}
+	if (svc->flagged && svc->flag_file && access(svc->flag_file, F_OK) == 0) {
+		healthz_reply(svc, req, start, 500, "feature flag on");
+		return;
+	}
 	if (svc->hang || svc->slow) {
 		hold(svc, req, svc->slow, start);
 		return;
@@ -373,7 +387,18 @@ static void healthz(struct service *svc, struct evhttp_request *req)
 	healthz_reply(svc, req, start, 200, "ok");
 }
 
-/* Every request: route on the path, GET only. */
+/* Create the flag file; whether it is there. */
+static bool flag_on(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Every request: route on the path, GET only (POST for the flag). */
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct service *svc = arg;
@@ -385,7 +410,14 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		fprintf(stderr, "demo-service %s: %s %s\n", svc->version,
 		    evhttp_request_get_command(req) == EVHTTP_REQ_GET ?
 		    "GET" : "other", uri);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && path &&
+	    svc->flag_file && strcmp(path, "/flag/off") == 0)
+		reply(req, unlink(svc->flag_file) == 0 || errno == ENOENT ?
+		    204 : 500, "");
+	else if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && path &&
+	    svc->flag_file && strcmp(path, "/flag/on") == 0)
+		reply(req, flag_on(svc->flag_file) ? 204 : 500, "");
+	else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
 		reply(req, 405, "method not allowed");
 	else if (path && strcmp(path, "/healthz") == 0)
 		healthz(svc, req);
@@ -499,6 +531,8 @@ int main(int argc, char **argv)
 			svc.version = v;
 		else if (strcmp(a, "--pidfile") == 0)
 			pidfile = v;
+		else if (strcmp(a, "--flag-file") == 0)
+			svc.flag_file = v;
 		else if (strcmp(a, "--fail-after-requests") == 0) {
 			svc.fail_after = parse_num(v, 0, LONG_MAX - 1);
 			if (svc.fail_after < 0) {
@@ -523,6 +557,7 @@ int main(int argc, char **argv)
 	svc.slow99 = strstr(svc.version, "slow99") != NULL;
 	svc.idle = strstr(svc.version, "idle") != NULL;
 	svc.crash = strstr(svc.version, "crash") != NULL;
+	svc.flagged = strstr(svc.version, "flagged") != NULL;
 	svc.rng = fnv1a(svc.version);
 	/* 200 and 500 are always exposed, so that an error ratio is 0, not
 	 * missing, before the first error (as client libraries advise). */

@@ -200,6 +200,14 @@ static const struct {
 	{ "\"paused\":{\"by\":\"uid 1000 pid 7\",\"reason\":\"a\\u001b[2Jb\","
 	  "\"until\":1795779728500000}",
 	  "paused by uid 1000 pid 7 until 11:42:08 (in 1h): a\\x1b[2Jb\n" },
+	/* Remedies: settling, with a countdown; the action running. */
+	{ "\"remedy\":{\"name\":\"flag-off\",\"index\":1,\"of\":2,"
+	  "\"settling\":true,\"settle_until\":1795776154000000,\"why\":\"x\"}",
+	  "remedying: trying flag-off (1 of 2), settling until 10:42:34 (in 25s)\n" },
+	{ "\"remedy\":{\"name\":\"flag-off\",\"index\":2,\"of\":2,"
+	  "\"settling\":false,\"settle_until\":null,\"why\":\"x\"}",
+	  "remedying: trying flag-off (2 of 2), its action running\n" },
+	{ "\"remedy\":null", "" },
 };
 
 START_TEST(test_status_notes)

@@ -778,6 +778,169 @@ START_TEST(test_safety_values)
 }
 END_TEST
 
+/* Remedies: a full list, every field and default. */
+START_TEST(test_valid_remedies)
+{
+	static const char doc[] =
+	    "service: s\n"
+	    "deploy: { command: [/bin/d] }\n"
+	    "watch: { interval: 1s }\n"
+	    "checks: [{ name: a, http: { url: 'http://h/' } }]\n"
+	    "remedies:\n"
+	    "  - name: flag-off\n"
+	    "    command: [/bin/flag, off, '{service}', '{version}', "
+	    "'{from_version}']\n"
+	    "    settle: 30s\n"
+	    "  - name: flag-service\n"
+	    "    http:\n"
+	    "      method: PUT\n"
+	    "      url: https://flags.example/api/checkout/new-ui\n"
+	    "      body: '{\"enabled\": false}'\n"
+	    "      headers: { Content-Type: application/json, X-Token: abc }\n"
+	    "    timeout: 5s\n"
+	    "    settle: 1m\n"
+	    "  - name: get\n"
+	    "    http: { url: 'http://127.0.0.1:1/off' }\n"
+	    "    settle: 1s\n";
+	static const char *const argv[] = { "/bin/flag", "off", "{service}",
+	    "{version}", "{from_version}" };
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	const struct rbd_remedy *r;
+	int ret = rbd_policy_parse("s.yaml", doc, sizeof(doc) - 1, &p, &d);
+
+	ck_assert_msg(ret == 0, "%d: %s", ret, d.n ? diag_text(&d) : "");
+	ck_assert_uint_eq(p->n_remedies, 3);
+	r = &p->remedies[0];
+	ck_assert_str_eq(r->name, "flag-off");
+	ck_assert_int_eq(r->type, RBD_REMEDY_COMMAND);
+	ck_assert_uint_eq(r->argc, 5);
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_str_eq(r->argv[i], argv[i]);
+	ck_assert_ptr_null(r->argv[5]);
+	ck_assert_uint_eq(r->timeout_usec, 30 * RBD_USEC_PER_SEC);
+	ck_assert_uint_eq(r->settle_usec, 30 * RBD_USEC_PER_SEC);
+	ck_assert_uint_eq(r->line, 6);
+	r = &p->remedies[1];
+	ck_assert_int_eq(r->type, RBD_REMEDY_HTTP);
+	ck_assert_str_eq(r->http.method, "PUT");
+	ck_assert_str_eq(r->http.url, "https://flags.example/api/checkout/new-ui");
+	ck_assert_str_eq(r->http.body, "{\"enabled\": false}");
+	ck_assert_uint_eq(r->http.n_headers, 2);
+	ck_assert_str_eq(r->http.headers[0], "Content-Type: application/json");
+	ck_assert_str_eq(r->http.headers[1], "X-Token: abc");
+	ck_assert_uint_eq(r->timeout_usec, 5 * RBD_USEC_PER_SEC);
+	ck_assert_uint_eq(r->settle_usec, MIN);
+	r = &p->remedies[2];
+	ck_assert_str_eq(r->http.method, "POST");
+	ck_assert_ptr_null(r->http.body);
+	ck_assert_uint_eq(r->http.n_headers, 0);
+	ck_assert_uint_eq(r->settle_usec, RBD_USEC_PER_SEC);
+	rbd_policy_free(p);
+	rbd_diag_free(&d);
+}
+END_TEST
+
+/* Remedies: what is wrong with one is reported, exactly. */
+static const struct {
+	const char *yaml;	/* after "remedies:\n" */
+	const char *err[3];	/* the errors, in order */
+} remedy_cases[] = {
+	{ "  - { name: a, command: [/bin/x], settle: 10s, tiemout: 1s }",
+	    { "s.yaml:6:48: remedies[0]: unknown key 'tiemout' (did you mean "
+	    "'timeout'?)" } },
+	{ "  - { name: a, command: [/bin/x], http: { url: 'http://h/' }, "
+	    "settle: 10s }",
+	    { "s.yaml:6:35: remedies[0]: 'http' cannot be used with 'command': "
+	    "a remedy runs exactly one action" } },
+	{ "  - { name: a, settle: 10s }",
+	    { "s.yaml:6:7: remedies[0]: missing a remedy action: command or "
+	    "http" } },
+	{ "  - { name: a, command: [/bin/x] }",
+	    { "s.yaml:6:7: remedies[0]: missing required key 'settle'" } },
+	{ "  - { name: a, command: [/bin/x], settle: 0s }",
+	    { "s.yaml:6:43: remedies[0].settle: 0s is out of range (1s..24h)" } },
+	{ "  - { name: a, command: [/bin/x], settle: 5s }",
+	    { "s.yaml:6:43: remedies[0].settle: 5s must not be shorter than "
+	    "watch.interval (10s)" } },
+	{ "  - { name: a, command: [/bin/x], settle: 10s, timeout: 2h }",
+	    { "s.yaml:6:57: remedies[0].timeout: 2h is out of range (1s..1h)" } },
+	{ "  - { name: a, command: ['{version}'], settle: 10s }",
+	    { "s.yaml:6:27: remedies[0].command[0]: placeholder {version} is "
+	    "not allowed in the program" } },
+	{ "  - { name: a, command: [/bin/x, '{to_schema}'], settle: 10s }",
+	    { "s.yaml:6:35: remedies[0].command[1]: placeholder {to_schema} is "
+	    "only for migrate_down.command" } },
+	{ "  - { name: 'a b', command: [/bin/x], settle: 10s }",
+	    { "s.yaml:6:13: remedies[0].name: invalid remedy name 'a b': "
+	    "contains whitespace" } },
+	{ "  - { name: a, http: { url: 'ftp://h/' }, settle: 10s }",
+	    { "s.yaml:6:29: remedies[0].http.url: URL scheme 'ftp' is not "
+	    "supported (use http or https)" } },
+	{ "  - { name: a, http: { url: 'http://h/', method: post }, "
+	    "settle: 10s }",
+	    { "s.yaml:6:50: remedies[0].http.method: unknown method 'post' "
+	    "(GET, POST, PUT, PATCH or DELETE)" } },
+	{ "  - { name: a, http: { url: 'http://h/', headers: { 'a b': c } }, "
+	    "settle: 10s }",
+	    { "s.yaml:6:55: remedies[0].http.headers: invalid character in "
+	    "header name" } },
+	{ "  - { name: a, http: { url: 'http://h/', headers: { a: \"x\\ny\" } },"
+	    " settle: 10s }",
+	    { "s.yaml:6:56: remedies[0].http.headers.a: contains a control "
+	    "character" } },
+	{ "  - { name: a, http: { method: GET }, settle: 10s }",
+	    { "s.yaml:6:24: remedies[0].http: missing required key 'url'" } },
+	{ "  - { name: a, command: [/bin/x], settle: 10s }\n"
+	    "  - { name: a, command: [/bin/y], settle: 10s }",
+	    { "s.yaml:7:5: remedies[1].name: duplicate remedy name 'a' (first "
+	    "defined at line 6)" } },
+	{ "  - [a]\n  - { name: b, settle: 0 }",
+	    { "s.yaml:6:5: remedies[0]: expected a mapping, got a sequence",
+	    "s.yaml:7:24: remedies[1].settle: 0 is out of range (1s..24h)",
+	    "s.yaml:7:7: remedies[1]: missing a remedy action: command or "
+	    "http" } },
+	{ "  [" "{name: a, command: [/x], settle: 10s}, "
+	    "{name: b, command: [/x], settle: 10s}, "
+	    "{name: c, command: [/x], settle: 10s}, "
+	    "{name: d, command: [/x], settle: 10s}, "
+	    "{name: e, command: [/x], settle: 10s}, "
+	    "{name: f, command: [/x], settle: 10s}, "
+	    "{name: g, command: [/x], settle: 10s}, "
+	    "{name: h, command: [/x], settle: 10s}, "
+	    "{name: i, command: [/x], settle: 10s}, "
+	    "{name: j, command: [/x], settle: 10s}, "
+	    "{name: k, command: [/x], settle: 10s}]",
+	    { "s.yaml:6:3: remedies: too many entries (more than 10)" } },
+	{ "  {name: a}", { "s.yaml:6:3: remedies: expected a sequence, got a "
+	    "mapping" } },
+};
+
+START_TEST(test_remedy_errors)
+{
+	static const char head[] =
+	    "service: s\n"
+	    "deploy: { command: [/bin/d] }\n"
+	    "watch: { interval: 10s }\n"
+	    "checks: [{ name: a, http: { url: 'http://h/' } }]\n"
+	    "remedies:\n";
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	const char *const *want = remedy_cases[_i].err;
+	char doc[2048];
+	size_t n_want = 0;
+	int n = snprintf(doc, sizeof(doc), "%s%s\n", head, remedy_cases[_i].yaml);
+	int r = rbd_policy_parse("s.yaml", doc, (size_t)n, &p, &d);
+
+	while (n_want < 3 && want[n_want])
+		n_want++;
+	ck_assert_msg(r == -EINVAL, "%s: %d", remedy_cases[_i].yaml, r);
+	ck_assert(p == UNTOUCHED);
+	assert_diag(&d, want, n_want, remedy_cases[_i].yaml);
+	rbd_diag_free(&d);
+}
+END_TEST
+
 /* The names of types and no-data rules, for logs and status. */
 START_TEST(test_enum_names)
 {
@@ -1273,6 +1436,14 @@ START_TEST(test_config_shipped)
 	ck_assert_uint_eq(p->n_guards, 1);
 	ck_assert_int_eq(p->guards[0].type, RBD_CHECK_HTTP);
 	ck_assert_int_eq(rbd_policy_find_guard(p, "db-proxy"), 0);
+	/* Remedies */
+	ck_assert_uint_eq(p->n_remedies, 2);
+	ck_assert_int_eq(p->remedies[0].type, RBD_REMEDY_COMMAND);
+	ck_assert_str_eq(p->remedies[0].argv[3], "off");
+	ck_assert_uint_eq(p->remedies[0].settle_usec, MIN);
+	ck_assert_int_eq(p->remedies[1].type, RBD_REMEDY_HTTP);
+	ck_assert_str_eq(p->remedies[1].http.method, "PUT");
+	ck_assert_uint_eq(p->remedies[1].http.n_headers, 1);
 	/* a configuration released like code: its version a commit id */
 	p = rbd_config_find(c, "checkout-config");
 	ck_assert_ptr_nonnull(p);
@@ -1327,6 +1498,9 @@ static Suite *policy_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("valid");
 	tcase_add_test(tc, test_valid_defaults);
+	tcase_add_test(tc, test_valid_remedies);
+	tcase_add_loop_test(tc, test_remedy_errors, 0,
+	    (int)(sizeof(remedy_cases) / sizeof(remedy_cases[0])));
 	tcase_add_test(tc, test_valid_full);
 	tcase_add_test(tc, test_valid_styles);
 	tcase_add_test(tc, test_valid_durations);

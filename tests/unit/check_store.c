@@ -1175,6 +1175,41 @@ START_TEST(test_pause_survives_restart)
 }
 END_TEST
 
+/* Remedies: the remedy being tried, the window it interrupted and why
+ * survive a restart; whether it was settling does not (it runs again). */
+START_TEST(test_remedy_survives_restart)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_event ev = { .type = RBD_EV_REMEDY_DONE, .deploy_id = 3 };
+	struct rbd_step st = mkstep("remedying", RBD_STATE_REMEDYING,
+	    RBD_STATE_REMEDYING, "healthz: HTTP 500; trying remedy restart");
+	struct rbd_store *s = open_ok();
+	bool found = false;
+
+	set_watch(w, RBD_STATE_REMEDYING, MONO0, "v2", "", "", st.reason);
+	w->remedy = 1;
+	w->remedy_settling = true;
+	w->remedy_at = MONO0;
+	w->remedy_watch_since = MONO0 - 2 * MIN;
+	snprintf(w->remedy_why, sizeof(w->remedy_why), "healthz: HTTP 500");
+	commit_ok(s, "checkout", w, &st, &ev, MONO0, WALL0);
+	rbd_store_free(s);
+	rbd_watch_free(w);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", MONO0 + MIN, WALL0 + MIN, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_REMEDYING);
+	ck_assert_uint_eq(w->remedy, 1);
+	ck_assert(!w->remedy_settling);
+	ck_assert_uint_eq(w->remedy_at, 0);
+	ck_assert_uint_eq(w->remedy_watch_since, MONO0 - 2 * MIN);
+	ck_assert_str_eq(w->remedy_why, "healthz: HTTP 500");
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
 /* The loop breaker's memory: three automatic rollbacks, 50, 20 and 1
  * minutes before a commit, are 60, 30 and 11 minutes old after ten
  * minutes down (the loop breaker's period is real time: downtime counts),
@@ -1433,7 +1468,8 @@ START_TEST(test_migrate_from_v2)
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 2);
 
 	s = open_ok();
-	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 3);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0),
+	    RBD_STORE_SCHEMA);
 	w = load_ok(s, "checkout", MONO0, WALL0 + RBD_USEC_PER_MIN, &found);
 	ck_assert(found);
 	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
@@ -1516,7 +1552,7 @@ START_TEST(test_newer_schema_refused)
 
 	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 7;");
 	snprintf(want, sizeof(want), "%s: schema version 7 is newer than this "
-	    "rollbackd understands (3)", dbpath);
+	    "rollbackd understands (%d)", dbpath, RBD_STORE_SCHEMA);
 	open_fails(-ENOTSUP, want);
 	/* Refused without changing the file. */
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 7);
@@ -1835,6 +1871,7 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_pause_survives_restart, 0,
 	    N_ELEMENTS(pause_cases));
 	tcase_add_test(tc, test_auto_times_survive_restart);
+	tcase_add_test(tc, test_remedy_survives_restart);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("schema");

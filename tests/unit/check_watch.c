@@ -296,6 +296,11 @@ static const char *acts(void)
 			off += snprintf(buf + off, sizeof(buf) - off,
 			    "%s%s(%s %s)", sp, name, a->version,
 			    rbd_verdict_str(a->verdict));
+		else if (a->type == RBD_ACT_RUN_REMEDY)
+			off += snprintf(buf + off, sizeof(buf) - off,
+			    "%s%s(%zu %s k=%s #%" PRIu64 ")", sp, name,
+			    a->remedy, a->version, a->from_version,
+			    a->deploy_id);
 		else if (a->type == RBD_ACT_SET_TIMER)
 			off += snprintf(buf + off, sizeof(buf) - off,
 			    "%s%s(%s%s)", sp, name,
@@ -1579,9 +1584,12 @@ START_TEST(test_malformed_events)
 {
 	struct rbd_event ev = { .type = _RBD_EV_MAX };
 	struct rbd_step out;
+	char want[64];
 
 	to_watching();
-	REFUSED(ev, T1, -EINVAL, "unknown event type 10");
+	/* Whatever the last event type is now: new ones go at the end. */
+	snprintf(want, sizeof(want), "unknown event type %d", (int)_RBD_EV_MAX);
+	REFUSED(ev, T1, -EINVAL, want);
 	REFUSED(sample(HEALTHZ, _RBD_SAMPLE_RESULT_MAX, NULL), T1 + WARMUP,
 	    -EINVAL, "unknown sample result 3");
 	REFUSED(done(1, _RBD_DEPLOY_RESULT_MAX, NULL), T1, -EINVAL,
@@ -1593,6 +1601,7 @@ START_TEST(test_malformed_events)
 END_TEST
 
 /* ---- resume after a restart ---- */
+
 
 /* Replace w by a new watch filled from it, as the store's load does: the
  * plain fields come over, the per-check arrays are the new watch's. */
@@ -3220,6 +3229,257 @@ END_TEST
 #undef MR
 #undef MI
 
+/* ---- remedies ---- */
+
+static char name_flag_off[] = "flag-off";
+static char name_restart[] = "restart";
+static struct rbd_remedy remedies[2];
+
+/* Give the policy n remedies: flag-off (settle 1m), restart (settle 2m). */
+static void with_remedies(size_t n)
+{
+	memset(remedies, 0, sizeof(remedies));
+	remedies[0].name = name_flag_off;
+	remedies[0].settle_usec = MIN;
+	remedies[0].timeout_usec = 30 * SEC;
+	remedies[1].name = name_restart;
+	remedies[1].type = RBD_REMEDY_HTTP;
+	remedies[1].settle_usec = 2 * MIN;
+	remedies[1].timeout_usec = 30 * SEC;
+	policy.remedies = remedies;
+	policy.n_remedies = n;
+}
+
+static struct rbd_event remedy_done(uint64_t id, enum rbd_deploy_result r,
+    const char *detail)
+{
+	return (struct rbd_event){ .type = RBD_EV_REMEDY_DONE,
+	    .deploy_id = id, .deploy = r, .detail = detail };
+}
+
+#define HZ_WHY "healthz: HTTP 500 for 3 consecutive samples (fail_after 3)"
+#define TD	(T1 + WARMUP + 20 * SEC)	/* healthz degrades */
+
+/* watching(v2) degrades on healthz at TD: remedying, flag-off running. */
+static void to_remedying(size_t n)
+{
+	with_remedies(n);
+	to_watching();
+	STEP(failing(HEALTHZ), T1 + WARMUP);
+	STEP(failing(HEALTHZ), T1 + WARMUP + 10 * SEC);
+	STEP(failing(HEALTHZ), TD);
+}
+
+/* The first remedy runs instead of a rollback; it works: after its
+ * settle period the same release is watched for the rest of its window,
+ * then promoted. */
+START_TEST(test_remedy_fixes)
+{
+	to_remedying(2);
+	RECORDED("remedying", WATCHING, REMEDYING, HZ_WHY "; trying remedy "
+	    "flag-off (1 of 2) before a rollback of checkout v2");
+	ck_assert_str_eq(acts(), "cancel-timer run-remedy(0 v2 k=v1 #1)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_REMEDY)->reason, st.reason);
+	ck_assert_str_eq(updates(), "");
+	ck_assert_str_eq(w->remedy_why, HZ_WHY);
+	ck_assert_uint_eq(w->remedy, 0);
+	ck_assert_uint_eq(w->remedy_watch_since, T1);
+	ck_assert_uint_eq(w->n_auto, 1);
+	ck_assert(!in_list(w->bad, w->n_bad, "v2"));
+	ck_assert_uint_eq(rbd_watch_settle_end(w, &policy), 0);
+	/* While the action runs, samples tell nothing of the remedy. */
+	QUIET(failing(HEALTHZ), TD + SEC);
+	QUIET(timer(), TD + 2 * SEC);
+	QUIET(remedy_done(7, RBD_DEPLOY_OK, NULL), TD + 2 * SEC);
+	STEP(remedy_done(1, RBD_DEPLOY_OK, "exited with status 0"), TD + 3 * SEC);
+	RECORDED("remedy-ran", REMEDYING, REMEDYING, "remedy flag-off (1 of 2) "
+	    "ran (exited with status 0); settling for 1m: every check must "
+	    "recover");
+	ck_assert_str_eq(acts(), "set-timer(1m)");
+	ck_assert_uint_eq(w->fails[HEALTHZ], 0);
+	ck_assert_uint_eq(rbd_watch_settle_end(w, &policy), TD + 3 * SEC + MIN);
+	/* A failing sample that heals, then every check OK. */
+	QUIET(failing(HEALTHZ), TD + 10 * SEC);
+	QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), TD + 20 * SEC);
+	QUIET(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"), TD + 25 * SEC);
+	early_timer(TD + 30 * SEC, "set-timer(33s)", __LINE__);
+	STEP(timer(), TD + 3 * SEC + MIN);
+	RECORDED("remedied", REMEDYING, WATCHING, "remedy flag-off (1 of 2) "
+	    "fixed checkout v2: every check recovered within its settle period "
+	    "(1m) after " HZ_WHY "; watching v2 for the rest of its window");
+	ck_assert_str_eq(acts(), "cancel-timer set-timer(8m7s)");
+	ck_assert_uint_eq(w->since, T1);
+	ck_assert_uint_eq(w->window_ok[HEALTHZ], 1);
+	STEP(timer(), T1 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE,
+	    "v2 healthy for 10m; now the known-good release");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 promoted)");
+}
+END_TEST
+
+/* A remedy whose action fails is recorded and the next runs; when the
+ * last does not fix it within its settle period, the rollback. Every
+ * remedy counts for the loop breaker. */
+START_TEST(test_remedy_not_fixed)
+{
+	to_remedying(2);
+	STEP(remedy_done(1, RBD_DEPLOY_FAILED, "exited with status 1"), TD + SEC);
+	RECORDED("remedying", REMEDYING, REMEDYING, HZ_WHY "; remedy flag-off "
+	    "(1 of 2) failed: exited with status 1; trying remedy restart (2 of "
+	    "2) before a rollback of checkout v2");
+	ck_assert_str_eq(acts(), "cancel-timer run-remedy(1 v2 k=v1 #2)");
+	ck_assert_uint_eq(w->n_auto, 2);
+	STEP(remedy_done(2, RBD_DEPLOY_OK, "HTTP 204"), TD + 2 * SEC);
+	ck_assert_str_eq(acts(), "set-timer(2m)");
+	STEP(failing(HEALTHZ), TD + 10 * SEC);
+	STEP(failing(HEALTHZ), TD + 20 * SEC);
+	STEP(failing(HEALTHZ), TD + 30 * SEC);
+	RECORDED("degraded", REMEDYING, ROLLING_BACK, HZ_WHY "; remedy restart "
+	    "(2 of 2) did not fix it: " HZ_WHY "; rolling back from v2 to v1");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer run-deploy(v2->v1 #3) "
+	    "notify(v2 rolled_back)");
+	ck_assert_str_eq(updates(), "v2=bad");
+	ck_assert_uint_eq(w->n_auto, 3);
+}
+END_TEST
+
+/* Recovered means every check had a healthy sample in the settle period
+ * and its latest is healthy; else the next remedy (or the rollback). */
+START_TEST(test_remedy_settle_rules)
+{
+	static const char *const why[] = {
+		"healthz had no healthy sample during the settle period",
+		"healthz still failing at the end of the settle period",
+		"error-rate had no data at the end of the settle period",
+	};
+
+	to_remedying(1);
+	STEP(remedy_done(1, RBD_DEPLOY_OK, NULL), TD + SEC);
+	if (_i == 1) {
+		QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, NULL), TD + 10 * SEC);
+		QUIET(failing(HEALTHZ), TD + 20 * SEC);
+	} else if (_i == 2) {
+		QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, NULL), TD + 10 * SEC);
+		QUIET(sample(ERRRATE, RBD_SAMPLE_OK, NULL), TD + 10 * SEC);
+		QUIET(sample(ERRRATE, RBD_SAMPLE_UNKNOWN, "empty"), TD + 20 * SEC);
+	}
+	/* A sample at the end is too late: the period is judged first. */
+	STEP(sample(HEALTHZ, RBD_SAMPLE_OK, NULL), TD + SEC + MIN);
+	ck_assert_str_eq(st.event, "degraded");
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+	ck_assert_msg(strstr(st.reason, why[_i]), "%s", st.reason);
+}
+END_TEST
+
+/* Dry-run and a pause try nothing: they say which remedies would have
+ * run; an operator's mark-bad tries none. */
+START_TEST(test_remedy_not_run)
+{
+	with_remedies(2);
+	if (_i == 0) {
+		policy.mode = RBD_MODE_DRY_RUN;
+		to_idle();
+		DEGRADE("v2", T1);
+		RECORDED("would-roll-back", WATCHING, HELD, "dry-run: would have "
+		    "tried remedies flag-off, restart, then rolled back checkout "
+		    "from v2 to v1 (" ERR_WHY "); nothing was run (mode: "
+		    "dry-run)");
+		ck_assert_uint_eq(w->n_auto, 1);
+		return;
+	}
+	to_watching();
+	STEP(operator(RBD_EV_MARK_BAD, "v2"), T1 + MIN);
+	ck_assert_str_eq(st.event, "degraded");
+	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer run-deploy(v2->v1 #1) "
+	    "notify(v2 rolled_back)");
+}
+END_TEST
+
+/* A pause during a remedy lets it finish; the next one does not run. */
+START_TEST(test_remedy_paused)
+{
+	struct rbd_event pause = operator(RBD_EV_PAUSE, NULL);
+
+	to_remedying(2);
+	STEP(pause, TD + SEC);
+	STEP(remedy_done(1, RBD_DEPLOY_TIMED_OUT, "timed out after 30s"),
+	    TD + 31 * SEC);
+	RECORDED("would-roll-back", REMEDYING, HELD, "paused: would have tried "
+	    "remedy restart, then rolled back checkout from v2 to v1 (" HZ_WHY
+	    "; remedy flag-off (1 of 2) failed: timed out after 30s); nothing "
+	    "was run (paused by " ACTOR " until resumed)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+}
+END_TEST
+
+/* An operator's rollback during a remedy goes straight to the rollback;
+ * the remedy's result is then stale. So is a new release's announcement:
+ * it supersedes the remedied one. */
+START_TEST(test_remedy_operator)
+{
+	to_remedying(2);
+	if (_i == 0) {
+		STEP(operator(RBD_EV_ROLLBACK, NULL), TD + SEC);
+		RECORDED("rollback-requested", REMEDYING, ROLLING_BACK,
+		    "rollback to v1 requested by " ACTOR);
+		ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+		    "run-deploy(v2->v1 #2) notify(v2 rolled_back)");
+		QUIET(remedy_done(1, RBD_DEPLOY_OK, NULL), TD + 2 * SEC);
+		return;
+	}
+	STEP(deployed("v3"), TD + SEC);
+	ck_assert_str_eq(st.event, "deployed");
+	ck_assert_str_eq(updates(), "v3=watching v2=superseded");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer start-probes "
+	    "set-timer(10m) notify(v2 superseded)");
+	QUIET(remedy_done(1, RBD_DEPLOY_OK, NULL), TD + 2 * SEC);
+}
+END_TEST
+
+/* The loop breaker stands before every remedy and the rollback. */
+START_TEST(test_remedy_loop_breaker)
+{
+	policy.max_automatic = 1;
+	to_remedying(2);
+	ck_assert_str_eq(st.event, "remedying");
+	STEP(remedy_done(1, RBD_DEPLOY_FAILED, "exited with status 1"), TD + SEC);
+	RECORDED("loop-breaker", REMEDYING, HELD, "1 automatic rollback of "
+	    "checkout in the last 1h (rollback.max_automatic 1); not rolling "
+	    "back v2 (" HZ_WHY "; remedy flag-off (1 of 2) failed: exited with "
+	    "status 1): a person must decide");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 held)");
+}
+END_TEST
+
+/* A restart while remedying runs the remedy again from its action, with a
+ * fresh id; its settle period starts afresh. */
+START_TEST(test_remedy_resume)
+{
+	to_remedying(2);
+	STEP(remedy_done(1, RBD_DEPLOY_OK, NULL), TD + SEC);
+	restart();
+	w->remedy_settling = false;	/* not stored */
+	w->remedy_at = 0;
+	resume(TD + 5 * MIN);
+	ck_assert_str_eq(acts(), "start-probes run-remedy(0 v2 k=v1 #2)");
+	ck_assert_str_eq(action(RBD_ACT_RUN_REMEDY)->reason, w->reason);
+	ck_assert_uint_eq(w->deploy_id, 2);
+	STEP(remedy_done(2, RBD_DEPLOY_OK, NULL), TD + 6 * MIN);
+	ck_assert_str_eq(st.event, "remedy-ran");
+	/* A remedy a reload took away is given up at the next timer. */
+	policy.n_remedies = 0;
+	restart();
+	resume(TD + 7 * MIN);
+	ck_assert_str_eq(acts(), "start-probes set-timer(0s)");
+	STEP(timer(), TD + 7 * MIN);
+	RECORDED("degraded", REMEDYING, ROLLING_BACK, HZ_WHY "; remedy "
+	    "(removed) (1 of 0) failed: it is no longer in the policy; rolling "
+	    "back from v2 to v1");
+}
+END_TEST
+
+
 /* Tests that build the scripted history get the fixture. */
 static TCase *tcase(const char *name)
 {
@@ -3367,6 +3627,17 @@ static Suite *watch_suite(void)
 	tcase_add_loop_test(tc, test_guard_every_state, 0, 6);
 	tcase_add_test(tc, test_guard_refused);
 	tcase_add_test(tc, test_guard_reload);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("remedies");
+	tcase_add_test(tc, test_remedy_fixes);
+	tcase_add_test(tc, test_remedy_not_fixed);
+	tcase_add_loop_test(tc, test_remedy_settle_rules, 0, 3);
+	tcase_add_loop_test(tc, test_remedy_not_run, 0, 2);
+	tcase_add_test(tc, test_remedy_paused);
+	tcase_add_loop_test(tc, test_remedy_operator, 0, 2);
+	tcase_add_test(tc, test_remedy_loop_breaker);
+	tcase_add_test(tc, test_remedy_resume);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("dry-run");
