@@ -154,6 +154,19 @@ struct json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
  * JSON null when it is not paused at now_mono. A new reference. */
 struct json_t *svc_pause_json(const struct rbd_svc *s, uint64_t now_mono);
 
+/* Drill: the drill part of a service's status, and of a drill's verdict:
+ * {"phase", "live", "target", "aborting", "failure", "steps": [the
+ * report's two legs], "last": {"result", "at", "reason"} or null,
+ * "last_passed": wall usec or null, "schedule": see
+ * svc_drill_schedule_json}. A new reference (JSON null when out of
+ * memory). */
+struct json_t *svc_drill_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall);
+/* Drill: the policy's drill schedule as status shows it, or JSON null
+ * without one. A new reference. */
+struct json_t *svc_drill_schedule_json(const struct rbd_svc *s,
+    uint64_t now_mono, uint64_t now_wall);
+
 /* The service of that name, or NULL. */
 struct rbd_svc *daemon_find(const struct rbd_daemon *d, const char *name);
 

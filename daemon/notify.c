@@ -58,6 +58,10 @@ static void svc_words(const struct rbd_svc *s, char *buf, size_t len)
 		snprintf(buf, len, "%s: held%s%s, a person must decide", s->name,
 		    *w->live ? " at " : "", w->live);
 		break;
+	case RBD_STATE_DRILLING:
+		snprintf(buf, len, "%s: drilling (%s, %s and back)", s->name,
+		    rbd_drill_phase_str(w->drill_phase), w->target);
+		break;
 	default:
 		break;
 	}

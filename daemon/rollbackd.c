@@ -260,7 +260,8 @@ static bool watching_any(const struct rbd_daemon *d)
 	for (size_t i = 0; i < d->n_svcs; i++) {
 		enum rbd_state st = d->svcs[i]->w->state;
 
-		if (st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING)
+		if (st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING ||
+		    st == RBD_STATE_DRILLING)
 			return true;
 	}
 	return false;

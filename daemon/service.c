@@ -133,6 +133,12 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 #define MSGID_RESUMED		"5bf83c6adb15415abaded53d83520a99"
 #define MSGID_MIGRATED_DOWN	"34408189e98b4931b3edf22637e1abb1"
 #define MSGID_OTHER		"5ecfee27d46d404fa129a48bb3644e79"
+/* Drill */
+#define MSGID_DRILL_STARTED	"4617dab164b9477e8b91507010dd957a"
+#define MSGID_DRILL_STEP	"b0c677935728487185749970cb8d06e5"
+#define MSGID_DRILL_PASSED	"c50025fca88442b5a7569091bc3e146f"
+#define MSGID_DRILL_FAILED	"1a5bc562456c46488b2b2c5ed2d52fb0"
+#define MSGID_DRILL_ABORTED	"16cc712c697c4f04ae48b1754a749a23"
 
 /* The MESSAGE_ID of step. Every entry into rolling_back is "rollback
  * started", whatever caused it (degraded, marked-bad, rollback-requested:
@@ -156,6 +162,18 @@ static const char *step_message_id(const struct rbd_step *step)
 		{ "paused", MSGID_PAUSED },
 		{ "resumed", MSGID_RESUMED },
 		{ "migrated-down", MSGID_MIGRATED_DOWN },
+		/* Drill */
+		{ "drill-started", MSGID_DRILL_STARTED },
+		{ "drill-rolled-back", MSGID_DRILL_STEP },
+		{ "drill-verified", MSGID_DRILL_STEP },
+		{ "drill-rolled-forward", MSGID_DRILL_STEP },
+		{ "drill-passed", MSGID_DRILL_PASSED },
+		{ "drill-failed", MSGID_DRILL_FAILED },
+		{ "drill-target-unhealthy", MSGID_DRILL_FAILED },
+		{ "drill-rollback-failed", MSGID_DRILL_FAILED },
+		{ "drill-forward-failed", MSGID_DRILL_FAILED },
+		{ "drill-abort-requested", MSGID_DRILL_ABORTED },
+		{ "drill-aborted", MSGID_DRILL_ABORTED },
 	};
 
 	if (step->to == RBD_STATE_ROLLING_BACK && step->from != step->to)
@@ -182,7 +200,8 @@ static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
 		.message_id = step_message_id(step), .service = svc_name(s),
 		.release = starts && *old_live ? old_live : w->live,
 		.target = step->to == RBD_STATE_ROLLING_BACK ||
-		    step->to == RBD_STATE_VERIFYING ? w->target : NULL,
+		    step->to == RBD_STATE_VERIFYING ||
+		    step->to == RBD_STATE_DRILLING ? w->target : NULL,
 		.event = step->event,
 		.state = rbd_state_str(step->to),
 	};
@@ -190,8 +209,11 @@ static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
 
 	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK)
 		prio = LOG_WARNING;
+	/* Drill: a failed drill is news (its rollback target is broken). */
+	if (strcmp(step_message_id(step), MSGID_DRILL_FAILED) == 0)
+		prio = LOG_WARNING;
 	if (step->from == step->to && strcmp(old_live, w->live) == 0) {
-		rbd_log_event(LOG_NOTICE, &f, "%s: %s (%s)", svc_name(s),
+		rbd_log_event(prio == LOG_WARNING ? prio : LOG_NOTICE, &f, "%s: %s (%s)", svc_name(s),
 		    step->event, step->reason);
 		return;
 	}
@@ -266,7 +288,9 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 		/* A fresh watch: the baseline is what came before it. */
 		if (step.to == RBD_STATE_WATCHING && step.from != RBD_STATE_WATCHING)
 			s->baseline_end = s->w->since;
-		if (step.from != step.to)
+		/* Drill: its phases are progress too. */
+		if (step.from != step.to || step.to == RBD_STATE_DRILLING ||
+		    step.from == RBD_STATE_DRILLING)
 			waiters_send(s, transition_json(s, &step, wall));
 	}
 	carry_out(s, &step, now);
@@ -562,12 +586,22 @@ static void timer_set(struct rbd_svc *s, uint64_t deadline, uint64_t now)
 	evtimer_add(s->timer, &tv);
 }
 
-/* Tell waiters of a release their verdict, and close them. */
+/* Tell waiters of a release their verdict, and close them. A drill's
+ * verdict carries its report and the state it left. */
 static void notify(struct rbd_svc *s, const struct rbd_action *a)
 {
-	waiters_finish(s, a->version, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}",
 	    "event", "verdict", "service", svc_name(s), "version", a->version,
-	    "verdict", rbd_verdict_str(a->verdict), "reason", a->reason));
+	    "verdict", rbd_verdict_str(a->verdict), "reason", a->reason);
+
+	if (o && (a->verdict == RBD_VERDICT_DRILL_PASSED ||
+	    a->verdict == RBD_VERDICT_DRILL_FAILED ||
+	    a->verdict == RBD_VERDICT_DRILL_ABORTED)) {
+		json_object_set_new(o, "state",
+		    json_string(rbd_state_str(s->w->state)));
+		json_object_set_new(o, "drill", svc_drill_json(s, 0, 0));
+	}
+	waiters_finish(s, a->version, o);
 }
 
 /* Carry out a recorded step's actions, in order. */
@@ -690,7 +724,10 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 	size_t old_n = s->n_checks, old_ng = s->n_guards;
 	const struct rbd_policy *old = s->policy;
 	bool probing = s->w->state == RBD_STATE_WATCHING ||
-	    s->w->state == RBD_STATE_VERIFYING;
+	    s->w->state == RBD_STATE_VERIFYING ||
+	    (s->w->state == RBD_STATE_DRILLING &&
+	    (s->w->drill_phase == RBD_DRILL_VERIFY_BACK ||
+	    s->w->drill_phase == RBD_DRILL_VERIFY_FORWARD));
 	struct rbd_step step;
 	uint64_t now;
 	int r;
@@ -777,6 +814,81 @@ static json_int_t wall_of(uint64_t t, uint64_t now_mono, uint64_t now_wall)
 
 	return (json_int_t)(t > now_mono ? now_wall + (t - now_mono) :
 	    now_wall > ago ? now_wall - ago : 0);
+}
+
+/* Drill: the deploy command a leg ran (or would run), expanded as
+ * deploy_run expands it, as a JSON array; null when it cannot be. */
+static json_t *drill_command_json(const struct rbd_svc *s, const char *v,
+    const char *from)
+{
+	const struct rbd_template_vars vars = {
+		.service = svc_name(s), .version = v, .from_version = from,
+	};
+	char **argv = NULL;
+	json_t *a;
+
+	if (!s->policy || !s->policy->deploy_argv || !*v ||
+	    rbd_argv_expand(s->policy->deploy_argv, &vars, &argv) < 0)
+		return json_null();
+	a = json_array();
+	for (size_t i = 0; a && argv[i]; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	rbd_argv_free(argv);
+	return a ? a : json_null();
+}
+
+/* Drill: one leg of the report. */
+static json_t *drill_leg_json(const struct rbd_svc *s, const char *step,
+    const char *v, const char *from, const struct rbd_drill_leg *l)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:o, s:I}",
+	    "step", step, "version", v, "from_version", from,
+	    "command", drill_command_json(s, v, from),
+	    "state", rbd_drill_leg_state_str(l->state),
+	    "deploy_usec", (json_int_t)l->deploy_usec,
+	    "healthy_usec", l->healthy ? json_integer((json_int_t)
+	    l->healthy_usec) : json_null(),
+	    "verify_usec", (json_int_t)l->verify_usec);
+}
+
+json_t *svc_drill_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	const struct rbd_watch *w = s->w;
+	bool any = w->drill_phase != RBD_DRILL_NONE ||
+	    w->drill_last != RBD_DRILL_RESULT_NONE;
+	json_t *o = json_pack("{s:s, s:s?, s:s?, s:b, s:s?}",
+	    "phase", rbd_drill_phase_str(w->drill_phase),
+	    "live", *w->drill_l ? w->drill_l : NULL,
+	    "target", *w->drill_k ? w->drill_k : NULL,
+	    "aborting", w->drill_abort,
+	    "failure", *w->drill_failure ? w->drill_failure : NULL);
+
+	if (!o)
+		return json_null();
+	json_object_set_new(o, "steps", !any || !*w->drill_k ? json_array() :
+	    json_pack("[o, o]", drill_leg_json(s, "rollback", w->drill_k,
+	    w->drill_l, &w->drill_legs[0]), drill_leg_json(s, "roll forward",
+	    w->drill_l, w->drill_k, &w->drill_legs[1])));
+	json_object_set_new(o, "last", w->drill_last == RBD_DRILL_RESULT_NONE ?
+	    json_null() : json_pack("{s:s, s:I, s:s}",
+	    "result", rbd_drill_result_str(w->drill_last),
+	    "at", (json_int_t)w->drill_last_wall,
+	    "reason", w->drill_last_reason));
+	json_object_set_new(o, "last_passed", w->drill_passed_wall ?
+	    json_integer((json_int_t)w->drill_passed_wall) : json_null());
+	json_object_set_new(o, "schedule", svc_drill_schedule_json(s, now_mono,
+	    now_wall));
+	return o;
+}
+
+json_t *svc_drill_schedule_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	(void)s;
+	(void)now_mono;
+	(void)now_wall;
+	return json_null();
 }
 
 /* A guard's status object: a check's, with whether it is failing. */
@@ -879,5 +991,6 @@ json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
 	    "count", (json_int_t)rbd_watch_auto_count(w, p, now_mono),
 	    "max", (json_int_t)p->max_automatic,
 	    "per_usec", (json_int_t)p->automatic_per_usec));
+	json_object_set_new(o, "drill", svc_drill_json(s, now_mono, now_wall));
 	return o;
 }

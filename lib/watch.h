@@ -197,6 +197,7 @@ enum rbd_state {
 	RBD_STATE_ROLLING_BACK,
 	RBD_STATE_VERIFYING,
 	RBD_STATE_HELD,
+	RBD_STATE_DRILLING,	/* a drill (see "Drills" above): drill_phase */
 	_RBD_STATE_MAX,
 };
 const char *rbd_state_str(enum rbd_state s);		/* "idle", ... */
@@ -243,6 +244,8 @@ enum rbd_event_type {
 	RBD_EV_GUARD_SAMPLE,	/* check (index into policy->guards), result, detail */
 	RBD_EV_PAUSE,		/* actor, text (reason; may be NULL), duration */
 	RBD_EV_RESUME,		/* actor; NULL: the pause timer */
+	RBD_EV_DRILL,		/* actor; NULL: the policy's drill schedule */
+	RBD_EV_DRILL_ABORT,	/* actor */
 	_RBD_EV_MAX,
 };
 const char *rbd_event_type_str(enum rbd_event_type t);
@@ -274,6 +277,9 @@ enum rbd_verdict {
 	RBD_VERDICT_ROLLED_BACK,	/* degraded; rollback started */
 	RBD_VERDICT_HELD,	/* degraded but not rolled back; a person must act */
 	RBD_VERDICT_SUPERSEDED,	/* another release was announced during its watch */
+	RBD_VERDICT_DRILL_PASSED,	/* a drill: see "Drills" */
+	RBD_VERDICT_DRILL_FAILED,
+	RBD_VERDICT_DRILL_ABORTED,
 	_RBD_VERDICT_MAX,
 };
 const char *rbd_verdict_str(enum rbd_verdict v);
@@ -304,6 +310,52 @@ struct rbd_action {
 	 * Usually the step's reason; a superseded release's NOTIFY says what
 	 * superseded it, and a resumed RUN_DEPLOY carries w->reason. */
 	char reason[RBD_REASON_MAX];
+};
+
+/* Drill: where a drill is (state drilling). */
+enum rbd_drill_phase {
+	RBD_DRILL_NONE,			/* not drilling */
+	RBD_DRILL_BACK,			/* deploy command with K running */
+	RBD_DRILL_VERIFY_BACK,		/* K live, verified for verify */
+	RBD_DRILL_FORWARD,		/* deploy command with L running */
+	RBD_DRILL_VERIFY_FORWARD,	/* L live again, verified for verify */
+	_RBD_DRILL_PHASE_MAX,
+};
+const char *rbd_drill_phase_str(enum rbd_drill_phase p);	/* "back", ... */
+int rbd_drill_phase_from_str(const char *s, enum rbd_drill_phase *ret);
+
+/* Drill: how a drill ended. */
+enum rbd_drill_result {
+	RBD_DRILL_RESULT_NONE,		/* no drill has ended yet */
+	RBD_DRILL_PASSED,
+	RBD_DRILL_FAILED,
+	RBD_DRILL_ABORTED,
+	_RBD_DRILL_RESULT_MAX,
+};
+const char *rbd_drill_result_str(enum rbd_drill_result r);	/* "passed", ... */
+int rbd_drill_result_from_str(const char *s, enum rbd_drill_result *ret);
+
+/* Drill: what became of one leg (back to K, forward to L). */
+enum rbd_drill_leg_state {
+	RBD_LEG_PENDING,		/* not started, or its deploy runs */
+	RBD_LEG_DEPLOY_FAILED,		/* its deploy command failed */
+	RBD_LEG_VERIFYING,		/* deployed, being verified */
+	RBD_LEG_UNHEALTHY,		/* degraded (or no data) while verified */
+	RBD_LEG_VERIFIED,		/* healthy for the whole verify period */
+	RBD_LEG_CUT,			/* verification cut short by an abort */
+	_RBD_LEG_STATE_MAX,
+};
+const char *rbd_drill_leg_state_str(enum rbd_drill_leg_state s);
+int rbd_drill_leg_state_from_str(const char *s, enum rbd_drill_leg_state *ret);
+
+/* Drill: one leg's timings (engine usec). */
+struct rbd_drill_leg {
+	enum rbd_drill_leg_state state;
+	uint64_t deploy_usec;	/* how long its deploy command took */
+	bool healthy;		/* it became healthy: every check's last
+				 * judged sample OK */
+	uint64_t healthy_usec;	/* with healthy: from the deploy's end */
+	uint64_t verify_usec;	/* how long it was verified */
 };
 
 /* A release status change to store with the record. */
@@ -389,6 +441,22 @@ struct rbd_watch {
 	unsigned *guard_fails;
 	uint64_t *guard_since_wall;
 	char (*guard_detail)[RBD_DETAIL_MAX];
+	/* Drill (state drilling: from is L, target K; since is the phase's
+	 * entry time; deploy_id the deploy in flight). */
+	enum rbd_drill_phase drill_phase;	/* RBD_DRILL_NONE unless drilling */
+	char drill_l[RBD_VERSION_MAX + 1];	/* the drill's L and K, kept */
+	char drill_k[RBD_VERSION_MAX + 1];	/* after its end for the report */
+	bool drill_abort;			/* an abort was asked */
+	char drill_failure[RBD_REASON_MAX];	/* why it failed; "" not (yet) */
+	struct rbd_drill_leg drill_legs[2];	/* [0] back to K, [1] forward to L;
+						 * kept after the end for the report */
+	/* The last drill that ended (wall clock, for status and the
+	 * schedule): its result, when, a line about it, and when one last
+	 * passed. */
+	enum rbd_drill_result drill_last;
+	uint64_t drill_last_wall;		/* 0: never */
+	uint64_t drill_passed_wall;		/* 0: never */
+	char drill_last_reason[RBD_REASON_MAX];
 };
 
 /* A new idle watch with no release, sized for policy's checks and guards.

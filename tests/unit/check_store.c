@@ -1433,7 +1433,8 @@ START_TEST(test_migrate_from_v2)
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 2);
 
 	s = open_ok();
-	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 3);
+	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0),
+	    RBD_STORE_SCHEMA);
 	w = load_ok(s, "checkout", MONO0, WALL0 + RBD_USEC_PER_MIN, &found);
 	ck_assert(found);
 	ck_assert_int_eq(w->state, RBD_STATE_ROLLING_BACK);
@@ -1516,7 +1517,7 @@ START_TEST(test_newer_schema_refused)
 
 	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 7;");
 	snprintf(want, sizeof(want), "%s: schema version 7 is newer than this "
-	    "rollbackd understands (3)", dbpath);
+	    "rollbackd understands (%d)", dbpath, RBD_STORE_SCHEMA);
 	open_fails(-ENOTSUP, want);
 	/* Refused without changing the file. */
 	ck_assert_int_eq(raw_query("PRAGMA user_version", NULL, 0), 7);

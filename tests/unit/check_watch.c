@@ -1581,7 +1581,7 @@ START_TEST(test_malformed_events)
 	struct rbd_step out;
 
 	to_watching();
-	REFUSED(ev, T1, -EINVAL, "unknown event type 10");
+	REFUSED(ev, T1, -EINVAL, "unknown event type 12");
 	REFUSED(sample(HEALTHZ, _RBD_SAMPLE_RESULT_MAX, NULL), T1 + WARMUP,
 	    -EINVAL, "unknown sample result 3");
 	REFUSED(done(1, _RBD_DEPLOY_RESULT_MAX, NULL), T1, -EINVAL,
