@@ -819,7 +819,7 @@ static void drill_run_deploy(struct ctx *c);
 static int drill_unhealthy(struct ctx *c, const char *why);
 static int drill_window_passed(struct ctx *c);
 static int drill_deploy_done(struct ctx *c, const char *detail);
-static void drill_sample_ok(struct ctx *c, size_t i);
+static int drill_sample_ok(struct ctx *c, size_t i);
 static int drill_refuse_busy(struct ctx *c, const char *what);
 
 /* Whether a state has a window (probes running, a timer armed). */
@@ -1464,7 +1464,7 @@ static int on_sample(struct ctx *c)
 		if (c->cnt.window_ok < UINT_MAX)
 			c->cnt.window_ok++;
 		if (drill_verifying(&c->w))
-			drill_sample_ok(c, i);
+			return drill_sample_ok(c, i);
 		return 0;
 	case RBD_SAMPLE_FAIL:
 		return judge_failure(c, i, "", text_or(c->ev->detail,
@@ -1900,22 +1900,29 @@ static void drill_leg_end(struct ctx *c, enum rbd_drill_leg_state st)
 	l->verify_usec = drill_elapsed(c);
 }
 
+static int drill_close(struct ctx *c, const char *how);
+
 /* Drill: a judged OK sample of check i in a verify phase: the leg is
- * healthy from the first moment every check's last judged sample is OK. */
-static void drill_sample_ok(struct ctx *c, size_t i)
+ * healthy from the first moment every check's last judged sample is OK.
+ * An aborted drill ends as soon as L is healthy again. */
+static int drill_sample_ok(struct ctx *c, size_t i)
 {
 	struct rbd_drill_leg *l = drill_leg(c);
 	size_t n = c->old->n_checks < c->p->n_checks ? c->old->n_checks :
 	    c->p->n_checks;
 
 	if (l->healthy)
-		return;
+		return 0;
 	for (size_t j = 0; j < n; j++)
 		if (j != i && (!c->old->window_ok[j] || c->old->fails[j] ||
 		    c->old->unknowns[j]))
-			return;
+			return 0;
 	l->healthy = true;
 	l->healthy_usec = drill_elapsed(c);
+	if (!c->w.drill_abort || c->w.drill_phase != RBD_DRILL_VERIFY_FORWARD)
+		return 0;
+	drill_leg_end(c, RBD_LEG_CUT);
+	return drill_close(c, "is live and healthy again");
 }
 
 /* Drill: one leg of the report, appended to buf: "rollback to v1: deploy
@@ -2253,9 +2260,14 @@ static int on_drill_abort(struct ctx *c)
 		    who(c->ev), l);
 		return 0;
 	default:
+		if (!drill_leg(c)->healthy) {
+			record(c, "drill-abort-requested", "drill aborted by "
+			    "%.*s: %s is live again; the drill ends as soon as "
+			    "it is healthy", RBD_ACTOR_MAX - 1, who(c->ev), l);
+			return 0;
+		}
 		drill_leg_end(c, RBD_LEG_CUT);
-		return drill_close(c, "is live again (the abort cut its "
-		    "verification short)");
+		return drill_close(c, "is live and healthy again");
 	}
 }
 
