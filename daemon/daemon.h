@@ -91,6 +91,11 @@ struct rbd_svc {
 	bool broken;				/* its state could not be recorded */
 	bool orphan;				/* policy removed; freed when the deploy ends */
 	uint64_t baseline_end;			/* monotonic: the last deploy from idle */
+	/* Drill: the policy's schedule: a timer for the next window in
+	 * which a drill is due, and after a scheduled drill was refused
+	 * (the service was busy), no new try before this wall time. */
+	struct event *drill_timer;
+	uint64_t drill_not_before;
 };
 
 /* Monotonic time for the engine, usec. See daemon.c for the offset. */

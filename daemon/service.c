@@ -47,6 +47,7 @@ uint64_t rbd_now_wall(void)
 static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
     uint64_t now);
 static void pause_timer_arm(struct rbd_svc *s, uint64_t now);
+static void drill_timer_arm(struct rbd_svc *s);
 
 /* The name every message about s starts with. */
 static const char *svc_name(const struct rbd_svc *s)
@@ -295,6 +296,8 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 	}
 	carry_out(s, &step, now);
 	pause_timer_arm(s, now);
+	if (step.record)
+		drill_timer_arm(s);
 	return 0;
 }
 
@@ -578,6 +581,105 @@ static void pause_timer_arm(struct rbd_svc *s, uint64_t now)
 	evtimer_add(s->pause_timer, &tv);
 }
 
+/* Drill: the local time of a wall time, for the schedule. */
+static void drill_local_time(uint64_t wall, struct rbd_local_time *ret)
+{
+	time_t t = (time_t)(wall / RBD_USEC_PER_SEC);
+	struct tm tm;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!localtime_r(&t, &tm))
+		return;
+	ret->wday = tm.tm_wday;
+	ret->minute = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
+	ret->second = tm.tm_sec > 59 ? 59 : (unsigned)tm.tm_sec;
+}
+
+/* Drill: the wall time at which the schedule next has a drill due (now
+ * or later); 0 without a schedule. */
+static uint64_t drill_next(const struct rbd_svc *s, uint64_t wall)
+{
+	const struct rbd_policy *p = s->policy;
+	struct rbd_local_time lt;
+	uint64_t next;
+
+	if (!p || !p->has_drill)
+		return 0;
+	drill_local_time(wall, &lt);
+	next = rbd_drill_next_due(&p->drill_window, p->drill_every_usec,
+	    s->w->drill_passed_wall, s->w->drill_last_wall, wall, &lt);
+	return next < s->drill_not_before ? s->drill_not_before : next;
+}
+
+/* Drill: arm the schedule's timer for the next window with a drill due
+ * (not while a drill runs: its end arms it again). An idle daemon wakes
+ * once a window, not more. */
+static void drill_timer_arm(struct rbd_svc *s)
+{
+	uint64_t wall = rbd_now_wall(), next;
+	struct timeval tv;
+
+	if (!s->drill_timer)
+		return;
+	evtimer_del(s->drill_timer);
+	if (s->orphan || s->d->stopping || s->w->state == RBD_STATE_DRILLING)
+		return;
+	next = drill_next(s, wall);
+	if (!next)
+		return;
+	tv = rbd_usec_tv(next > wall ? next - wall : 0);
+	evtimer_add(s->drill_timer, &tv);
+}
+
+/* Drill: the schedule's timer fired: start the drill when one is due
+ * (the engine refuses it unless the service is idle and healthy); a
+ * refused one is tried again in 5 minutes while the window lasts. */
+static void on_drill_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct rbd_svc *s = arg;
+	const struct rbd_policy *p = s->policy;
+	struct rbd_event ev = { .type = RBD_EV_DRILL, .actor = NULL };
+	uint64_t wall = rbd_now_wall();
+	struct rbd_local_time lt;
+	char err[ERRBUF_MAX], win[RBD_DRILL_WINDOW_STR_MAX];
+
+	(void)fd;
+	(void)what;
+	drill_local_time(wall, &lt);
+	if (p && p->has_drill && wall >= s->drill_not_before &&
+	    rbd_drill_due(&p->drill_window, p->drill_every_usec,
+	    s->w->drill_passed_wall, s->w->drill_last_wall, wall, &lt)) {
+		rbd_log(LOG_INFO, "%s: a drill is due (window %s)", svc_name(s),
+		    rbd_drill_window_str(&p->drill_window, win, sizeof(win)));
+		if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) == 0)
+			return;
+		rbd_log(LOG_NOTICE, "%s: scheduled drill not started: %s; "
+		    "trying again in 5m while the window lasts", svc_name(s),
+		    err);
+		s->drill_not_before = wall + 5 * RBD_USEC_PER_MIN;
+	}
+	drill_timer_arm(s);
+}
+
+json_t *svc_drill_schedule_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	const struct rbd_policy *p = s->policy;
+	char every[RBD_DURATION_STR_MAX], win[RBD_DRILL_WINDOW_STR_MAX];
+	uint64_t next;
+
+	(void)now_mono;
+	if (!p || !p->has_drill)
+		return json_null();
+	next = drill_next(s, now_wall);
+	return json_pack("{s:s, s:I, s:s, s:o}",
+	    "every", rbd_duration_str(p->drill_every_usec, every, sizeof(every)),
+	    "every_usec", (json_int_t)p->drill_every_usec,
+	    "window", rbd_drill_window_str(&p->drill_window, win, sizeof(win)),
+	    "next", s->w->state == RBD_STATE_DRILLING || !next ? json_null() :
+	    json_integer((json_int_t)next));
+}
+
 /* Arm the timer for deadline (monotonic usec). */
 static void timer_set(struct rbd_svc *s, uint64_t deadline, uint64_t now)
 {
@@ -694,7 +796,9 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	s->w = rbd_watch_new(policy);
 	s->timer = evtimer_new(d->base, on_timer, s);
 	s->pause_timer = evtimer_new(d->base, on_pause_timer, s);
-	if (!s->w || !s->timer || !s->pause_timer || checks_alloc(s) < 0) {
+	s->drill_timer = evtimer_new(d->base, on_drill_timer, s);
+	if (!s->w || !s->timer || !s->pause_timer || !s->drill_timer ||
+	    checks_alloc(s) < 0) {
 		svc_free(s);
 		return -ENOMEM;
 	}
@@ -714,6 +818,7 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	rbd_watch_resume(s->w, policy, now, &step);
 	carry_out(s, &step, now);
 	pause_timer_arm(s, now);
+	drill_timer_arm(s);
 	*ret = s;
 	return 0;
 }
@@ -759,6 +864,7 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 		rbd_watch_resume(s->w, policy, now, &step);
 		carry_out(s, &step, now);
 	}
+	drill_timer_arm(s);
 	return 0;
 }
 
@@ -773,6 +879,8 @@ void svc_free(struct rbd_svc *s)
 		event_free(s->timer);
 	if (s->pause_timer)
 		event_free(s->pause_timer);
+	if (s->drill_timer)
+		event_free(s->drill_timer);
 	rbd_watch_free(s->w);
 	free(s);
 }
@@ -783,6 +891,7 @@ static void svc_stop_effects(struct rbd_svc *s, const char *why)
 	probes_stop(s, true);
 	evtimer_del(s->timer);
 	evtimer_del(s->pause_timer);
+	evtimer_del(s->drill_timer);
 	waiters_finish(s, NULL, json_pack("{s:b, s:s, s:s}", "ok", 0,
 	    "error", "internal", "message", why));
 }
@@ -880,15 +989,6 @@ json_t *svc_drill_json(const struct rbd_svc *s, uint64_t now_mono,
 	json_object_set_new(o, "schedule", svc_drill_schedule_json(s, now_mono,
 	    now_wall));
 	return o;
-}
-
-json_t *svc_drill_schedule_json(const struct rbd_svc *s, uint64_t now_mono,
-    uint64_t now_wall)
-{
-	(void)s;
-	(void)now_mono;
-	(void)now_wall;
-	return json_null();
 }
 
 /* A guard's status object: a check's, with whether it is failing. */

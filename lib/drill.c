@@ -144,23 +144,29 @@ static bool old_enough(uint64_t every, uint64_t last, uint64_t end_wall)
 }
 
 bool rbd_drill_due(const struct rbd_drill_window *w, uint64_t every,
-    uint64_t last_passed_wall, uint64_t now_wall,
+    uint64_t last_passed_wall, uint64_t last_wall, uint64_t now_wall,
     const struct rbd_local_time *now)
 {
+	uint64_t since_start;
+
 	if (!rbd_drill_in_window(w, now))
 		return false;
+	since_start = day_usec(now) - (uint64_t)w->start * RBD_USEC_PER_MIN;
+	if (last_wall && now_wall >= since_start &&
+	    last_wall >= now_wall - since_start)
+		return false;		/* one ended in this window already */
 	return old_enough(every, last_passed_wall,
 	    now_wall + rbd_drill_window_left(w, now));
 }
 
 uint64_t rbd_drill_next_due(const struct rbd_drill_window *w, uint64_t every,
-    uint64_t last_passed_wall, uint64_t now_wall,
+    uint64_t last_passed_wall, uint64_t last_wall, uint64_t now_wall,
     const struct rbd_local_time *now)
 {
 	uint64_t len = (uint64_t)(w->end - w->start) * RBD_USEC_PER_MIN;
 	uint64_t start;
 
-	if (rbd_drill_due(w, every, last_passed_wall, now_wall, now))
+	if (rbd_drill_due(w, every, last_passed_wall, last_wall, now_wall, now))
 		return now_wall;
 	start = now_wall + rbd_drill_until_window(w, now);
 	if (rbd_drill_in_window(w, now))	/* this one is too early */

@@ -9,7 +9,9 @@
  * due at a time inside a window when no drill has passed yet, or when
  * the last passed one will be at least `every` old at the window's end:
  * so a drill that passed at 10:05 one Tuesday is due again in the next
- * Tuesday's window with every: 7d, not a week later. */
+ * Tuesday's window with every: 7d, not a week later. A window in which
+ * a drill already ended, whatever its result, has no other one: a failed
+ * drill is not repeated until the next window. */
 #ifndef RBD_DRILL_H
 #define RBD_DRILL_H
 
@@ -63,10 +65,12 @@ uint64_t rbd_drill_window_left(const struct rbd_drill_window *w,
     const struct rbd_local_time *now);
 
 /* Whether a drill is due at now (now_wall, wall usec, and its local time
- * now): inside the window, and last_passed_wall (wall usec; 0 never) is
- * 0 or at least every old at the window's end. */
+ * now): inside the window, no drill ended in it (last_wall, wall usec of
+ * the last drill's end, whatever its result; 0 never), and
+ * last_passed_wall (the last passed one; 0 never) is 0 or at least every
+ * old at the window's end. */
 bool rbd_drill_due(const struct rbd_drill_window *w, uint64_t every,
-    uint64_t last_passed_wall, uint64_t now_wall,
+    uint64_t last_passed_wall, uint64_t last_wall, uint64_t now_wall,
     const struct rbd_local_time *now);
 
 /* The wall time (usec) of the next window in which a drill will be due,
@@ -76,7 +80,7 @@ bool rbd_drill_due(const struct rbd_drill_window *w, uint64_t every,
  * daylight saving change moves it by an hour; the shell looks again when
  * it gets there). */
 uint64_t rbd_drill_next_due(const struct rbd_drill_window *w, uint64_t every,
-    uint64_t last_passed_wall, uint64_t now_wall,
+    uint64_t last_passed_wall, uint64_t last_wall, uint64_t now_wall,
     const struct rbd_local_time *now);
 
 #endif
