@@ -19,6 +19,7 @@
  *                     watching(R) -> rolling_back(R->K)        degraded
  *          rolling_back -> verifying(K) -> idle(K)             restored
  *          rolling_back -> held, verifying -> held             failed
+ *          idle(L) -> drilling(L->K->L) -> idle(L) | held      a drill
  *
  * Time rules (all intervals half-open):
  *   - a window starts at the state's entry time S;
@@ -154,6 +155,40 @@
  * says when its schema differs from the database's ("rollback to v2.4.1
  * requested by ...; v2.5.0 migrated the schema irreversibly from 42 to 43;
  * v2.4.1 expects schema 42: rolling back as asked, without migrate_down").
+ *
+ * Drills: DRILL (actor; NULL: the policy's schedule) practises the
+ * rollback path. From idle(L), L known-good, not paused, no failing
+ * guard, mode enforce, and K = rbd_watch_choose_target's target with no
+ * down-migration, it enters state drilling (from = drill_l = L, target =
+ * drill_k = K; refused otherwise, -EBUSY/-ENOENT/-EPERM/-EOPNOTSUPP with
+ * the reason) and runs four phases, each entered at since:
+ *   back            RUN_DEPLOY K from L, as a rollback runs it
+ *                   ("drill-started"); its DEPLOY_DONE OK makes K live:
+ *   verify-back     a window of the policy's verify ("drill-rolled-back"):
+ *                   samples are judged as in verifying; passing it is
+ *                   "drill-verified" and goes on to
+ *   forward         RUN_DEPLOY L from K; its DEPLOY_DONE OK makes L live:
+ *   verify-forward  a window of verify ("drill-rolled-forward"); passing
+ *                   it ends the drill in idle(L), "drill-passed", NOTIFY L
+ *                   drill_passed, the step's reason being the report.
+ * K degraded or without data (the rules of verifying) or its deploy
+ * failing ("drill-target-unhealthy", "drill-rollback-failed") sets
+ * drill_failure and goes to forward at once; the drill then ends
+ * "drill-failed" (NOTIFY drill_failed). K is not marked bad: a drill is
+ * practice, a person decides. L's deploy failing or L degraded in
+ * verify-forward: held, "drill-forward-failed", NOTIFY drill_failed.
+ * Nothing a drill does counts for the loop breaker or marks a release.
+ * DRILL_ABORT: in back, forward follows the deploy in flight; in
+ * verify-back, forward at once; in forward, nothing more; in
+ * verify-forward (or once reached) the drill ends "drill-aborted" as soon
+ * as L is healthy. Each leg's timings (drill_legs) are measured on the
+ * engine's clock: the deploy's duration, the time from its end until
+ * every check's last judged sample was OK, and how long it was verified.
+ * The last drill's result and wall time (ev->wall), and the last passed
+ * one's, are kept for status and the schedule. While drilling, DEPLOYED,
+ * ROLLBACK, another DRILL and MARK_GOOD/MARK_BAD of K or L are refused
+ * (-EBUSY); a PAUSE does not stop a drill. rbd_watch_resume re-runs the
+ * deploy of back or forward, or re-arms the verify window.
  *
  * Guard samples (GUARD_SAMPLE) are counted in every state and never make
  * a record of their own: OK zeroes the guard's run, FAIL extends it (the
