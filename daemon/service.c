@@ -214,8 +214,8 @@ static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
 	if (strcmp(step_message_id(step), MSGID_DRILL_FAILED) == 0)
 		prio = LOG_WARNING;
 	if (step->from == step->to && strcmp(old_live, w->live) == 0) {
-		rbd_log_event(prio == LOG_WARNING ? prio : LOG_NOTICE, &f, "%s: %s (%s)", svc_name(s),
-		    step->event, step->reason);
+		rbd_log_event(prio == LOG_WARNING ? prio : LOG_NOTICE, &f,
+		    "%s: %s (%s)", svc_name(s), step->event, step->reason);
 		return;
 	}
 	rbd_log_event(prio, &f, "%s: %s%s%s -> %s%s%s (%s)", svc_name(s),

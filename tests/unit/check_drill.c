@@ -129,14 +129,15 @@ END_TEST
 START_TEST(test_due)
 {
 	struct rbd_local_time in = at(2, 10, 30, 0), out = at(2, 12, 30, 0);
+	uint64_t last;
 
 	ck_assert(rbd_drill_due(&tue, WEEK, 0, 0, NOW, &in));
 	ck_assert(!rbd_drill_due(&tue, WEEK, 0, 0, NOW, &out));
 	/* Passed last Tuesday at 10:45: due again today at 10:30. */
-	ck_assert(rbd_drill_due(&tue, WEEK, NOW - WEEK + 15 * MIN, NOW - WEEK + 15 * MIN, NOW, &in));
+	last = NOW - WEEK + 15 * MIN;
+	ck_assert(rbd_drill_due(&tue, WEEK, last, last, NOW, &in));
 	/* ... but not with every: 14d. */
-	ck_assert(!rbd_drill_due(&tue, 2 * WEEK, NOW - WEEK + 15 * MIN, NOW - WEEK + 15 * MIN, NOW,
-	    &in));
+	ck_assert(!rbd_drill_due(&tue, 2 * WEEK, last, last, NOW, &in));
 	/* Passed an hour ago, in this window. */
 	ck_assert(!rbd_drill_due(&tue, WEEK, NOW - HOUR, NOW - HOUR, NOW, &in));
 	/* A drill that failed in this window is not repeated in it; one that
@@ -156,6 +157,7 @@ END_TEST
 START_TEST(test_next_due)
 {
 	struct rbd_local_time in = at(2, 10, 30, 0), mon = at(1, 10, 0, 0);
+	uint64_t h = NOW - HOUR, d3 = NOW - 3 * DAY;
 
 	/* Due now. */
 	ck_assert_uint_eq(rbd_drill_next_due(&tue, WEEK, 0, 0, NOW, &in), NOW);
@@ -163,18 +165,19 @@ START_TEST(test_next_due)
 	ck_assert_uint_eq(rbd_drill_next_due(&tue, WEEK, 0, 0, NOW, &mon),
 	    NOW + DAY);
 	/* Passed in this window: next week's. */
-	ck_assert_uint_eq(rbd_drill_next_due(&tue, WEEK, NOW - HOUR, NOW - HOUR, NOW, &in),
+	ck_assert_uint_eq(rbd_drill_next_due(&tue, WEEK, h, h, NOW, &in),
 	    NOW - 30 * MIN + WEEK);
 	/* every: 14d, passed today: the window two weeks on. */
-	ck_assert_uint_eq(rbd_drill_next_due(&tue, 2 * WEEK, NOW - HOUR, NOW - HOUR, NOW,
-	    &in), NOW - 30 * MIN + 2 * WEEK);
-	/* every: 1d with a weekly window: next week's all the same. */
-	ck_assert_uint_eq(rbd_drill_next_due(&tue, DAY, NOW - HOUR, NOW - HOUR, NOW, &mon),
+	ck_assert_uint_eq(rbd_drill_next_due(&tue, 2 * WEEK, h, h, NOW, &in),
+	    NOW - 30 * MIN + 2 * WEEK);
+	/* every: 1d, passed an hour ago, seen on Monday: tomorrow's window
+	 * ends more than a day after it. */
+	ck_assert_uint_eq(rbd_drill_next_due(&tue, DAY, h, h, NOW, &mon),
 	    NOW + DAY);
 	/* every: 30d, passed 3 days ago, seen on Monday: the window in 4
 	 * weeks and a day is the first to end 30 days after it. */
-	ck_assert_uint_eq(rbd_drill_next_due(&tue, 30 * DAY, NOW - 3 * DAY, NOW - 3 * DAY, NOW,
-	    &mon), NOW + DAY + 4 * WEEK);
+	ck_assert_uint_eq(rbd_drill_next_due(&tue, 30 * DAY, d3, d3, NOW, &mon),
+	    NOW + DAY + 4 * WEEK);
 }
 END_TEST
 
