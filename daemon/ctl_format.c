@@ -474,6 +474,88 @@ static void print_guard(FILE *out, const json_t *g, uint64_t now)
 	fputc('\n', out);
 }
 
+/* Drill: a timing as the report shows it: "850ms", "1.2s", "2m3s". */
+static const char *drill_time(uint64_t usec, char *buf, size_t len)
+{
+	if (usec < RBD_USEC_PER_SEC)
+		snprintf(buf, len, "%llums", (unsigned long long)
+		    (usec / RBD_USEC_PER_MSEC));
+	else if (usec < RBD_USEC_PER_MIN)
+		snprintf(buf, len, "%llu.%llus", (unsigned long long)
+		    (usec / RBD_USEC_PER_SEC), (unsigned long long)
+		    (usec % RBD_USEC_PER_SEC / (RBD_USEC_PER_SEC / 10)));
+	else
+		rbd_duration_str(usec - usec % RBD_USEC_PER_SEC, buf, len);
+	return buf;
+}
+
+/* Drill: whether the last drill failed (worth a line in every status). */
+static bool drill_failed(const json_t *svc)
+{
+	const json_t *last = json_object_get(json_object_get(svc, "drill"),
+	    "last");
+	const char *r = str(last, "result");
+
+	return r && strcmp(r, "failed") == 0;
+}
+
+/* Drill: "last drill passed 3d ago", "last drill FAILED 2h ago: v2.4.1
+ * unhealthy: ...; last passed 9d ago", "never drilled"; then the phase of
+ * a drill under way and the schedule. */
+static void print_drill(FILE *out, const json_t *svc, uint64_t now)
+{
+	const json_t *d = json_object_get(svc, "drill");
+	const json_t *last = json_object_get(d, "last");
+	const json_t *sched = json_object_get(d, "schedule");
+	const char *result = str(last, "result"), *phase = str(d, "phase");
+	uint64_t passed = usec_of(d, "last_passed");
+	char a[64];
+
+	if (!result) {
+		fputs("never drilled", out);
+	} else {
+		ago(usec_of(last, "at"), now, a, sizeof(a));
+		fprintf(out, "last drill %s %s", strcmp(result, "failed") == 0 ?
+		    "FAILED" : result, a);
+		if (strcmp(result, "failed") == 0) {
+			fputs(": ", out);
+			rbd_ctl_puts(out, str(last, "reason"));
+		}
+		if (strcmp(result, "passed") != 0) {
+			ago(passed, now, a, sizeof(a));
+			fprintf(out, "; %s%s", passed ? "last passed " :
+			    "never passed", passed ? a : "");
+		}
+	}
+	if (phase && strcmp(phase, "none") != 0) {
+		fputs("; drilling now (", out);
+		rbd_ctl_puts(out, phase);
+		fputs(", ", out);
+		rbd_ctl_puts(out, str(d, "live"));
+		fputs(" -> ", out);
+		rbd_ctl_puts(out, str(d, "target"));
+		fputs(" -> ", out);
+		rbd_ctl_puts(out, str(d, "live"));
+		fputs(json_is_true(json_object_get(d, "aborting")) ?
+		    ", aborting)" : ")", out);
+	}
+	if (json_is_object(sched)) {
+		uint64_t next = usec_of(sched, "next");
+		char t[32];
+
+		fputs("; scheduled every ", out);
+		rbd_ctl_puts(out, str(sched, "every"));
+		fputs(" in ", out);
+		rbd_ctl_puts(out, str(sched, "window"));
+		if (next) {
+			fprintf(out, ", next %s", day_time(next, now, t,
+			    sizeof(t)));
+		}
+	} else {
+		fputs("; not scheduled", out);
+	}
+}
+
 /* Whether the table of every service needs a note on svc: something is
  * not run (dry-run, a pause), a down-migration runs, a guard fails. */
 static bool notable(const json_t *svc)
@@ -483,7 +565,8 @@ static bool notable(const json_t *svc)
 
 	if (dry_run(svc) || json_is_object(json_object_get(svc, "paused")) ||
 	    json_is_true(json_object_get(svc, "migrating")) ||
-	    json_is_object(json_object_get(svc, "remedy")))
+	    json_is_object(json_object_get(svc, "remedy")) ||
+	    drill_failed(svc))
 		return true;
 	json_array_foreach(guards, i, g)
 		if (json_is_true(json_object_get(g, "failing")))
@@ -537,6 +620,12 @@ static void print_notes(FILE *out, const json_t *svc, uint64_t now,
 			continue;
 		note(out, prefix, blank);
 		print_guard(out, g, now);
+	}
+	if (json_is_object(json_object_get(svc, "drill")) &&
+	    (all || drill_failed(svc))) {
+		note(out, prefix, blank);
+		print_drill(out, svc, now);
+		fputc('\n', out);
 	}
 }
 
@@ -806,6 +895,109 @@ static void print_sample(FILE *out, const json_t *ev)
 	if (detail) {
 		fputs(": ", out);
 		rbd_ctl_puts(out, detail);
+	}
+	fputc('\n', out);
+}
+
+/* Drill: one word of a command, quoted when a shell would need it. */
+static void put_word(FILE *out, const char *w)
+{
+	if (w && *w && !w[strcspn(w, " \t'\"\\$`;&|<>(){}*?[]#~")]) {
+		rbd_ctl_puts(out, w);
+		return;
+	}
+	fputc('\'', out);
+	for (const char *p = w ? w : ""; *p; p++) {
+		char one[2] = { *p, '\0' };
+
+		if (*p == '\'')
+			fputs("'\\''", out);
+		else
+			rbd_ctl_puts(out, one);
+	}
+	fputc('\'', out);
+}
+
+/* Drill: one leg of the report. */
+static void print_leg(FILE *out, size_t n, const json_t *leg)
+{
+	const json_t *cmd = json_object_get(leg, "command"), *w;
+	const json_t *healthy = json_object_get(leg, "healthy_usec");
+	const char *state = str(leg, "state");
+	char t[RBD_DURATION_STR_MAX];
+	size_t i;
+
+	fprintf(out, "  %zu. ", n);
+	rbd_ctl_puts(out, str(leg, "step"));
+	fputs(" to ", out);
+	rbd_ctl_puts(out, str(leg, "version"));
+	fputs(" (from ", out);
+	rbd_ctl_puts(out, str(leg, "from_version"));
+	fputs("): ", out);
+	rbd_ctl_puts(out, state);
+	fputs("\n     command: ", out);
+	if (!json_is_array(cmd))
+		fputs("-", out);
+	json_array_foreach(cmd, i, w) {
+		if (i)
+			fputc(' ', out);
+		put_word(out, json_string_value(w));
+	}
+	fputs("\n     ", out);
+	if (state && strcmp(state, "pending") == 0) {
+		fputs("not run\n", out);
+		return;
+	}
+	fprintf(out, "deploy command %s", drill_time(usec_of(leg,
+	    "deploy_usec"), t, sizeof(t)));
+	if (state && strcmp(state, "deploy-failed") == 0) {
+		fputs(" (FAILED)\n", out);
+		return;
+	}
+	if (json_is_integer(healthy))
+		fprintf(out, ", healthy after %s", drill_time((uint64_t)
+		    json_integer_value(healthy), t, sizeof(t)));
+	else
+		fputs(", never healthy", out);
+	drill_time(usec_of(leg, "verify_usec"), t, sizeof(t));
+	if (state && strcmp(state, "verified") == 0)
+		fprintf(out, ", verified for %s", t);
+	else if (state && strcmp(state, "unhealthy") == 0)
+		fprintf(out, ", UNHEALTHY after %s", t);
+	else if (state && strcmp(state, "cut") == 0)
+		fprintf(out, ", verification cut short after %s", t);
+	fputc('\n', out);
+}
+
+void rbd_ctl_print_drill_report(FILE *out, const json_t *ev)
+{
+	const json_t *d = json_object_get(ev, "drill");
+	const json_t *steps = json_object_get(d, "steps"), *leg;
+	const char *verdict = str(ev, "verdict");
+	const char *result = verdict && strncmp(verdict, "drill_", 6) == 0 ?
+	    verdict + 6 : verdict;
+	size_t i;
+
+	fputs("drill of ", out);
+	rbd_ctl_puts(out, str(ev, "service"));
+	fputs(": ", out);
+	rbd_ctl_puts(out, str(d, "live"));
+	fputs(" -> ", out);
+	rbd_ctl_puts(out, str(d, "target"));
+	fputs(" -> ", out);
+	rbd_ctl_puts(out, str(d, "live"));
+	fputc('\n', out);
+	json_array_foreach(steps, i, leg)
+		print_leg(out, i + 1, leg);
+	fputs("verdict: ", out);
+	if (result && strcmp(result, "failed") == 0) {
+		fputs("FAILED: ", out);
+		rbd_ctl_puts(out, str(d, "failure"));
+		fputs(json_is_string(json_object_get(ev, "state")) &&
+		    strcmp(str(ev, "state"), "held") == 0 ?
+		    " (held: a person must act)" : "", out);
+	} else {
+		rbd_ctl_puts(out, result);
 	}
 	fputc('\n', out);
 }

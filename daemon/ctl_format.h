@@ -75,6 +75,13 @@ void rbd_ctl_print_paused(FILE *out, const json_t *reply, uint64_t now_usec,
  * event. Other events print nothing, so that a newer daemon can add some. */
 void rbd_ctl_print_progress(FILE *out, const json_t *msg, uint64_t now_usec);
 
+/* Drill: a drill's verdict ({"event":"verdict", "verdict":"drill_passed",
+ * "drill": {...}, ...}) as its report: L -> K -> L, each step with its
+ * command, how long the deploy command took, the time until healthy and
+ * how the verification ended, then the verdict ("passed", "FAILED: v2.4.1
+ * unhealthy: ...", "aborted"). */
+void rbd_ctl_print_drill_report(FILE *out, const json_t *ev);
+
 /* The local time of a wall-clock usec into buf: "2026-11-27 15:04:05"
  * with date, "15:04:05" without. Returns buf. */
 char *rbd_ctl_time(uint64_t usec, bool date, char *buf, size_t len);

@@ -97,6 +97,11 @@ struct rbd_svc {
 	uint64_t baseline_end;			/* monotonic: the last deploy from idle */
 	/* Remedies */
 	struct rbd_remedy_job *remedy_job;	/* its action in flight, or NULL */
+	/* Drill: the policy's schedule: a timer for the next window in
+	 * which a drill is due, and after a scheduled drill was refused
+	 * (the service was busy), no new try before this wall time. */
+	struct event *drill_timer;
+	uint64_t drill_not_before;
 };
 
 /* Monotonic time for the engine, usec. See daemon.c for the offset. */
@@ -159,6 +164,19 @@ struct json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
 /* The service's pause as status shows it ({"by", "reason", "until"}), or
  * JSON null when it is not paused at now_mono. A new reference. */
 struct json_t *svc_pause_json(const struct rbd_svc *s, uint64_t now_mono);
+
+/* Drill: the drill part of a service's status, and of a drill's verdict:
+ * {"phase", "live", "target", "aborting", "failure", "steps": [the
+ * report's two legs], "last": {"result", "at", "reason"} or null,
+ * "last_passed": wall usec or null, "schedule": see
+ * svc_drill_schedule_json}. A new reference (JSON null when out of
+ * memory). */
+struct json_t *svc_drill_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall);
+/* Drill: the policy's drill schedule as status shows it, or JSON null
+ * without one. A new reference. */
+struct json_t *svc_drill_schedule_json(const struct rbd_svc *s,
+    uint64_t now_mono, uint64_t now_wall);
 
 /* The service of that name, or NULL. */
 struct rbd_svc *daemon_find(const struct rbd_daemon *d, const char *name);

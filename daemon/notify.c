@@ -61,6 +61,10 @@ static void svc_words(const struct rbd_svc *s, char *buf, size_t len)
 	case RBD_STATE_REMEDYING:
 		snprintf(buf, len, "%s: trying a remedy on %s", s->name, w->live);
 		break;
+	case RBD_STATE_DRILLING:
+		snprintf(buf, len, "%s: drilling (%s, %s and back)", s->name,
+		    rbd_drill_phase_str(w->drill_phase), w->target);
+		break;
 	default:
 		break;
 	}

@@ -88,6 +88,8 @@ static void do_event(struct rbd_daemon *d, struct rbd_conn *c,
 		[RBD_CMD_ROLLBACK] = RBD_EV_ROLLBACK,
 		[RBD_CMD_PAUSE] = RBD_EV_PAUSE,
 		[RBD_CMD_RESUME] = RBD_EV_RESUME,
+		[RBD_CMD_DRILL] = RBD_EV_DRILL,
+		[RBD_CMD_DRILL_ABORT] = RBD_EV_DRILL_ABORT,
 	};
 	struct rbd_svc *s = want_service(d, c, req);
 	/* A request without a schema says nothing about it: schema 0 is a
@@ -121,16 +123,19 @@ static void do_event(struct rbd_daemon *d, struct rbd_conn *c,
 	/* pause and resume change no state: the reply says what they did. */
 	if (reply && (req->cmd == RBD_CMD_PAUSE || req->cmd == RBD_CMD_RESUME))
 		json_object_set_new(reply, "paused", svc_pause_json(s, now));
-	if (req->cmd != RBD_CMD_DEPLOYED || !req->wait) {
+	if ((req->cmd != RBD_CMD_DEPLOYED && req->cmd != RBD_CMD_DRILL) ||
+	    !req->wait) {
 		reply_close(c, reply);
 		return;
 	}
 	/* --wait: the first line says the watch began; transitions and the
-	 * verdict follow as they happen (service.c). */
+	 * verdict follow as they happen (service.c). A drill's verdict is
+	 * told to the waiters of its L, the release it returns to. */
 	json_object_set_new(reply, "waiting", json_true());
 	rbd_conn_reply(c, reply);
 	json_decref(reply);
-	if (svc_add_waiter(s, c, req->version) < 0)
+	if (svc_add_waiter(s, c, req->cmd == RBD_CMD_DRILL ? s->w->drill_l :
+	    req->version) < 0)
 		rbd_conn_fail(c, "internal", "out of memory");
 }
 

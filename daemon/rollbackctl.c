@@ -51,6 +51,8 @@ enum ctl_exit {
 	CTL_REFUSED = 4,	/* bad input, unknown service, engine refusal */
 	CTL_SUPERSEDED = 5,	/* --wait: a newer release was announced */
 	CTL_TIMEOUT = 6,	/* --wait --timeout: no verdict in time */
+	CTL_DRILL_FAILED = 7,	/* drill: failed, and back on the live release */
+	CTL_DRILL_ABORTED = 8,	/* drill: aborted, back on the live release */
 	CTL_USAGE = EX_USAGE,
 	CTL_UNREACHABLE = EX_UNAVAILABLE,
 };
@@ -67,6 +69,7 @@ enum {
 	LO_MIGRATION,
 	LO_FOR,
 	LO_REASON,
+	LO_ABORT,
 };
 #define OPT_BIT(lo)	(1u << ((lo) - LO_JSON))
 #define OPT_JSON	OPT_BIT(LO_JSON)
@@ -79,6 +82,7 @@ enum {
 #define OPT_MIGRATION	OPT_BIT(LO_MIGRATION)
 #define OPT_FOR		OPT_BIT(LO_FOR)
 #define OPT_REASON	OPT_BIT(LO_REASON)
+#define OPT_ABORT	OPT_BIT(LO_ABORT)
 
 static const struct option global_options[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -98,6 +102,7 @@ static const struct option verb_options[] = {
 	{ "migration", required_argument, NULL, LO_MIGRATION },
 	{ "for", required_argument, NULL, LO_FOR },
 	{ "reason", required_argument, NULL, LO_REASON },
+	{ "abort", no_argument, NULL, LO_ABORT },
 	{ "socket", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -340,6 +345,13 @@ static int timed_out(const struct ctl *c)
 {
 	char d[RBD_DURATION_STR_MAX];
 
+	if (c->req.cmd == RBD_CMD_DRILL) {
+		say("the drill of %s has not ended after %s; it goes on "
+		    "(see: rollbackctl status %s; rollbackctl drill --abort %s "
+		    "ends it)", c->req.service, rbd_duration_str(c->timeout,
+		    d, sizeof(d)), c->req.service, c->req.service);
+		return CTL_TIMEOUT;
+	}
 	say("no verdict on %s %s after %s; the watch goes on "
 	    "(see: rollbackctl status %s)", c->req.service, c->req.version,
 	    rbd_duration_str(c->timeout, d, sizeof(d)), c->req.service);
@@ -382,14 +394,41 @@ static int verdict(const struct ctl *c, const json_t *ev)
 	return unexpected(c);
 }
 
+/* Drill: a drill's verdict: the report on stdout, and on stderr too
+ * when it failed. Failed and back on L: 7; failed and held (the roll
+ * forward did not work): 3; aborted: 8. */
+static int drill_verdict(const struct ctl *c, const json_t *ev)
+{
+	const char *name = str(ev, "verdict"), *state = str(ev, "state");
+
+	if (!c->json)
+		rbd_ctl_print_drill_report(stdout, ev);
+	if (strcmp(name, "drill_passed") == 0)
+		return CTL_OK;
+	if (strcmp(name, "drill_aborted") == 0)
+		return CTL_DRILL_ABORTED;
+	if (strcmp(name, "drill_failed") != 0)
+		return unexpected(c);
+	say_text(str(ev, "reason"), "drill of %s FAILED: ", c->req.service);
+	if (state && strcmp(state, "held") == 0) {
+		say("%s is held: a person must act", c->req.service);
+		return CTL_HELD;
+	}
+	return CTL_DRILL_FAILED;
+}
+
 /* One message of a --wait stream: an exit code, or -1 to read on. */
 static int stream_msg(const struct ctl *c, const json_t *msg)
 {
 	const char *event = str(msg, "event");
+	const char *name = str(msg, "verdict");
 
 	if (!event)
 		return json_is_false(json_object_get(msg, "ok")) ?
 		    reply_failed(msg) : unexpected(c);
+	if (strcmp(event, "verdict") == 0 && name &&
+	    strncmp(name, "drill_", 6) == 0)
+		return drill_verdict(c, msg);
 	if (strcmp(event, "verdict") == 0)
 		return verdict(c, msg);
 	if (!c->json)
@@ -410,7 +449,8 @@ static int wait_verdict(struct ctl *c, const json_t *first)
 			return timed_out(c);
 		if (r == 0)
 			say("rollbackd closed the connection before the verdict "
-			    "on %s %s", c->req.service, c->req.version);
+			    "on %s%s%s", c->req.service, *c->req.version ? " " :
+			    "", c->req.version);
 		if (r <= 0)
 			return CTL_ERROR;
 		r = stream_msg(c, msg);
@@ -445,6 +485,13 @@ static int reply_changed(struct ctl *c, const json_t *reply)
 static int reply_deployed(struct ctl *c, const json_t *reply)
 {
 	return c->req.wait ? wait_verdict(c, reply) : reply_changed(c, reply);
+}
+
+/* drill: the stream up to the report; drill --abort: the state. */
+static int reply_drill(struct ctl *c, const json_t *reply)
+{
+	return c->req.cmd == RBD_CMD_DRILL ? wait_verdict(c, reply) :
+	    reply_state(c, reply);
 }
 
 /* status: the table; with one service, its checks too. */
@@ -523,6 +570,11 @@ static const struct verb verbs[] = {
 	  "SERVICE [--json]",
 	  "end a pause: automatic actions run again",
 	  reply_paused },
+	{ "drill", RBD_CMD_DRILL, 1, 1, OPT_ABORT | OPT_TIMEOUT | OPT_JSON,
+	  "SERVICE [--abort] [--timeout DURATION] [--json]",
+	  "practise a rollback: deploy the rollback target, verify it, roll\n"
+	  "      forward again and print the report; --abort ends a drill",
+	  reply_drill },
 	{ "reload", RBD_CMD_RELOAD, 0, 0, OPT_JSON,
 	  "[--json]",
 	  "reload the configuration and every policy",
@@ -548,8 +600,9 @@ static void usage(FILE *out)
 	    "                       $ROLLBACKD_SOCKET, else " DEFAULT_SOCKET ")\n"
 	    "  -h, --help           this help; rollbackctl VERB --help for one verb\n"
 	    "\n"
-	    "exit: 0 done/promoted, 1 error, 2 rolled back, 3 held, 4 refused,\n"
-	    "      5 superseded, 6 --timeout, 64 usage, 69 daemon unreachable\n"
+	    "exit: 0 done/promoted/drill passed, 1 error, 2 rolled back, 3 held,\n"
+	    "      4 refused, 5 superseded, 6 --timeout, 7 drill failed,\n"
+	    "      8 drill aborted, 64 usage, 69 daemon unreachable\n"
 	    "See rollbackctl(1).\n", out);
 }
 
@@ -734,6 +787,9 @@ static int verb_option(struct ctl *c, int ch, const char *arg)
 		return parse_for(c, arg);
 	case LO_REASON:
 		return parse_reason(c, arg);
+	case LO_ABORT:
+		c->req.cmd = RBD_CMD_DRILL_ABORT;
+		break;
 	}
 	return CTL_OK;
 }
@@ -749,6 +805,9 @@ static int parse_verb(struct ctl *c, int argc, char **argv)
 		return CTL_ERROR;
 	if (c->verb->cmd == RBD_CMD_HISTORY)
 		c->req.limit = RBD_PROTO_HISTORY_DEFAULT;
+	/* A drill always waits for its report (--abort does not). */
+	c->req.cmd = c->verb->cmd;
+	c->req.wait = c->verb->cmd == RBD_CMD_DRILL;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":s:h", verb_options, NULL)) != -1) {
 		if (ch == '?' || ch == ':')
@@ -763,6 +822,12 @@ static int parse_verb(struct ctl *c, int argc, char **argv)
 			    option_name(ch, name, sizeof(name)), c->verb->name);
 		if ((r = verb_option(c, ch, optarg)) != CTL_OK)
 			return r;
+	}
+	if (c->req.cmd == RBD_CMD_DRILL_ABORT) {
+		if (c->timeout)
+			return usage_error(c->verb, "--timeout does not apply "
+			    "to --abort");
+		c->req.wait = false;
 	}
 	if (c->timeout && !c->req.wait)
 		return usage_error(c->verb, "--timeout needs --wait");
@@ -880,7 +945,8 @@ static int build_request(struct ctl *c)
 {
 	int r = CTL_OK;
 
-	c->req.cmd = c->verb->cmd;
+	if (c->req.cmd != RBD_CMD_DRILL_ABORT)
+		c->req.cmd = c->verb->cmd;
 	if (c->nargs >= 1)
 		r = take_name(c->args[0], "service name", rbd_service_check,
 		    c->req.service, sizeof(c->req.service));

@@ -262,7 +262,8 @@ static bool watching_any(const struct rbd_daemon *d)
 		enum rbd_state st = d->svcs[i]->w->state;
 
 		if (st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING ||
-		    st == RBD_STATE_REMEDYING)	/* Remedies: probing too */
+		    st == RBD_STATE_REMEDYING ||	/* Remedies: probing too */
+		    st == RBD_STATE_DRILLING)
 			return true;
 	}
 	return false;

@@ -48,6 +48,7 @@ uint64_t rbd_now_wall(void)
 static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
     uint64_t now);
 static void pause_timer_arm(struct rbd_svc *s, uint64_t now);
+static void drill_timer_arm(struct rbd_svc *s);
 
 /* The name every message about s starts with. */
 static const char *svc_name(const struct rbd_svc *s)
@@ -137,6 +138,12 @@ int svc_add_waiter(struct rbd_svc *s, struct rbd_conn *conn,
 #define MSGID_REMEDY_RAN	"afa3d0c8ad4f492aa18d9aca7691c3ab"
 #define MSGID_REMEDIED		"5d1f3c3029464ad8be753b305245dfad"
 #define MSGID_OTHER		"5ecfee27d46d404fa129a48bb3644e79"
+/* Drill */
+#define MSGID_DRILL_STARTED	"4617dab164b9477e8b91507010dd957a"
+#define MSGID_DRILL_STEP	"b0c677935728487185749970cb8d06e5"
+#define MSGID_DRILL_PASSED	"c50025fca88442b5a7569091bc3e146f"
+#define MSGID_DRILL_FAILED	"1a5bc562456c46488b2b2c5ed2d52fb0"
+#define MSGID_DRILL_ABORTED	"16cc712c697c4f04ae48b1754a749a23"
 
 /* The MESSAGE_ID of step. Every entry into rolling_back is "rollback
  * started", whatever caused it (degraded, marked-bad, rollback-requested:
@@ -163,6 +170,18 @@ static const char *step_message_id(const struct rbd_step *step)
 		{ "remedying", MSGID_REMEDYING },
 		{ "remedy-ran", MSGID_REMEDY_RAN },
 		{ "remedied", MSGID_REMEDIED },
+		/* Drill */
+		{ "drill-started", MSGID_DRILL_STARTED },
+		{ "drill-rolled-back", MSGID_DRILL_STEP },
+		{ "drill-verified", MSGID_DRILL_STEP },
+		{ "drill-rolled-forward", MSGID_DRILL_STEP },
+		{ "drill-passed", MSGID_DRILL_PASSED },
+		{ "drill-failed", MSGID_DRILL_FAILED },
+		{ "drill-target-unhealthy", MSGID_DRILL_FAILED },
+		{ "drill-rollback-failed", MSGID_DRILL_FAILED },
+		{ "drill-forward-failed", MSGID_DRILL_FAILED },
+		{ "drill-abort-requested", MSGID_DRILL_ABORTED },
+		{ "drill-aborted", MSGID_DRILL_ABORTED },
 	};
 
 	if (step->to == RBD_STATE_ROLLING_BACK && step->from != step->to)
@@ -189,7 +208,8 @@ static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
 		.message_id = step_message_id(step), .service = svc_name(s),
 		.release = starts && *old_live ? old_live : w->live,
 		.target = step->to == RBD_STATE_ROLLING_BACK ||
-		    step->to == RBD_STATE_VERIFYING ? w->target : NULL,
+		    step->to == RBD_STATE_VERIFYING ||
+		    step->to == RBD_STATE_DRILLING ? w->target : NULL,
 		.event = step->event,
 		.state = rbd_state_str(step->to),
 	};
@@ -198,9 +218,12 @@ static void log_step(const struct rbd_svc *s, const struct rbd_step *step,
 	if (step->to == RBD_STATE_HELD || step->to == RBD_STATE_ROLLING_BACK ||
 	    step->to == RBD_STATE_REMEDYING)
 		prio = LOG_WARNING;
+	/* Drill: a failed drill is news (its rollback target is broken). */
+	if (strcmp(step_message_id(step), MSGID_DRILL_FAILED) == 0)
+		prio = LOG_WARNING;
 	if (step->from == step->to && strcmp(old_live, w->live) == 0) {
-		rbd_log_event(LOG_NOTICE, &f, "%s: %s (%s)", svc_name(s),
-		    step->event, step->reason);
+		rbd_log_event(prio == LOG_WARNING ? prio : LOG_NOTICE, &f,
+		    "%s: %s (%s)", svc_name(s), step->event, step->reason);
 		return;
 	}
 	rbd_log_event(prio, &f, "%s: %s%s%s -> %s%s%s (%s)", svc_name(s),
@@ -274,11 +297,15 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 		/* A fresh watch: the baseline is what came before it. */
 		if (step.to == RBD_STATE_WATCHING && step.from != RBD_STATE_WATCHING)
 			s->baseline_end = s->w->since;
-		if (step.from != step.to)
+		/* Drill: its phases are progress too. */
+		if (step.from != step.to || step.to == RBD_STATE_DRILLING ||
+		    step.from == RBD_STATE_DRILLING)
 			waiters_send(s, transition_json(s, &step, wall));
 	}
 	carry_out(s, &step, now);
 	pause_timer_arm(s, now);
+	if (step.record)
+		drill_timer_arm(s);
 	return 0;
 }
 
@@ -733,6 +760,105 @@ static void pause_timer_arm(struct rbd_svc *s, uint64_t now)
 	evtimer_add(s->pause_timer, &tv);
 }
 
+/* Drill: the local time of a wall time, for the schedule. */
+static void drill_local_time(uint64_t wall, struct rbd_local_time *ret)
+{
+	time_t t = (time_t)(wall / RBD_USEC_PER_SEC);
+	struct tm tm;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!localtime_r(&t, &tm))
+		return;
+	ret->wday = tm.tm_wday;
+	ret->minute = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
+	ret->second = tm.tm_sec > 59 ? 59 : (unsigned)tm.tm_sec;
+}
+
+/* Drill: the wall time at which the schedule next has a drill due (now
+ * or later); 0 without a schedule. */
+static uint64_t drill_next(const struct rbd_svc *s, uint64_t wall)
+{
+	const struct rbd_policy *p = s->policy;
+	struct rbd_local_time lt;
+	uint64_t next;
+
+	if (!p || !p->has_drill)
+		return 0;
+	drill_local_time(wall, &lt);
+	next = rbd_drill_next_due(&p->drill_window, p->drill_every_usec,
+	    s->w->drill_passed_wall, s->w->drill_last_wall, wall, &lt);
+	return next < s->drill_not_before ? s->drill_not_before : next;
+}
+
+/* Drill: arm the schedule's timer for the next window with a drill due
+ * (not while a drill runs: its end arms it again). An idle daemon wakes
+ * once a window, not more. */
+static void drill_timer_arm(struct rbd_svc *s)
+{
+	uint64_t wall = rbd_now_wall(), next;
+	struct timeval tv;
+
+	if (!s->drill_timer)
+		return;
+	evtimer_del(s->drill_timer);
+	if (s->orphan || s->d->stopping || s->w->state == RBD_STATE_DRILLING)
+		return;
+	next = drill_next(s, wall);
+	if (!next)
+		return;
+	tv = rbd_usec_tv(next > wall ? next - wall : 0);
+	evtimer_add(s->drill_timer, &tv);
+}
+
+/* Drill: the schedule's timer fired: start the drill when one is due
+ * (the engine refuses it unless the service is idle and healthy); a
+ * refused one is tried again in 5 minutes while the window lasts. */
+static void on_drill_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct rbd_svc *s = arg;
+	const struct rbd_policy *p = s->policy;
+	struct rbd_event ev = { .type = RBD_EV_DRILL, .actor = NULL };
+	uint64_t wall = rbd_now_wall();
+	struct rbd_local_time lt;
+	char err[ERRBUF_MAX], win[RBD_DRILL_WINDOW_STR_MAX];
+
+	(void)fd;
+	(void)what;
+	drill_local_time(wall, &lt);
+	if (p && p->has_drill && wall >= s->drill_not_before &&
+	    rbd_drill_due(&p->drill_window, p->drill_every_usec,
+	    s->w->drill_passed_wall, s->w->drill_last_wall, wall, &lt)) {
+		rbd_log(LOG_INFO, "%s: a drill is due (window %s)", svc_name(s),
+		    rbd_drill_window_str(&p->drill_window, win, sizeof(win)));
+		if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) == 0)
+			return;
+		rbd_log(LOG_NOTICE, "%s: scheduled drill not started: %s; "
+		    "trying again in 5m while the window lasts", svc_name(s),
+		    err);
+		s->drill_not_before = wall + 5 * RBD_USEC_PER_MIN;
+	}
+	drill_timer_arm(s);
+}
+
+json_t *svc_drill_schedule_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	const struct rbd_policy *p = s->policy;
+	char every[RBD_DURATION_STR_MAX], win[RBD_DRILL_WINDOW_STR_MAX];
+	uint64_t next;
+
+	(void)now_mono;
+	if (!p || !p->has_drill)
+		return json_null();
+	next = drill_next(s, now_wall);
+	return json_pack("{s:s, s:I, s:s, s:o}",
+	    "every", rbd_duration_str(p->drill_every_usec, every, sizeof(every)),
+	    "every_usec", (json_int_t)p->drill_every_usec,
+	    "window", rbd_drill_window_str(&p->drill_window, win, sizeof(win)),
+	    "next", s->w->state == RBD_STATE_DRILLING || !next ? json_null() :
+	    json_integer((json_int_t)next));
+}
+
 /* Arm the timer for deadline (monotonic usec). */
 static void timer_set(struct rbd_svc *s, uint64_t deadline, uint64_t now)
 {
@@ -741,12 +867,22 @@ static void timer_set(struct rbd_svc *s, uint64_t deadline, uint64_t now)
 	evtimer_add(s->timer, &tv);
 }
 
-/* Tell waiters of a release their verdict, and close them. */
+/* Tell waiters of a release their verdict, and close them. A drill's
+ * verdict carries its report and the state it left. */
 static void notify(struct rbd_svc *s, const struct rbd_action *a)
 {
-	waiters_finish(s, a->version, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}",
 	    "event", "verdict", "service", svc_name(s), "version", a->version,
-	    "verdict", rbd_verdict_str(a->verdict), "reason", a->reason));
+	    "verdict", rbd_verdict_str(a->verdict), "reason", a->reason);
+
+	if (o && (a->verdict == RBD_VERDICT_DRILL_PASSED ||
+	    a->verdict == RBD_VERDICT_DRILL_FAILED ||
+	    a->verdict == RBD_VERDICT_DRILL_ABORTED)) {
+		json_object_set_new(o, "state",
+		    json_string(rbd_state_str(s->w->state)));
+		json_object_set_new(o, "drill", svc_drill_json(s, 0, 0));
+	}
+	waiters_finish(s, a->version, o);
 }
 
 /* Carry out a recorded step's actions, in order. */
@@ -843,7 +979,9 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	s->w = rbd_watch_new(policy);
 	s->timer = evtimer_new(d->base, on_timer, s);
 	s->pause_timer = evtimer_new(d->base, on_pause_timer, s);
-	if (!s->w || !s->timer || !s->pause_timer || checks_alloc(s) < 0) {
+	s->drill_timer = evtimer_new(d->base, on_drill_timer, s);
+	if (!s->w || !s->timer || !s->pause_timer || !s->drill_timer ||
+	    checks_alloc(s) < 0) {
 		svc_free(s);
 		return -ENOMEM;
 	}
@@ -863,6 +1001,7 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	rbd_watch_resume(s->w, policy, now, &step);
 	carry_out(s, &step, now);
 	pause_timer_arm(s, now);
+	drill_timer_arm(s);
 	*ret = s;
 	return 0;
 }
@@ -873,7 +1012,10 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 	size_t old_n = s->n_checks, old_ng = s->n_guards;
 	const struct rbd_policy *old = s->policy;
 	bool probing = s->w->state == RBD_STATE_WATCHING ||
-	    s->w->state == RBD_STATE_VERIFYING;
+	    s->w->state == RBD_STATE_VERIFYING ||
+	    (s->w->state == RBD_STATE_DRILLING &&
+	    (s->w->drill_phase == RBD_DRILL_VERIFY_BACK ||
+	    s->w->drill_phase == RBD_DRILL_VERIFY_FORWARD));
 	struct rbd_step step;
 	uint64_t now;
 	int r;
@@ -908,6 +1050,7 @@ int svc_set_policy(struct rbd_svc *s, const struct rbd_policy *policy)
 		rbd_watch_resume(s->w, policy, now, &step);
 		carry_out(s, &step, now);
 	}
+	drill_timer_arm(s);
 	return 0;
 }
 
@@ -923,6 +1066,8 @@ void svc_free(struct rbd_svc *s)
 		event_free(s->timer);
 	if (s->pause_timer)
 		event_free(s->pause_timer);
+	if (s->drill_timer)
+		event_free(s->drill_timer);
 	rbd_watch_free(s->w);
 	free(s);
 }
@@ -933,6 +1078,7 @@ static void svc_stop_effects(struct rbd_svc *s, const char *why)
 	probes_stop(s, true);
 	evtimer_del(s->timer);
 	evtimer_del(s->pause_timer);
+	evtimer_del(s->drill_timer);
 	waiters_finish(s, NULL, json_pack("{s:b, s:s, s:s}", "ok", 0,
 	    "error", "internal", "message", why));
 }
@@ -964,6 +1110,72 @@ static json_int_t wall_of(uint64_t t, uint64_t now_mono, uint64_t now_wall)
 
 	return (json_int_t)(t > now_mono ? now_wall + (t - now_mono) :
 	    now_wall > ago ? now_wall - ago : 0);
+}
+
+/* Drill: the deploy command a leg ran (or would run), expanded as
+ * deploy_run expands it, as a JSON array; null when it cannot be. */
+static json_t *drill_command_json(const struct rbd_svc *s, const char *v,
+    const char *from)
+{
+	const struct rbd_template_vars vars = {
+		.service = svc_name(s), .version = v, .from_version = from,
+	};
+	char **argv = NULL;
+	json_t *a;
+
+	if (!s->policy || !s->policy->deploy_argv || !*v ||
+	    rbd_argv_expand(s->policy->deploy_argv, &vars, &argv) < 0)
+		return json_null();
+	a = json_array();
+	for (size_t i = 0; a && argv[i]; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	rbd_argv_free(argv);
+	return a ? a : json_null();
+}
+
+/* Drill: one leg of the report. */
+static json_t *drill_leg_json(const struct rbd_svc *s, const char *step,
+    const char *v, const char *from, const struct rbd_drill_leg *l)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:o, s:I}",
+	    "step", step, "version", v, "from_version", from,
+	    "command", drill_command_json(s, v, from),
+	    "state", rbd_drill_leg_state_str(l->state),
+	    "deploy_usec", (json_int_t)l->deploy_usec,
+	    "healthy_usec", l->healthy ? json_integer((json_int_t)
+	    l->healthy_usec) : json_null(),
+	    "verify_usec", (json_int_t)l->verify_usec);
+}
+
+json_t *svc_drill_json(const struct rbd_svc *s, uint64_t now_mono,
+    uint64_t now_wall)
+{
+	const struct rbd_watch *w = s->w;
+	bool any = w->drill_phase != RBD_DRILL_NONE ||
+	    w->drill_last != RBD_DRILL_RESULT_NONE;
+	json_t *o = json_pack("{s:s, s:s?, s:s?, s:b, s:s?}",
+	    "phase", rbd_drill_phase_str(w->drill_phase),
+	    "live", *w->drill_l ? w->drill_l : NULL,
+	    "target", *w->drill_k ? w->drill_k : NULL,
+	    "aborting", w->drill_abort,
+	    "failure", *w->drill_failure ? w->drill_failure : NULL);
+
+	if (!o)
+		return json_null();
+	json_object_set_new(o, "steps", !any || !*w->drill_k ? json_array() :
+	    json_pack("[o, o]", drill_leg_json(s, "rollback", w->drill_k,
+	    w->drill_l, &w->drill_legs[0]), drill_leg_json(s, "roll forward",
+	    w->drill_l, w->drill_k, &w->drill_legs[1])));
+	json_object_set_new(o, "last", w->drill_last == RBD_DRILL_RESULT_NONE ?
+	    json_null() : json_pack("{s:s, s:I, s:s}",
+	    "result", rbd_drill_result_str(w->drill_last),
+	    "at", (json_int_t)w->drill_last_wall,
+	    "reason", w->drill_last_reason));
+	json_object_set_new(o, "last_passed", w->drill_passed_wall ?
+	    json_integer((json_int_t)w->drill_passed_wall) : json_null());
+	json_object_set_new(o, "schedule", svc_drill_schedule_json(s, now_mono,
+	    now_wall));
+	return o;
 }
 
 /* A guard's status object: a check's, with whether it is failing. */
@@ -1086,5 +1298,6 @@ json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
 	    "count", (json_int_t)rbd_watch_auto_count(w, p, now_mono),
 	    "max", (json_int_t)p->max_automatic,
 	    "per_usec", (json_int_t)p->automatic_per_usec));
+	json_object_set_new(o, "drill", svc_drill_json(s, now_mono, now_wall));
 	return o;
 }

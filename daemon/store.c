@@ -155,6 +155,33 @@ static const char *const migrations[] = {
 	"ALTER TABLE snapshots ADD COLUMN remedy_watch_since INTEGER;"
 	"ALTER TABLE snapshots ADD COLUMN remedy_why TEXT NOT NULL DEFAULT '';"
 	"PRAGMA user_version = 4;",
+	/* 4 -> 5: drills. One row beside a service's snapshot: the drill in
+	 * progress (its phase, whether an abort was asked, why it failed,
+	 * each leg's state and timings in usec, healthy NULL when it never
+	 * was) and the last drill that ended (its result, when, a line
+	 * about it, and when one last passed; NULL never). */
+	"CREATE TABLE snapshot_drill ("
+	"  service TEXT PRIMARY KEY NOT NULL"
+	"    REFERENCES snapshots (service) ON DELETE CASCADE,"
+	"  phase TEXT NOT NULL,"
+	"  aborting INTEGER NOT NULL,"
+	"  failure TEXT NOT NULL,"
+	"  back_state TEXT NOT NULL,"
+	"  back_deploy INTEGER NOT NULL CHECK (back_deploy >= 0),"
+	"  back_healthy INTEGER CHECK (back_healthy >= 0),"
+	"  back_verify INTEGER NOT NULL CHECK (back_verify >= 0),"
+	"  fwd_state TEXT NOT NULL,"
+	"  fwd_deploy INTEGER NOT NULL CHECK (fwd_deploy >= 0),"
+	"  fwd_healthy INTEGER CHECK (fwd_healthy >= 0),"
+	"  fwd_verify INTEGER NOT NULL CHECK (fwd_verify >= 0),"
+	"  last_result TEXT NOT NULL,"
+	"  last_at INTEGER,"
+	"  passed_at INTEGER,"
+	"  last_reason TEXT NOT NULL,"
+	"  l TEXT NOT NULL,"
+	"  k TEXT NOT NULL"
+	") STRICT;"
+	"PRAGMA user_version = 5;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == RBD_STORE_SCHEMA,
     "one migration per schema version: raise RBD_STORE_SCHEMA with it");
@@ -613,7 +640,9 @@ void rbd_store_free(struct rbd_store *s)
  * does a restart have to keep the time it had left. */
 static bool has_window(enum rbd_state st)
 {
-	return st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING;
+	/* A drill times its phases and its verify windows alike. */
+	return st == RBD_STATE_WATCHING || st == RBD_STATE_VERIFYING ||
+	    st == RBD_STATE_DRILLING;
 }
 
 /* Move the snapshots of the watches resumed in this run onto this run's
@@ -630,12 +659,13 @@ static int put_resumed(struct rbd_store *s, char *errbuf, size_t errlen)
 			B_INT(m->old_since), B_INT(m->old_updated),
 			B_STR(rbd_state_str(RBD_STATE_WATCHING)),
 			B_STR(rbd_state_str(RBD_STATE_VERIFYING)),
+			B_STR(rbd_state_str(RBD_STATE_DRILLING)),
 		};
 
 		r = store_exec(s,
 		    "UPDATE snapshots SET since_at = ?2, updated_at = ?3"
 		    " WHERE service = ?1 AND since_at = ?4 AND updated_at = ?5"
-		    " AND state IN (?6, ?7)",
+		    " AND state IN (?6, ?7, ?8)",
 		    v, ARRAY_SIZE(v), errbuf, errlen);
 	}
 	return r;
@@ -729,7 +759,8 @@ static int commit_check(struct rbd_store *s, const char *service,
 static const char *history_target(const struct rbd_watch *w)
 {
 	if (w->state == RBD_STATE_ROLLING_BACK ||
-	    w->state == RBD_STATE_VERIFYING)
+	    w->state == RBD_STATE_VERIFYING ||
+	    w->state == RBD_STATE_DRILLING)
 		return w->target;
 	return "";
 }
@@ -955,6 +986,48 @@ static int put_snapshot(struct rbd_store *s, const char *service,
 	return r;
 }
 
+/* Drill: a leg's healthy time, NULL when it never was healthy. */
+static struct bind healthy_bind(const struct rbd_drill_leg *l)
+{
+	return l->healthy ? B_INT((sqlite3_int64)l->healthy_usec) : B_NULL;
+}
+
+/* Drill: a wall time, NULL for 0 (never). */
+static struct bind wall_bind(uint64_t wall)
+{
+	return wall ? B_INT(wall_i64(wall)) : B_NULL;
+}
+
+/* Drill: write the drill row of w, after its snapshot row. */
+static int put_drill(struct rbd_store *s, const char *service,
+    const struct rbd_watch *w, char *errbuf, size_t errlen)
+{
+	const struct rbd_drill_leg *b = &w->drill_legs[0], *f = &w->drill_legs[1];
+	const struct bind v[] = {
+		B_STR(service), B_STR(rbd_drill_phase_str(w->drill_phase)),
+		B_INT(w->drill_abort), B_ARR(w->drill_failure),
+		B_STR(rbd_drill_leg_state_str(b->state)),
+		B_INT((sqlite3_int64)b->deploy_usec), healthy_bind(b),
+		B_INT((sqlite3_int64)b->verify_usec),
+		B_STR(rbd_drill_leg_state_str(f->state)),
+		B_INT((sqlite3_int64)f->deploy_usec), healthy_bind(f),
+		B_INT((sqlite3_int64)f->verify_usec),
+		B_STR(rbd_drill_result_str(w->drill_last)),
+		wall_bind(w->drill_last_wall), wall_bind(w->drill_passed_wall),
+		B_ARR(w->drill_last_reason), B_ARR(w->drill_l),
+		B_ARR(w->drill_k),
+	};
+
+	return store_exec(s,
+	    "INSERT OR REPLACE INTO snapshot_drill (service, phase, aborting,"
+	    " failure, back_state, back_deploy, back_healthy, back_verify,"
+	    " fwd_state, fwd_deploy, fwd_healthy, fwd_verify, last_result,"
+	    " last_at, passed_at, last_reason, l, k) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+	    " ?18)",
+	    v, ARRAY_SIZE(v), errbuf, errlen);
+}
+
 /* Everything one step writes, inside the caller's transaction. A commit
  * proves the daemon alive; the resumed snapshots move before this one is
  * rewritten, so its own row ends up as the step left it. */
@@ -975,6 +1048,8 @@ static int commit_rows(struct rbd_store *s, const char *service,
 	if (r >= 0)
 		r = put_snapshot(s, service, w, now_mono, now_wall, errbuf,
 		    errlen);
+	if (r >= 0)
+		r = put_drill(s, service, w, errbuf, errlen);
 	return r;
 }
 
@@ -1284,6 +1359,81 @@ static int load_row(struct rbd_store *s, const char *service,
 	return r;
 }
 
+/* Drill: one leg from columns i (state), i + 1 (deploy), i + 2 (healthy,
+ * NULL never), i + 3 (verify). */
+static bool col_leg(sqlite3_stmt *st, int i, struct rbd_drill_leg *l)
+{
+	char state[32];
+
+	memset(l, 0, sizeof(*l));
+	if (!col_text(st, i, state, sizeof(state)) ||
+	    rbd_drill_leg_state_from_str(state, &l->state) < 0 ||
+	    !col_u64(st, i + 1, &l->deploy_usec) ||
+	    !col_u64(st, i + 3, &l->verify_usec))
+		return false;
+	l->healthy = sqlite3_column_type(st, i + 2) != SQLITE_NULL;
+	return !l->healthy || col_u64(st, i + 2, &l->healthy_usec);
+}
+
+/* Drill: a wall time column, NULL for never (0). */
+static bool col_wall(sqlite3_stmt *st, int i, uint64_t *ret)
+{
+	*ret = 0;
+	return sqlite3_column_type(st, i) == SQLITE_NULL || col_u64(st, i, ret);
+}
+
+/* Drill: the drill row of service into w; none (a store from before
+ * drills, or a service that never drilled) leaves w's drill fields as
+ * rbd_watch_new made them. A drilling snapshot needs its row. */
+static int load_drill(struct rbd_store *s, const char *service,
+    struct rbd_watch *w, char *errbuf, size_t errlen)
+{
+	const struct bind v[] = { B_STR(service) };
+	char phase[32], last[32];
+	sqlite3_stmt *st;
+	int r = stmt_open(s,
+	    "SELECT phase, aborting, failure, back_state, back_deploy,"
+	    " back_healthy, back_verify, fwd_state, fwd_deploy, fwd_healthy,"
+	    " fwd_verify, last_result, last_at, passed_at, last_reason, l, k"
+	    " FROM snapshot_drill WHERE service = ?1",
+	    v, ARRAY_SIZE(v), &st, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	r = stmt_next(s, st, errbuf, errlen);
+	if (r > 0 && (!col_text(st, 0, phase, sizeof(phase)) ||
+	    rbd_drill_phase_from_str(phase, &w->drill_phase) < 0 ||
+	    !col_bool(st, 1, &w->drill_abort) ||
+	    !col_leg(st, 3, &w->drill_legs[0]) ||
+	    !col_leg(st, 7, &w->drill_legs[1]) ||
+	    !col_text(st, 11, last, sizeof(last)) ||
+	    rbd_drill_result_from_str(last, &w->drill_last) < 0 ||
+	    !col_wall(st, 12, &w->drill_last_wall) ||
+	    !col_wall(st, 13, &w->drill_passed_wall)))
+		r = corrupt(s, service, errbuf, errlen, "%s",
+		    "the drill is not valid");
+	else if (r > 0 && (col_version(s, service, st, 15, w->drill_l, true,
+	    "drill's live release", errbuf, errlen) < 0 ||
+	    col_version(s, service, st, 16, w->drill_k, true,
+	    "drill's rollback target", errbuf, errlen) < 0))
+		r = -EIO;	/* col_version said why */
+	else if (r > 0) {
+		/* For people: a long one is cut, not refused. */
+		col_text(st, 2, w->drill_failure, sizeof(w->drill_failure));
+		col_text(st, 14, w->drill_last_reason,
+		    sizeof(w->drill_last_reason));
+	}
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if ((w->state == RBD_STATE_DRILLING) !=
+	    (w->drill_phase != RBD_DRILL_NONE))
+		return corrupt(s, service, errbuf, errlen, "state %s with drill "
+		    "phase %s", rbd_state_str(w->state),
+		    rbd_drill_phase_str(w->drill_phase));
+	return 0;
+}
+
 /* Read the snapshot of service into w: 1 if found, 0 if not. *ret_move
  * and *ret_moves as load_row() fills them. */
 static int load_snapshot(struct rbd_store *s, const char *service,
@@ -1321,6 +1471,8 @@ static int load_snapshot(struct rbd_store *s, const char *service,
 	if (r >= 0)
 		r = load_auto(s, service, w, now_mono, now_wall, errbuf,
 		    errlen);
+	if (r >= 0)
+		r = load_drill(s, service, w, errbuf, errlen);
 	return r < 0 ? r : 1;
 }
 

@@ -30,7 +30,7 @@
 #include "watch.h"
 
 #define RBD_STORE_FILE		"rollbackd.db"
-#define RBD_STORE_SCHEMA	4	/* the schema this code writes */
+#define RBD_STORE_SCHEMA	5	/* the schema this code writes */
 #define RBD_STORE_META_MAX	4096	/* bytes of release metadata (JSON) */
 
 struct rbd_store;

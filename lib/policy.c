@@ -1735,6 +1735,47 @@ static int parse_remedies(struct ctx *c, const struct field *f,
 	return 0;
 }
 
+/* Drill: handler: drill.window, "Tue 10:00-12:00". */
+static int parse_drill_window(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+	const char *s, *why = "is invalid";
+	char t[SHOW_MAX];
+	size_t off = 0;
+
+	(void)f;
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (rbd_drill_window_parse(s, &p->drill_window, &why, &off) < 0)
+		err_at(c, v->line, rbd_ynode_col_at(v, off), path,
+		    "invalid window '%s': %s", show(v, t), why);
+	return 0;
+}
+
+/* Drill: the drill section's keys. */
+static const struct field drill_fields[] = {
+	{ "every", false, parse_duration,
+	    offsetof(struct rbd_policy, drill_every_usec),
+	    RBD_USEC_PER_HOUR, 365 * RBD_USEC_PER_DAY, "1h..365d", 0 },
+	{ "window", true, parse_drill_window, 0, 0, 0, NULL, 0 },
+	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Drill: handler: drill, a schedule. */
+static int parse_drill(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	if (!want_mapping(c, v, path))
+		return 0;
+	p->has_drill = true;
+	return walk(c, drill_fields, v, path, obj);
+}
+
+
 static const struct field policy_fields[] = {
 	{ "service", true, parse_service, 0, 0, 0, NULL, 0 },
 	{ "mode", false, parse_mode, 0, 0, 0, NULL, 0 },
@@ -1747,6 +1788,7 @@ static const struct field policy_fields[] = {
 	{ "checks", true, parse_checks, 0, 0, 0, NULL, 0 },
 	{ "guards", false, parse_guards, 0, 0, 0, NULL, 0 },
 	{ "remedies", false, parse_remedies, 0, 0, 0, NULL, 0 },
+	{ "drill", false, parse_drill, 0, 0, 0, NULL, 0 },
 	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -2082,6 +2124,12 @@ static void finish_actions(struct rbd_policy *p, const struct rbd_ynode *root)
 	if (!rbd_ynode_get(rb, "max_automatic"))
 		p->max_automatic = DEFAULT_MAX_AUTOMATIC;
 	resolve(&p->automatic_per_usec, rb, "per", DEFAULT_AUTOMATIC_PER);
+	/* Drill: every defaults to a week; without a drill it is 0. */
+	if (!p->has_drill)
+		p->drill_every_usec = 0;
+	else
+		resolve(&p->drill_every_usec, rbd_ynode_get(root, "drill"),
+		    "every", 7 * RBD_USEC_PER_DAY);
 }
 
 /* After the walk: defaults, then every check across keys. */
@@ -2120,6 +2168,7 @@ static struct rbd_policy *policy_new(const char *file)
 	}
 	p->deploy_timeout_usec = p->migrate_down_timeout_usec = UNSET;
 	p->automatic_per_usec = UNSET;
+	p->drill_every_usec = UNSET;
 	p->duration_usec = p->interval_usec = UNSET;
 	p->warmup_usec = p->verify_usec = UNSET;
 	return p;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "drill.h"
 #include "judge.h"
 #include "metric.h"
 
@@ -181,6 +182,12 @@ struct rbd_policy {
 	 * watch.h); may be empty. */
 	struct rbd_remedy *remedies;
 	size_t n_remedies;
+	/* Drill: a schedule (policy key drill): a drill is started in the
+	 * window when the last passed one is every old (see drill.h).
+	 * has_drill false without the key (every is 0 then). */
+	bool has_drill;
+	uint64_t drill_every_usec;	/* 1h..365d, default 7d */
+	struct rbd_drill_window drill_window;
 };
 
 struct rbd_config {

@@ -71,6 +71,8 @@ static const struct {
 	[RBD_CMD_RELOAD] = { "reload", 0, 0 },
 	[RBD_CMD_PAUSE] = { "pause", S | FO | RE, S },
 	[RBD_CMD_RESUME] = { "resume", S, S },
+	[RBD_CMD_DRILL] = { "drill", S | W, S },
+	[RBD_CMD_DRILL_ABORT] = { "drill-abort", S, S },
 };
 
 /* Where a parse writes its message. */

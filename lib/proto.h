@@ -35,6 +35,8 @@ enum rbd_cmd {
 	RBD_CMD_RELOAD,
 	RBD_CMD_PAUSE,
 	RBD_CMD_RESUME,
+	RBD_CMD_DRILL,		/* service, wait: stream until the report */
+	RBD_CMD_DRILL_ABORT,	/* service */
 	_RBD_CMD_MAX,
 };
 const char *rbd_cmd_str(enum rbd_cmd c);	/* "deployed", "mark-good", ... */

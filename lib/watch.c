@@ -35,7 +35,8 @@ NAME_TABLE(rbd_state, rbd_state, _RBD_STATE_MAX,
     [RBD_STATE_ROLLING_BACK] = "rolling_back",
     [RBD_STATE_VERIFYING] = "verifying",
     [RBD_STATE_HELD] = "held",
-    [RBD_STATE_REMEDYING] = "remedying")
+    [RBD_STATE_REMEDYING] = "remedying",
+    [RBD_STATE_DRILLING] = "drilling")
 
 NAME_TABLE(rbd_release_status, rbd_release_status, _RBD_RELEASE_STATUS_MAX,
     [RBD_RELEASE_WATCHING] = "watching",
@@ -64,13 +65,18 @@ NAME_TABLE(rbd_event_type, rbd_event_type, _RBD_EV_MAX,
     [RBD_EV_GUARD_SAMPLE] = "guard-sample",
     [RBD_EV_PAUSE] = "pause",
     [RBD_EV_RESUME] = "resume",
-    [RBD_EV_REMEDY_DONE] = "remedy-done")
+    [RBD_EV_REMEDY_DONE] = "remedy-done",
+    [RBD_EV_DRILL] = "drill",
+    [RBD_EV_DRILL_ABORT] = "drill-abort")
 
 NAME_TABLE(rbd_verdict, rbd_verdict, _RBD_VERDICT_MAX,
     [RBD_VERDICT_PROMOTED] = "promoted",
     [RBD_VERDICT_ROLLED_BACK] = "rolled_back",
     [RBD_VERDICT_HELD] = "held",
-    [RBD_VERDICT_SUPERSEDED] = "superseded")
+    [RBD_VERDICT_SUPERSEDED] = "superseded",
+    [RBD_VERDICT_DRILL_PASSED] = "drill_passed",
+    [RBD_VERDICT_DRILL_FAILED] = "drill_failed",
+    [RBD_VERDICT_DRILL_ABORTED] = "drill_aborted")
 
 NAME_TABLE(rbd_action_type, rbd_action_type, _RBD_ACT_MAX,
     [RBD_ACT_START_PROBES] = "start-probes",
@@ -86,6 +92,58 @@ NAME_TABLE(rbd_migration, rbd_migration, _RBD_MIGRATION_MAX,
     [RBD_MIGRATION_NONE] = "none",
     [RBD_MIGRATION_REVERSIBLE] = "reversible",
     [RBD_MIGRATION_IRREVERSIBLE] = "irreversible")
+
+NAME_TABLE(rbd_drill_phase, rbd_drill_phase, _RBD_DRILL_PHASE_MAX,
+    [RBD_DRILL_NONE] = "none",
+    [RBD_DRILL_BACK] = "back",
+    [RBD_DRILL_VERIFY_BACK] = "verify-back",
+    [RBD_DRILL_FORWARD] = "forward",
+    [RBD_DRILL_VERIFY_FORWARD] = "verify-forward")
+
+NAME_TABLE(rbd_drill_result, rbd_drill_result, _RBD_DRILL_RESULT_MAX,
+    [RBD_DRILL_RESULT_NONE] = "none",
+    [RBD_DRILL_PASSED] = "passed",
+    [RBD_DRILL_FAILED] = "failed",
+    [RBD_DRILL_ABORTED] = "aborted")
+
+NAME_TABLE(rbd_drill_leg_state, rbd_drill_leg_state, _RBD_LEG_STATE_MAX,
+    [RBD_LEG_PENDING] = "pending",
+    [RBD_LEG_DEPLOY_FAILED] = "deploy-failed",
+    [RBD_LEG_VERIFYING] = "verifying",
+    [RBD_LEG_UNHEALTHY] = "unhealthy",
+    [RBD_LEG_VERIFIED] = "verified",
+    [RBD_LEG_CUT] = "cut")
+
+int rbd_drill_phase_from_str(const char *s, enum rbd_drill_phase *ret)
+{
+	int r = name_lookup(rbd_drill_phase_names, _RBD_DRILL_PHASE_MAX, s);
+
+	if (r < 0)
+		return r;
+	*ret = (enum rbd_drill_phase)r;
+	return 0;
+}
+
+int rbd_drill_result_from_str(const char *s, enum rbd_drill_result *ret)
+{
+	int r = name_lookup(rbd_drill_result_names, _RBD_DRILL_RESULT_MAX, s);
+
+	if (r < 0)
+		return r;
+	*ret = (enum rbd_drill_result)r;
+	return 0;
+}
+
+int rbd_drill_leg_state_from_str(const char *s,
+    enum rbd_drill_leg_state *ret)
+{
+	int r = name_lookup(rbd_drill_leg_state_names, _RBD_LEG_STATE_MAX, s);
+
+	if (r < 0)
+		return r;
+	*ret = (enum rbd_drill_leg_state)r;
+	return 0;
+}
 
 int rbd_state_from_str(const char *s, enum rbd_state *ret)
 {
@@ -762,16 +820,38 @@ static int refuse(struct ctx *c, int err, const char *fmt, ...)
 	return err;
 }
 
+/* Drill: the drill_* family, below the other handlers. */
+static void drill_run_deploy(struct ctx *c);
+static int drill_unhealthy(struct ctx *c, const char *why);
+static int drill_window_passed(struct ctx *c);
+static int drill_deploy_done(struct ctx *c, const char *detail);
+static int drill_sample_ok(struct ctx *c, size_t i);
+static int drill_refuse_busy(struct ctx *c, const char *what);
+
 /* Whether a state has a window (probes running, a timer armed). */
 static bool has_window(enum rbd_state s)
 {
 	return s == RBD_STATE_WATCHING || s == RBD_STATE_VERIFYING;
 }
 
-/* Remedies: whether a state probes its checks: a window, or remedying. */
-static bool probing(enum rbd_state s)
+/* Drill: whether a drill is verifying a release (a window of verify). */
+static bool drill_verifying(const struct rbd_watch *w)
 {
-	return has_window(s) || s == RBD_STATE_REMEDYING;
+	return w->state == RBD_STATE_DRILLING &&
+	    (w->drill_phase == RBD_DRILL_VERIFY_BACK ||
+	    w->drill_phase == RBD_DRILL_VERIFY_FORWARD);
+}
+
+/* Whether w has a window now (probes running, a timer armed). */
+static bool in_window(const struct rbd_watch *w)
+{
+	return has_window(w->state) || drill_verifying(w);
+}
+
+/* Whether w probes its checks: a window, or remedying. */
+static bool probing(const struct rbd_watch *w)
+{
+	return in_window(w) || w->state == RBD_STATE_REMEDYING;
 }
 
 /* Whether the live release in this state still waits for its verdict:
@@ -789,7 +869,7 @@ static uint64_t window_end(const struct rbd_watch *w,
 
 	if (w->state == RBD_STATE_WATCHING)
 		len = p->duration_usec;
-	else if (w->state == RBD_STATE_VERIFYING)
+	else if (w->state == RBD_STATE_VERIFYING || drill_verifying(w))
 		len = p->verify_usec;
 	else
 		return UINT64_MAX;
@@ -865,7 +945,7 @@ static void arm_window(struct ctx *c)
 /* Leave the current state and enter to, with the actions both imply. */
 static void enter(struct ctx *c, enum rbd_state to)
 {
-	if (probing(c->w.state)) {
+	if (probing(&c->w)) {
 		if (!c->keep_probes)
 			add_action(c, RBD_ACT_STOP_PROBES);
 		add_action(c, RBD_ACT_CANCEL_TIMER);
@@ -878,6 +958,7 @@ static void enter(struct ctx *c, enum rbd_state to)
 		c->w.from[0] = '\0';
 	}
 	c->w.state = to;
+	c->w.drill_phase = RBD_DRILL_NONE;	/* drill_enter enters drilling */
 	c->w.since = c->now;
 	c->entered = true;
 	c->w.remedy_settling = false;
@@ -1387,6 +1468,8 @@ static int degrade(struct ctx *c, const char *why)
 	int g, i;
 
 	copy_version(r, c->w.live);
+	if (c->w.state == RBD_STATE_DRILLING)
+		return drill_unhealthy(c, why);
 	if (c->w.state == RBD_STATE_VERIFYING) {
 		enter(c, RBD_STATE_HELD);
 		record(c, "degraded", "rolled back to %s, but %s is unhealthy "
@@ -1439,6 +1522,8 @@ static int hold_no_data(struct ctx *c, const char *why)
 {
 	char r[RBD_VERSION_MAX + 1];
 
+	if (c->w.state == RBD_STATE_DRILLING)
+		return drill_unhealthy(c, why);
 	copy_version(r, c->w.live);
 	hold(c, r);
 	record(c, "inconclusive", "%s", why);
@@ -1498,6 +1583,8 @@ static int window_passed(struct ctx *c)
 			    c->old->window_no_data[nd]);
 		return hold_no_data(c, why);
 	}
+	if (c->w.state == RBD_STATE_DRILLING)
+		return drill_window_passed(c);
 	if (c->w.state == RBD_STATE_VERIFYING) {
 		rbd_duration_str(c->p->verify_usec, d, sizeof(d));
 		enter(c, RBD_STATE_IDLE);
@@ -1523,6 +1610,8 @@ static int on_deployed(struct ctx *c)
 	char by[RBD_ACTOR_MAX + 16] = "";
 	bool superseded;
 
+	if (c->w.state == RBD_STATE_DRILLING)
+		return drill_refuse_busy(c, "announce a release");
 	if (c->w.state == RBD_STATE_ROLLING_BACK) {
 		char rt[2 * RBD_VERSION_MAX + 16];
 
@@ -1627,7 +1716,7 @@ static int on_sample(struct ctx *c)
 			return 0;
 		if (c->now >= end)
 			return remedy_settled(c);
-	} else if (!has_window(c->w.state)) {
+	} else if (!in_window(&c->w)) {
 		return 0;
 	} else if (c->now >= window_end(&c->w, c->p)) {
 		return window_passed(c);
@@ -1649,6 +1738,8 @@ static int on_sample(struct ctx *c)
 		c->cnt.unknowns = 0;
 		if (c->cnt.window_ok < UINT_MAX)
 			c->cnt.window_ok++;
+		if (drill_verifying(&c->w))
+			return drill_sample_ok(c, i);
 		return 0;
 	case RBD_SAMPLE_FAIL:
 		return judge_failure(c, i, "", text_or(c->ev->detail,
@@ -1727,7 +1818,7 @@ static int on_timer(struct ctx *c)
 
 	if (c->w.state == RBD_STATE_REMEDYING)
 		return remedy_on_timer(c);
-	if (!has_window(c->w.state))
+	if (!in_window(&c->w))
 		return 0;
 	if (c->now >= window_end(&c->w, c->p))
 		return window_passed(c);
@@ -1770,6 +1861,9 @@ static int on_deploy_done(struct ctx *c)
 	char k[RBD_VERSION_MAX + 1];
 	int64_t ks;
 
+	if (c->w.state == RBD_STATE_DRILLING &&
+	    c->ev->deploy_id == c->w.deploy_id && c->w.deploy_id)
+		return drill_deploy_done(c, detail);
 	if (c->w.state != RBD_STATE_ROLLING_BACK ||
 	    c->ev->deploy_id != c->w.deploy_id)
 		return 0;	/* stale: an earlier deploy, or none in flight */
@@ -1811,8 +1905,11 @@ static int on_mark_good(struct ctx *c)
 	const char *v = c->ev->version;
 	bool was_watching = awaiting_verdict(c->w.state);
 
+	if (c->w.state == RBD_STATE_DRILLING && (strcmp(v, c->w.from) == 0 ||
+	    strcmp(v, c->w.target) == 0))
+		return drill_refuse_busy(c, "mark it good");
 	push_good(c, v, schema_for(&c->w, v));
-	if (strcmp(v, c->w.live) == 0 && (probing(c->w.state) ||
+	if (strcmp(v, c->w.live) == 0 && (probing(&c->w) ||
 	    c->w.state == RBD_STATE_HELD)) {
 		enter(c, RBD_STATE_IDLE);
 		if (was_watching)
@@ -1829,12 +1926,15 @@ static int on_mark_bad(struct ctx *c)
 	const char *v = c->ev->version;
 	char why[RBD_REASON_MAX];
 
+	if (c->w.state == RBD_STATE_DRILLING && (strcmp(v, c->w.from) == 0 ||
+	    strcmp(v, c->w.target) == 0))
+		return drill_refuse_busy(c, "mark it bad");
 	push_bad(c, v);
 	snprintf(why, sizeof(why), "marked bad by %.*s", RBD_ACTOR_MAX - 1,
 	    who(c->ev));
 	/* A person judged it: no remedy is tried. */
 	c->no_remedy = true;
-	if (strcmp(v, c->w.live) == 0 && probing(c->w.state))
+	if (strcmp(v, c->w.live) == 0 && probing(&c->w))
 		return degrade(c, why);
 	record(c, "marked-bad", "%s %s", v, why);
 	return 0;
@@ -1850,6 +1950,8 @@ static int on_rollback(struct ctx *c)
 	char chosen[RBD_REASON_MAX] = "", note[RBD_REASON_MAX] = "";
 	int64_t to_schema = RBD_SCHEMA_NONE;
 
+	if (c->w.state == RBD_STATE_DRILLING)
+		return drill_refuse_busy(c, "roll back");
 	if (c->w.state == RBD_STATE_ROLLING_BACK) {
 		char rt[2 * RBD_VERSION_MAX + 16];
 
@@ -1999,6 +2101,455 @@ static int on_resume(struct ctx *c)
 	return 0;
 }
 
+/* ---- Drill: the drill_* family (see "Drills" in watch.h) ---- */
+
+/* Drill: a timing for a report: "850ms", "1.2s", "2m3s". */
+static const char *drill_time(uint64_t usec, char *buf, size_t len)
+{
+	if (usec < RBD_USEC_PER_SEC)
+		snprintf(buf, len, "%llums", (unsigned long long)
+		    (usec / RBD_USEC_PER_MSEC));
+	else if (usec < RBD_USEC_PER_MIN)
+		snprintf(buf, len, "%llu.%llus", (unsigned long long)
+		    (usec / RBD_USEC_PER_SEC), (unsigned long long)
+		    (usec % RBD_USEC_PER_SEC / (RBD_USEC_PER_SEC / 10)));
+	else
+		rbd_duration_str(usec - usec % RBD_USEC_PER_SEC, buf, len);
+	return buf;
+}
+
+/* Drill: how long since the current phase began. */
+static uint64_t drill_elapsed(const struct ctx *c)
+{
+	return c->now > c->w.since ? c->now - c->w.since : 0;
+}
+
+/* Drill: the leg of the current phase: [0] back to K, [1] forward to L. */
+static struct rbd_drill_leg *drill_leg(struct ctx *c)
+{
+	return &c->w.drill_legs[c->w.drill_phase >= RBD_DRILL_FORWARD];
+}
+
+/* Drill: run the deploy command of the phase, exactly as a rollback runs
+ * it: K from L going back, L from K going forward. */
+static void drill_run_deploy(struct ctx *c)
+{
+	struct rbd_action *a = add_action(c, RBD_ACT_RUN_DEPLOY);
+	bool back = c->w.drill_phase == RBD_DRILL_BACK;
+
+	c->w.deploy_id = c->w.next_deploy_id++;
+	copy_version(a->version, back ? c->w.target : c->w.from);
+	copy_version(a->from_version, back ? c->w.from : c->w.target);
+	a->deploy_id = c->w.deploy_id;
+}
+
+/* Drill: enter phase ph of state drilling: a deploy phase runs its
+ * command, a verify phase opens a window of the policy's verify. */
+static void drill_enter(struct ctx *c, enum rbd_drill_phase ph)
+{
+	if (in_window(&c->w)) {
+		add_action(c, RBD_ACT_STOP_PROBES);
+		add_action(c, RBD_ACT_CANCEL_TIMER);
+	}
+	c->w.deploy_id = 0;
+	c->w.migrating = false;
+	c->w.target_schema = RBD_SCHEMA_NONE;
+	c->w.state = RBD_STATE_DRILLING;
+	c->w.drill_phase = ph;
+	c->w.since = c->now;
+	c->entered = true;
+	if (!drill_verifying(&c->w)) {
+		drill_run_deploy(c);
+		return;
+	}
+	drill_leg(c)->state = RBD_LEG_VERIFYING;
+	if (!c->p->n_checks)
+		drill_leg(c)->healthy = true;	/* nothing to wait for */
+	c->counts_reset = true;
+	c->cnt.set = false;
+	arm_window(c);
+}
+
+/* Drill: end the verification of the current leg as st. */
+static void drill_leg_end(struct ctx *c, enum rbd_drill_leg_state st)
+{
+	struct rbd_drill_leg *l = drill_leg(c);
+
+	l->state = st;
+	l->verify_usec = drill_elapsed(c);
+}
+
+static int drill_close(struct ctx *c, const char *how);
+
+/* Drill: a judged OK sample of check i in a verify phase: the leg is
+ * healthy from the first moment every check's last judged sample is OK.
+ * An aborted drill ends as soon as L is healthy again. */
+static int drill_sample_ok(struct ctx *c, size_t i)
+{
+	struct rbd_drill_leg *l = drill_leg(c);
+	size_t n = c->old->n_checks < c->p->n_checks ? c->old->n_checks :
+	    c->p->n_checks;
+
+	if (l->healthy)
+		return 0;
+	for (size_t j = 0; j < n; j++)
+		if (j != i && (!c->old->window_ok[j] || c->old->fails[j] ||
+		    c->old->unknowns[j]))
+			return 0;
+	l->healthy = true;
+	l->healthy_usec = drill_elapsed(c);
+	if (!c->w.drill_abort || c->w.drill_phase != RBD_DRILL_VERIFY_FORWARD)
+		return 0;
+	drill_leg_end(c, RBD_LEG_CUT);
+	return drill_close(c, "is live and healthy again");
+}
+
+/* Drill: one leg of the report, appended to buf: "rollback to v1: deploy
+ * command 1.2s, healthy after 300ms, verified for 2s". */
+static void drill_leg_str(char *buf, size_t len, const char *what,
+    const char *v, const struct rbd_drill_leg *l)
+{
+	char d[RBD_DURATION_STR_MAX], h[RBD_DURATION_STR_MAX];
+	char t[RBD_DURATION_STR_MAX];
+
+	appendf(buf, len, "%s to %s: ", what, v);
+	drill_time(l->deploy_usec, d, sizeof(d));
+	drill_time(l->healthy_usec, h, sizeof(h));
+	drill_time(l->verify_usec, t, sizeof(t));
+	switch (l->state) {
+	case RBD_LEG_PENDING:
+		appendf(buf, len, "not run");
+		return;
+	case RBD_LEG_DEPLOY_FAILED:
+		appendf(buf, len, "deploy command FAILED after %s", d);
+		return;
+	default:
+		break;
+	}
+	appendf(buf, len, "deploy command %s, ", d);
+	if (l->healthy)
+		appendf(buf, len, "healthy after %s, ", h);
+	else
+		appendf(buf, len, "never healthy, ");
+	switch (l->state) {
+	case RBD_LEG_UNHEALTHY:
+		appendf(buf, len, "UNHEALTHY after %s", t);
+		break;
+	case RBD_LEG_VERIFIED:
+		appendf(buf, len, "verified for %s", t);
+		break;
+	case RBD_LEG_CUT:
+		appendf(buf, len, "verification cut short after %s by the "
+		    "abort", t);
+		break;
+	default:
+		appendf(buf, len, "still verifying");
+		break;
+	}
+}
+
+/* Drill: the whole report, both legs, into buf. */
+static void drill_report(const struct rbd_watch *w, char *buf, size_t len,
+    const char *k, const char *l)
+{
+	buf[0] = '\0';
+	drill_leg_str(buf, len, "rollback", k, &w->drill_legs[0]);
+	appendf(buf, len, "; ");
+	drill_leg_str(buf, len, "roll forward", l, &w->drill_legs[1]);
+}
+
+/* Drill: the drill is over (the caller has entered its final state):
+ * remember how it ended, and tell whoever waits on L. */
+static enum rbd_drill_result drill_finish(struct ctx *c, const char *l)
+{
+	enum rbd_drill_result res = *c->w.drill_failure ? RBD_DRILL_FAILED :
+	    c->w.drill_abort ? RBD_DRILL_ABORTED : RBD_DRILL_PASSED;
+	static const enum rbd_verdict verdicts[] = {
+		[RBD_DRILL_PASSED] = RBD_VERDICT_DRILL_PASSED,
+		[RBD_DRILL_FAILED] = RBD_VERDICT_DRILL_FAILED,
+		[RBD_DRILL_ABORTED] = RBD_VERDICT_DRILL_ABORTED,
+	};
+
+	c->w.drill_last = res;
+	c->w.drill_last_wall = c->ev->wall;
+	if (res == RBD_DRILL_PASSED)
+		c->w.drill_passed_wall = c->ev->wall;
+	snprintf(c->w.drill_last_reason, sizeof(c->w.drill_last_reason), "%s",
+	    res == RBD_DRILL_FAILED ? c->w.drill_failure :
+	    res == RBD_DRILL_ABORTED ? "aborted" : "passed");
+	notify(c, l, verdicts[res]);
+	return res;
+}
+
+/* Drill: back on L, verified or cut short: the drill ends, idle(L). */
+static int drill_close(struct ctx *c, const char *how)
+{
+	char k[RBD_VERSION_MAX + 1], l[RBD_VERSION_MAX + 1];
+	char rep[RBD_REASON_MAX];
+	enum rbd_drill_result res;
+
+	copy_version(k, c->w.target);
+	copy_version(l, c->w.from);
+	drill_report(&c->w, rep, sizeof(rep), k, l);
+	enter(c, RBD_STATE_IDLE);
+	res = drill_finish(c, l);
+	if (res == RBD_DRILL_FAILED)
+		record(c, "drill-failed", "drill FAILED: %s; %s %s; %s",
+		    c->w.drill_failure, l, how, rep);
+	else if (res == RBD_DRILL_ABORTED)
+		record(c, "drill-aborted", "drill aborted: %s %s; %s", l, how,
+		    rep);
+	else
+		record(c, "drill-passed", "drill passed: %s", rep);
+	return 0;
+}
+
+/* Drill: the current phase's release is unhealthy (why): going back, K
+ * failed the drill and L is deployed again at once (K is not marked bad:
+ * a drill is practice, the team decides); going forward, L is unhealthy
+ * after the drill: held, a person must decide. */
+static int drill_unhealthy(struct ctx *c, const char *why)
+{
+	char k[RBD_VERSION_MAX + 1], l[RBD_VERSION_MAX + 1];
+
+	copy_version(k, c->w.target);
+	copy_version(l, c->w.from);
+	drill_leg_end(c, RBD_LEG_UNHEALTHY);
+	if (c->w.drill_phase == RBD_DRILL_VERIFY_BACK) {
+		snprintf(c->w.drill_failure, sizeof(c->w.drill_failure),
+		    "%s unhealthy: %s", k, why);
+		drill_enter(c, RBD_DRILL_FORWARD);
+		record(c, "drill-target-unhealthy", "drill FAILED: %s, the "
+		    "rollback target, is unhealthy: %s; rolling forward to %s "
+		    "at once (%s stays known-good: a drill is practice; "
+		    "rollbackctl mark-bad %s %s keeps rollbacks away from it)",
+		    k, why, l, k, service_of(c), k);
+		return 0;
+	}
+	if (!*c->w.drill_failure)
+		snprintf(c->w.drill_failure, sizeof(c->w.drill_failure),
+		    "%s unhealthy after the roll forward: %s", l, why);
+	enter(c, RBD_STATE_HELD);
+	drill_finish(c, l);
+	record(c, "drill-forward-failed", "drill FAILED: rolled forward to %s, "
+	    "but it is unhealthy: %s; holding, a person must decide", l, why);
+	return 0;
+}
+
+/* Drill: a verify phase's window passed cleanly. */
+static int drill_window_passed(struct ctx *c)
+{
+	char v[RBD_DURATION_STR_MAX], h[RBD_DURATION_STR_MAX + 32] = "";
+	char k[RBD_VERSION_MAX + 1];
+	struct rbd_drill_leg *leg = drill_leg(c);
+
+	drill_leg_end(c, RBD_LEG_VERIFIED);
+	if (c->w.drill_phase == RBD_DRILL_VERIFY_FORWARD)
+		return drill_close(c, "is live and verified again");
+	copy_version(k, c->w.target);
+	if (leg->healthy) {
+		char t[RBD_DURATION_STR_MAX];
+
+		snprintf(h, sizeof(h), " (healthy after %s)",
+		    drill_time(leg->healthy_usec, t, sizeof(t)));
+	}
+	drill_enter(c, RBD_DRILL_FORWARD);
+	record(c, "drill-verified", "drill: %s healthy for %s%s: the rollback "
+	    "path works; rolling forward to %s", k,
+	    rbd_duration_str(c->p->verify_usec, v, sizeof(v)), h, c->w.from);
+	return 0;
+}
+
+/* Drill: DEPLOY_DONE of the drill's deploy command (detail: how it
+ * ended). */
+static int drill_deploy_done(struct ctx *c, const char *detail)
+{
+	struct rbd_drill_leg *leg = drill_leg(c);
+	char k[RBD_VERSION_MAX + 1], l[RBD_VERSION_MAX + 1];
+	char d[RBD_DURATION_STR_MAX], v[RBD_DURATION_STR_MAX];
+	bool ok = c->ev->deploy == RBD_DEPLOY_OK;
+
+	copy_version(k, c->w.target);
+	copy_version(l, c->w.from);
+	leg->deploy_usec = drill_elapsed(c);
+	drill_time(leg->deploy_usec, d, sizeof(d));
+	rbd_duration_str(c->p->verify_usec, v, sizeof(v));
+	if (c->w.drill_phase == RBD_DRILL_BACK && !ok) {
+		leg->state = RBD_LEG_DEPLOY_FAILED;
+		snprintf(c->w.drill_failure, sizeof(c->w.drill_failure),
+		    "the rollback to %s failed: deploy command %.*s", k,
+		    RBD_DETAIL_MAX - 1, detail);
+		drill_enter(c, RBD_DRILL_FORWARD);
+		record(c, "drill-rollback-failed", "drill FAILED: rolling back "
+		    "from %s to %s failed after %s: deploy command %.*s; "
+		    "rolling forward to %s at once", l, k, d,
+		    RBD_DETAIL_MAX - 1, detail, l);
+		return 0;
+	}
+	if (c->w.drill_phase == RBD_DRILL_BACK) {
+		copy_version(c->w.live, k);
+		if (c->w.drill_abort) {
+			leg->state = RBD_LEG_CUT;
+			drill_enter(c, RBD_DRILL_FORWARD);
+			record(c, "drill-rolled-back", "drill: deployed %s "
+			    "(rollback from %s) in %s; the drill was aborted: "
+			    "rolling forward to %s", k, l, d, l);
+			return 0;
+		}
+		drill_enter(c, RBD_DRILL_VERIFY_BACK);
+		record(c, "drill-rolled-back", "drill: deployed %s (rollback "
+		    "from %s) in %s; verifying it for %s", k, l, d, v);
+		return 0;
+	}
+	if (!ok) {
+		leg->state = RBD_LEG_DEPLOY_FAILED;
+		if (!*c->w.drill_failure)
+			snprintf(c->w.drill_failure,
+			    sizeof(c->w.drill_failure), "rolling forward to "
+			    "%s failed: deploy command %.*s", l,
+			    RBD_DETAIL_MAX - 1, detail);
+		enter(c, RBD_STATE_HELD);
+		drill_finish(c, l);
+		record(c, "drill-forward-failed", "drill FAILED: rolling forward "
+		    "from %s to %s failed after %s: deploy command %.*s; %s may "
+		    "not be live: holding, a person must act", k, l, d,
+		    RBD_DETAIL_MAX - 1, detail, l);
+		return 0;
+	}
+	copy_version(c->w.live, l);
+	drill_enter(c, RBD_DRILL_VERIFY_FORWARD);
+	record(c, "drill-rolled-forward", "drill: deployed %s again (roll "
+	    "forward from %s) in %s; verifying it for %s", l, k, d, v);
+	return 0;
+}
+
+/* Drill: an operator event that would disturb the drill (what: "roll
+ * back", ...): refused while drilling. */
+static int drill_refuse_busy(struct ctx *c, const char *what)
+{
+	return refuse(c, -EBUSY, "%s is in a drill (%s, from %s to %s and "
+	    "back): let it end, or abort it (rollbackctl drill --abort %s), "
+	    "then %s", service_of(c), rbd_drill_phase_str(c->w.drill_phase),
+	    c->w.from, c->w.target, service_of(c), what);
+}
+
+/* DRILL: start a drill from idle(L), L known-good and healthy, K the
+ * rollback target; refused, with the reason, otherwise. */
+static int on_drill(struct ctx *c)
+{
+	char chosen[RBD_REASON_MAX], k[RBD_VERSION_MAX + 1];
+	char l[RBD_VERSION_MAX + 1], v[RBD_DURATION_STR_MAX];
+	char by[RBD_ACTOR_MAX + 32], ps[RBD_REASON_MAX];
+	int64_t to_schema = RBD_SCHEMA_NONE;
+	const char *svc = service_of(c);
+	int g, i;
+
+	if (c->w.state == RBD_STATE_DRILLING)
+		return refuse(c, -EBUSY, "%s is already in a drill (%s, from %s "
+		    "to %s and back); rollbackctl drill --abort %s ends it", svc,
+		    rbd_drill_phase_str(c->w.drill_phase), c->w.from,
+		    c->w.target, svc);
+	if (c->p->mode == RBD_MODE_DRY_RUN)
+		return refuse(c, -EPERM, "%s is in dry-run mode: a drill runs "
+		    "the deploy command, and dry-run never does", svc);
+	if (c->w.state != RBD_STATE_IDLE)
+		return refuse(c, -EBUSY, "%s is %s%s%s, not idle: a drill "
+		    "starts only when the service is idle and healthy", svc,
+		    rbd_state_str(c->w.state), *c->w.live ? " at " : "",
+		    c->w.live);
+	if (rbd_watch_paused(&c->w, c->now)) {
+		pause_str(c, ps, sizeof(ps));
+		return refuse(c, -EBUSY, "%s is %s: resume it before a drill",
+		    svc, ps);
+	}
+	if (!*c->w.live)
+		return refuse(c, -ENOENT, "%s has no live release: a drill "
+		    "starts from a known-good release that is live", svc);
+	if (good_index(&c->w, c->w.live) < 0)
+		return refuse(c, -ENOENT, "%s, the live release of %s, is not "
+		    "known-good: a drill starts from a known-good release",
+		    c->w.live, svc);
+	g = failing_guard(c);
+	if (g >= 0)
+		return refuse(c, -EBUSY, "guard %s is failing (%.*s): %s is "
+		    "not healthy, not drilling", text_or(c->p->guards[g].name,
+		    "?"), RBD_DETAIL_MAX - 1, text_or(c->old->guard_detail[g],
+		    "failed"), svc);
+	i = rbd_watch_choose_target(&c->w, c->p, &to_schema, chosen,
+	    sizeof(chosen));
+	if (i < 0)
+		return refuse(c, -ENOENT, "nothing to drill with: %s", chosen);
+	if (to_schema != RBD_SCHEMA_NONE)
+		return refuse(c, -EOPNOTSUPP, "rolling back to %s needs "
+		    "migrate_down from schema %" PRId64 " to %" PRId64 ", and "
+		    "nothing migrates it up again: a drill never changes the "
+		    "schema", c->w.good[i], c->w.schema, to_schema);
+	copy_version(k, c->w.good[i]);
+	copy_version(l, c->w.live);
+	if (c->ev->actor)
+		snprintf(by, sizeof(by), "requested by %.*s", RBD_ACTOR_MAX - 1,
+		    c->ev->actor);
+	else
+		snprintf(by, sizeof(by), "scheduled by the policy");
+	memset(c->w.drill_legs, 0, sizeof(c->w.drill_legs));
+	c->w.drill_failure[0] = '\0';
+	c->w.drill_abort = false;
+	copy_version(c->w.from, l);
+	copy_version(c->w.target, k);
+	copy_version(c->w.drill_l, l);
+	copy_version(c->w.drill_k, k);
+	drill_enter(c, RBD_DRILL_BACK);
+	record(c, "drill-started", "drill %s: rolling back from %s to %s%s%s "
+	    "as an automatic rollback would, verifying it for %s, then "
+	    "rolling forward to %s and verifying it again", by, l, k,
+	    *chosen ? " " : "", *chosen ? chosen : "",
+	    rbd_duration_str(c->p->verify_usec, v, sizeof(v)), l);
+	return 0;
+}
+
+/* DRILL_ABORT: back to L as soon as possible. */
+static int on_drill_abort(struct ctx *c)
+{
+	const char *svc = service_of(c);
+	char l[RBD_VERSION_MAX + 1];
+
+	if (c->w.state != RBD_STATE_DRILLING)
+		return refuse(c, -EALREADY, "%s is not in a drill", svc);
+	if (c->w.drill_abort)
+		return refuse(c, -EALREADY, "the drill of %s is already being "
+		    "aborted", svc);
+	copy_version(l, c->w.from);
+	c->w.drill_abort = true;
+	switch (c->w.drill_phase) {
+	case RBD_DRILL_BACK:
+		record(c, "drill-abort-requested", "drill aborted by %.*s: "
+		    "rolling forward to %s as soon as the rollback's deploy "
+		    "command ends", RBD_ACTOR_MAX - 1, who(c->ev), l);
+		return 0;
+	case RBD_DRILL_VERIFY_BACK:
+		drill_leg_end(c, RBD_LEG_CUT);
+		drill_enter(c, RBD_DRILL_FORWARD);
+		record(c, "drill-abort-requested", "drill aborted by %.*s: "
+		    "rolling forward to %s now", RBD_ACTOR_MAX - 1, who(c->ev),
+		    l);
+		return 0;
+	case RBD_DRILL_FORWARD:
+		record(c, "drill-abort-requested", "drill aborted by %.*s: "
+		    "already rolling forward to %s", RBD_ACTOR_MAX - 1,
+		    who(c->ev), l);
+		return 0;
+	default:
+		if (!drill_leg(c)->healthy) {
+			record(c, "drill-abort-requested", "drill aborted by "
+			    "%.*s: %s is live again; the drill ends as soon as "
+			    "it is healthy", RBD_ACTOR_MAX - 1, who(c->ev), l);
+			return 0;
+		}
+		drill_leg_end(c, RBD_LEG_CUT);
+		return drill_close(c, "is live and healthy again");
+	}
+}
+
 /* Whether an event of this type carries a version: 0 no, 1 required,
  * 2 optional. */
 static const unsigned char version_use[_RBD_EV_MAX] = {
@@ -2101,6 +2652,8 @@ static int (*const handlers[_RBD_EV_MAX])(struct ctx *) = {
 	[RBD_EV_PAUSE] = on_pause,
 	[RBD_EV_RESUME] = on_resume,
 	[RBD_EV_REMEDY_DONE] = remedy_on_done,
+	[RBD_EV_DRILL] = on_drill,
+	[RBD_EV_DRILL_ABORT] = on_drill_abort,
 };
 
 /* Start a step from w as it is now. */
@@ -2178,8 +2731,10 @@ void rbd_watch_resume(struct rbd_watch *w, const struct rbd_policy *policy,
 
 	ctx_init(&c, w, policy, now);
 	c.ev = &none;
-	if (has_window(w->state))
+	if (in_window(w))
 		arm_window(&c);
+	else if (w->state == RBD_STATE_DRILLING)
+		drill_run_deploy(&c);
 	else if (w->state == RBD_STATE_ROLLING_BACK && w->migrating)
 		run_migration(&c);
 	else if (w->state == RBD_STATE_ROLLING_BACK)

@@ -21,6 +21,8 @@
  *          rolling_back -> held, verifying -> held             failed
  *          watching(R) -> remedying(R) -> watching(R)          remedied
  *          remedying(R) -> rolling_back(R->K) or held          not remedied
+
+ *          idle(L) -> drilling(L->K->L) -> idle(L) | held      a drill
  *
  * Time rules (all intervals half-open):
  *   - a window starts at the state's entry time S;
@@ -210,6 +212,40 @@
  * requested by ...; v2.5.0 migrated the schema irreversibly from 42 to 43;
  * v2.4.1 expects schema 42: rolling back as asked, without migrate_down").
  *
+ * Drills: DRILL (actor; NULL: the policy's schedule) practises the
+ * rollback path. From idle(L), L known-good, not paused, no failing
+ * guard, mode enforce, and K = rbd_watch_choose_target's target with no
+ * down-migration, it enters state drilling (from = drill_l = L, target =
+ * drill_k = K; refused otherwise, -EBUSY/-ENOENT/-EPERM/-EOPNOTSUPP with
+ * the reason) and runs four phases, each entered at since:
+ *   back            RUN_DEPLOY K from L, as a rollback runs it
+ *                   ("drill-started"); its DEPLOY_DONE OK makes K live:
+ *   verify-back     a window of the policy's verify ("drill-rolled-back"):
+ *                   samples are judged as in verifying; passing it is
+ *                   "drill-verified" and goes on to
+ *   forward         RUN_DEPLOY L from K; its DEPLOY_DONE OK makes L live:
+ *   verify-forward  a window of verify ("drill-rolled-forward"); passing
+ *                   it ends the drill in idle(L), "drill-passed", NOTIFY L
+ *                   drill_passed, the step's reason being the report.
+ * K degraded or without data (the rules of verifying) or its deploy
+ * failing ("drill-target-unhealthy", "drill-rollback-failed") sets
+ * drill_failure and goes to forward at once; the drill then ends
+ * "drill-failed" (NOTIFY drill_failed). K is not marked bad: a drill is
+ * practice, a person decides. L's deploy failing or L degraded in
+ * verify-forward: held, "drill-forward-failed", NOTIFY drill_failed.
+ * Nothing a drill does counts for the loop breaker or marks a release.
+ * DRILL_ABORT: in back, forward follows the deploy in flight; in
+ * verify-back, forward at once; in forward, nothing more; in
+ * verify-forward (or once reached) the drill ends "drill-aborted" as soon
+ * as L is healthy. Each leg's timings (drill_legs) are measured on the
+ * engine's clock: the deploy's duration, the time from its end until
+ * every check's last judged sample was OK, and how long it was verified.
+ * The last drill's result and wall time (ev->wall), and the last passed
+ * one's, are kept for status and the schedule. While drilling, DEPLOYED,
+ * ROLLBACK, another DRILL and MARK_GOOD/MARK_BAD of K or L are refused
+ * (-EBUSY); a PAUSE does not stop a drill. rbd_watch_resume re-runs the
+ * deploy of back or forward, or re-arms the verify window.
+ *
  * Guard samples (GUARD_SAMPLE) are counted in every state and never make
  * a record of their own: OK zeroes the guard's run, FAIL extends it (the
  * first FAIL of a run sets guard_since_wall from ev->wall and every one
@@ -253,6 +289,8 @@ enum rbd_state {
 	RBD_STATE_VERIFYING,
 	RBD_STATE_HELD,
 	RBD_STATE_REMEDYING,	/* Remedies: trying one before a rollback */
+
+	RBD_STATE_DRILLING,	/* a drill (see "Drills" above): drill_phase */
 	_RBD_STATE_MAX,
 };
 const char *rbd_state_str(enum rbd_state s);		/* "idle", ... */
@@ -301,6 +339,9 @@ enum rbd_event_type {
 	RBD_EV_RESUME,		/* actor; NULL: the pause timer */
 	RBD_EV_REMEDY_DONE,	/* Remedies: deploy_id (the RUN_REMEDY's),
 				 * deploy (its result), detail */
+
+	RBD_EV_DRILL,		/* actor; NULL: the policy's drill schedule */
+	RBD_EV_DRILL_ABORT,	/* actor */
 	_RBD_EV_MAX,
 };
 const char *rbd_event_type_str(enum rbd_event_type t);
@@ -332,6 +373,9 @@ enum rbd_verdict {
 	RBD_VERDICT_ROLLED_BACK,	/* degraded; rollback started */
 	RBD_VERDICT_HELD,	/* degraded but not rolled back; a person must act */
 	RBD_VERDICT_SUPERSEDED,	/* another release was announced during its watch */
+	RBD_VERDICT_DRILL_PASSED,	/* a drill: see "Drills" */
+	RBD_VERDICT_DRILL_FAILED,
+	RBD_VERDICT_DRILL_ABORTED,
 	_RBD_VERDICT_MAX,
 };
 const char *rbd_verdict_str(enum rbd_verdict v);
@@ -368,6 +412,52 @@ struct rbd_action {
 	char reason[RBD_REASON_MAX];
 	/* Remedies */
 	size_t remedy;			/* RUN_REMEDY */
+};
+
+/* Drill: where a drill is (state drilling). */
+enum rbd_drill_phase {
+	RBD_DRILL_NONE,			/* not drilling */
+	RBD_DRILL_BACK,			/* deploy command with K running */
+	RBD_DRILL_VERIFY_BACK,		/* K live, verified for verify */
+	RBD_DRILL_FORWARD,		/* deploy command with L running */
+	RBD_DRILL_VERIFY_FORWARD,	/* L live again, verified for verify */
+	_RBD_DRILL_PHASE_MAX,
+};
+const char *rbd_drill_phase_str(enum rbd_drill_phase p);	/* "back", ... */
+int rbd_drill_phase_from_str(const char *s, enum rbd_drill_phase *ret);
+
+/* Drill: how a drill ended. */
+enum rbd_drill_result {
+	RBD_DRILL_RESULT_NONE,		/* no drill has ended yet */
+	RBD_DRILL_PASSED,
+	RBD_DRILL_FAILED,
+	RBD_DRILL_ABORTED,
+	_RBD_DRILL_RESULT_MAX,
+};
+const char *rbd_drill_result_str(enum rbd_drill_result r);	/* "passed", ... */
+int rbd_drill_result_from_str(const char *s, enum rbd_drill_result *ret);
+
+/* Drill: what became of one leg (back to K, forward to L). */
+enum rbd_drill_leg_state {
+	RBD_LEG_PENDING,		/* not started, or its deploy runs */
+	RBD_LEG_DEPLOY_FAILED,		/* its deploy command failed */
+	RBD_LEG_VERIFYING,		/* deployed, being verified */
+	RBD_LEG_UNHEALTHY,		/* degraded (or no data) while verified */
+	RBD_LEG_VERIFIED,		/* healthy for the whole verify period */
+	RBD_LEG_CUT,			/* verification cut short by an abort */
+	_RBD_LEG_STATE_MAX,
+};
+const char *rbd_drill_leg_state_str(enum rbd_drill_leg_state s);
+int rbd_drill_leg_state_from_str(const char *s, enum rbd_drill_leg_state *ret);
+
+/* Drill: one leg's timings (engine usec). */
+struct rbd_drill_leg {
+	enum rbd_drill_leg_state state;
+	uint64_t deploy_usec;	/* how long its deploy command took */
+	bool healthy;		/* it became healthy: every check's last
+				 * judged sample OK */
+	uint64_t healthy_usec;	/* with healthy: from the deploy's end */
+	uint64_t verify_usec;	/* how long it was verified */
 };
 
 /* A release status change to store with the record. */
@@ -463,6 +553,23 @@ struct rbd_watch {
 	uint64_t remedy_at;
 	uint64_t remedy_watch_since;
 	char remedy_why[RBD_REASON_MAX];
+
+	/* Drill (state drilling: from is L, target K; since is the phase's
+	 * entry time; deploy_id the deploy in flight). */
+	enum rbd_drill_phase drill_phase;	/* RBD_DRILL_NONE unless drilling */
+	char drill_l[RBD_VERSION_MAX + 1];	/* the drill's L and K, kept */
+	char drill_k[RBD_VERSION_MAX + 1];	/* after its end for the report */
+	bool drill_abort;			/* an abort was asked */
+	char drill_failure[RBD_REASON_MAX];	/* why it failed; "" not (yet) */
+	struct rbd_drill_leg drill_legs[2];	/* [0] back to K, [1] forward to L;
+						 * kept after the end for the report */
+	/* The last drill that ended (wall clock, for status and the
+	 * schedule): its result, when, a line about it, and when one last
+	 * passed. */
+	enum rbd_drill_result drill_last;
+	uint64_t drill_last_wall;		/* 0: never */
+	uint64_t drill_passed_wall;		/* 0: never */
+	char drill_last_reason[RBD_REASON_MAX];
 };
 
 /* A new idle watch with no release, sized for policy's checks and guards.

@@ -351,6 +351,103 @@ START_TEST(test_paused_reply)
 }
 END_TEST
 
+/* Drill: status says when the last drill passed, or failed and why, and
+ * the schedule; every service's table only when the last one failed. */
+static const struct {
+	const char *drill;	/* the "drill" object */
+	const char *one;	/* the drill line with one service */
+	bool every;		/* the line in every service's status too */
+} drill_status_cases[] = {
+	{ "{\"phase\":\"none\",\"last\":null,\"last_passed\":null,"
+	  "\"schedule\":null}", "never drilled; not scheduled\n", false },
+	{ "{\"phase\":\"none\",\"last\":{\"result\":\"passed\",\"at\":"
+	  "1795516929000000,\"reason\":\"passed\"},\"last_passed\":"
+	  "1795516929000000,\"schedule\":{\"every\":\"7d\",\"window\":"
+	  "\"Tue 10:00-12:00\",\"next\":1795860000000000}}",
+	  "last drill passed 3d ago; scheduled every 7d in Tue 10:00-12:00, "
+	  "next 2026-11-28 10:00:00\n", false },
+	{ "{\"phase\":\"none\",\"last\":{\"result\":\"failed\",\"at\":"
+	  "1795768929000000,\"reason\":\"v2.4.1 unhealthy: healthz: HTTP 500\"},"
+	  "\"last_passed\":1794998529000000,\"schedule\":null}",
+	  "last drill FAILED 2h ago: v2.4.1 unhealthy: healthz: HTTP 500; last "
+	  "passed 9d ago; not scheduled\n", true },
+	{ "{\"phase\":\"verify-back\",\"live\":\"v2\",\"target\":\"v1\","
+	  "\"aborting\":true,\"last\":{\"result\":\"aborted\",\"at\":"
+	  "1795776069000000,\"reason\":\"aborted\"},\"last_passed\":null,"
+	  "\"schedule\":null}",
+	  "last drill aborted 1m ago; never passed; drilling now (verify-back, "
+	  "v2 -> v1 -> v2, aborting); not scheduled\n", false },
+};
+
+START_TEST(test_status_drill)
+{
+	char text[2048], want[1024], *out;
+	struct capture c;
+	json_t *r;
+
+	snprintf(text, sizeof(text), "{\"ok\":true,\"services\":["
+	    "{\"service\":\"checkout\",\"state\":\"idle\",\"live\":\"v2\","
+	    "\"known_good\":\"v2\",\"since\":%llu,\"reason\":\"x\","
+	    "\"drill\":%s}]}", (unsigned long long)(NOW - 60 * SEC),
+	    drill_status_cases[_i].drill);
+	out = status_one(text);
+	snprintf(want, sizeof(want), "\n%s", drill_status_cases[_i].one);
+	ck_assert_str_eq(strchr(strchr(out, '\n') + 1, '\n') + 1, want);
+	free(out);
+	r = reply(text);
+	cap_open(&c);
+	ck_assert_int_eq(rbd_ctl_print_status(c.f, r, NOW, false), 0);
+	out = cap_close(&c);
+	snprintf(want, sizeof(want), "\ncheckout: %s",
+	    drill_status_cases[_i].one);
+	if (drill_status_cases[_i].every)
+		ck_assert_str_eq(strchr(strchr(out, '\n') + 1, '\n') + 1, want);
+	else
+		ck_assert_ptr_null(strstr(out, "drill"));
+	free(out);
+	json_decref(r);
+}
+END_TEST
+
+/* Drill: the report, from a drill's verdict. */
+START_TEST(test_drill_report)
+{
+	static const char leg[] =
+	    "{\"step\":\"%s\",\"version\":\"%s\",\"from_version\":\"%s\","
+	    "\"command\":[\"/usr/bin/deploy\",\"--version\",\"%s\",\"a b\"],"
+	    "\"state\":\"%s\",\"deploy_usec\":%s,\"healthy_usec\":%s,"
+	    "\"verify_usec\":%s}";
+	char l1[512], l2[512], text[2048], *out;
+	struct capture c;
+	json_t *r;
+
+	snprintf(l1, sizeof(l1), leg, "rollback", "v1", "v2", "v1", "unhealthy",
+	    "12345678", "null", "50000000");
+	snprintf(l2, sizeof(l2), leg, "roll forward", "v2", "v1", "v2",
+	    "verified", "850000", "31000000", "300000000");
+	snprintf(text, sizeof(text), "{\"event\":\"verdict\",\"service\":"
+	    "\"checkout\",\"version\":\"v2\",\"verdict\":\"drill_failed\","
+	    "\"reason\":\"...\",\"state\":\"idle\",\"drill\":{\"phase\":\"none\","
+	    "\"live\":\"v2\",\"target\":\"v1\",\"failure\":\"v1 unhealthy: "
+	    "healthz: HTTP 500\",\"steps\":[%s,%s]}}", l1, l2);
+	r = reply(text);
+	cap_open(&c);
+	rbd_ctl_print_drill_report(c.f, r);
+	out = cap_close(&c);
+	ck_assert_str_eq(out,
+	    "drill of checkout: v2 -> v1 -> v2\n"
+	    "  1. rollback to v1 (from v2): unhealthy\n"
+	    "     command: /usr/bin/deploy --version v1 'a b'\n"
+	    "     deploy command 12.3s, never healthy, UNHEALTHY after 50.0s\n"
+	    "  2. roll forward to v2 (from v1): verified\n"
+	    "     command: /usr/bin/deploy --version v2 'a b'\n"
+	    "     deploy command 850ms, healthy after 31.0s, verified for 5m\n"
+	    "verdict: FAILED: v1 unhealthy: healthz: HTTP 500\n");
+	free(out);
+	json_decref(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctl_format");
@@ -364,6 +461,9 @@ int main(void)
 	tcase_add_test(tc, test_status_old_daemon);
 	tcase_add_test(tc, test_history_events);
 	tcase_add_test(tc, test_paused_reply);
+	tcase_add_loop_test(tc, test_status_drill, 0,
+	    N_ELEMENTS(drill_status_cases));
+	tcase_add_test(tc, test_drill_report);
 	suite_add_tcase(s, tc);
 	return rbd_test_run(s);
 }

@@ -778,6 +778,76 @@ START_TEST(test_safety_values)
 }
 END_TEST
 
+/* Drill: the drill key, its defaults and its errors with positions. */
+static const struct {
+	const char *yaml;
+	const char *err;		/* the one error, or NULL */
+	bool has_drill;
+	uint64_t every;
+	int wday;
+	unsigned start, end;
+} drill_cases[] = {
+	{ "mode: enforce", NULL, false, 0, 0, 0, 0 },
+	{ "drill: { window: \"Tue 10:00-12:00\" }", NULL, true,
+	    7 * RBD_USEC_PER_DAY, 2, 600, 720 },
+	{ "drill: { every: 1h, window: 'sunday 00:00-24:00' }", NULL, true,
+	    RBD_USEC_PER_HOUR, 0, 0, 1440 },
+	{ "drill: { every: 365d, window: Fri 16:30-17:00 }", NULL, true,
+	    365 * RBD_USEC_PER_DAY, 5, 990, 1020 },
+	{ "drill: { every: 7d }", "s.yaml:4:10: drill: missing required key "
+	    "'window'", false, 0, 0, 0, 0 },
+	{ "drill: { every: 59m, window: Tue 10:00-12:00 }", "s.yaml:4:17: "
+	    "drill.every: 59m is out of range (1h..365d)", false, 0, 0, 0, 0 },
+	{ "drill: { window: \"Tus 10:00-12:00\" }", "s.yaml:4:19: drill.window: "
+	    "invalid window 'Tus 10:00-12:00': expected a weekday first: Mon, "
+	    "Tue, Wed, Thu, Fri, Sat or Sun", false, 0, 0, 0, 0 },
+	{ "drill: { window: \"Fri 23:00-01:00\" }", "s.yaml:4:23: drill.window: "
+	    "invalid window 'Fri 23:00-01:00': the window must end after it "
+	    "starts, on the same day (it cannot cross midnight)",
+	    false, 0, 0, 0, 0 },
+	{ "drill: { window: Tue 10:00-12:00, when: now }", "s.yaml:4:35: "
+	    "drill: unknown key 'when'",
+	    false, 0, 0, 0, 0 },
+	{ "drill: 7d", "s.yaml:4:8: drill: expected a mapping, got a string",
+	    false, 0, 0, 0, 0 },
+};
+
+START_TEST(test_drill_key)
+{
+	static const char head[] =
+	    "service: s\n"
+	    "deploy: { command: [/bin/d] }\n"
+	    "checks: [{ name: a, http: { url: 'http://h/' } }]\n";
+	struct rbd_policy *p = UNTOUCHED;
+	struct rbd_diag d = { 0 };
+	char doc[512];
+	int n = snprintf(doc, sizeof(doc), "%s%s\n", head, drill_cases[_i].yaml);
+	int r = rbd_policy_parse("s.yaml", doc, (size_t)n, &p, &d);
+
+	if (drill_cases[_i].err) {
+		ck_assert_int_eq(r, -EINVAL);
+		ck_assert(p == UNTOUCHED);
+		assert_diag1(&d, drill_cases[_i].err);
+	} else {
+		ck_assert_msg(r == 0, "%s: %d, %zu errors: %s",
+		    drill_cases[_i].yaml, r, d.n, d.n ? d.msgs[0] : "");
+		ck_assert_int_eq(p->has_drill, drill_cases[_i].has_drill);
+		ck_assert_uint_eq(p->drill_every_usec, drill_cases[_i].every);
+		if (p->has_drill) {
+			ck_assert_int_eq(p->drill_window.wday,
+			    drill_cases[_i].wday);
+			ck_assert_uint_eq(p->drill_window.start,
+			    drill_cases[_i].start);
+			ck_assert_uint_eq(p->drill_window.end,
+			    drill_cases[_i].end);
+		}
+		rbd_policy_free(p);
+	}
+	rbd_diag_free(&d);
+}
+END_TEST
+
+
 /* Remedies: a full list, every field and default. */
 START_TEST(test_valid_remedies)
 {
@@ -1511,6 +1581,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_valid_safety);
 	tcase_add_test(tc, test_valid_safety_defaults);
 	tcase_add_loop_test(tc, test_safety_values, 0, N_ELEMENTS(safety_cases));
+	tcase_add_loop_test(tc, test_drill_key, 0, N_ELEMENTS(drill_cases));
 	tcase_add_test(tc, test_enum_names);
 	tcase_add_test(tc, test_metric_all_errors);
 	suite_add_tcase(s, tc);

@@ -207,6 +207,14 @@ static const struct {
 	{ "{\"cmd\":\"resume\",\"service\":\"checkout\"}", RBD_CMD_RESUME,
 	    "checkout", "", NULL, false, 0,
 	    "{\"cmd\":\"resume\",\"service\":\"checkout\"}",
+	    false, 0, RBD_MIGRATION_NONE, 0, NULL },	/* Drill: the drill and its abort. */
+	{ "{\"cmd\":\"drill\",\"service\":\"checkout\",\"wait\":true}",
+	    RBD_CMD_DRILL, "checkout", "", NULL, true, 0,
+	    "{\"cmd\":\"drill\",\"service\":\"checkout\",\"wait\":true}",
+	    false, 0, RBD_MIGRATION_NONE, 0, NULL },
+	{ "{\"cmd\":\"drill-abort\",\"service\":\"checkout\"}",
+	    RBD_CMD_DRILL_ABORT, "checkout", "", NULL, false, 0,
+	    "{\"cmd\":\"drill-abort\",\"service\":\"checkout\"}",
 	    false, 0, RBD_MIGRATION_NONE, 0, NULL },
 };
 
@@ -398,6 +406,12 @@ static const struct {
 	    "unknown field 'for_usec' for resume" },
 	{ "{\"cmd\":\"resume\",\"service\":\"a\",\"reason\":\"done\"}", -EPROTO,
 	    "unknown field 'reason' for resume" },
+	/* Drill. */
+	{ "{\"cmd\":\"drill\"}", -EPROTO, "missing 'service'" },
+	{ "{\"cmd\":\"drill\",\"service\":\"a\",\"version\":\"1\"}",
+	    -EPROTO, "unknown field 'version' for drill" },
+	{ "{\"cmd\":\"drill-abort\",\"service\":\"a\",\"wait\":true}",
+	    -EPROTO, "unknown field 'wait' for drill-abort" },
 	{ "{\"cmd\":\"deployed\",\"service\":\"a\",\"version\":\"1\",\"for_usec\":5}",
 	    -EPROTO, "unknown field 'for_usec' for deployed" },
 	{ "{\"cmd\":\"pause\",\"service\":\"a\",\"for_usec\":\"10m\"}", -EPROTO,

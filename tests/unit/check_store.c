@@ -1276,6 +1276,79 @@ START_TEST(test_auto_times_survive_restart)
 }
 END_TEST
 
+/* Drill: a drill in progress and the last one's result survive a
+ * restart: the phase, the abort, the failure, each leg's timings, L and
+ * K, and when the last drill ended and last passed. */
+START_TEST(test_drill_survives_restart)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_step st = mkstep("drill-rolled-back", RBD_STATE_DRILLING,
+	    RBD_STATE_DRILLING, "drill: deployed v1 (rollback from v2) in 2.0s");
+	struct rbd_store *s = open_ok();
+	struct rbd_history_entry *h = NULL;
+	char err[512];
+	bool found = false;
+	size_t n = 0;
+
+	set_watch(w, RBD_STATE_DRILLING, MONO0, "v1", "v1", "v2", st.reason);
+	w->drill_phase = RBD_DRILL_VERIFY_BACK;
+	w->drill_abort = true;
+	snprintf(w->drill_failure, sizeof(w->drill_failure), "v1 unhealthy");
+	snprintf(w->drill_l, sizeof(w->drill_l), "v2");
+	snprintf(w->drill_k, sizeof(w->drill_k), "v1");
+	w->drill_legs[0] = (struct rbd_drill_leg){ RBD_LEG_VERIFYING, 2000000,
+	    true, 31000000, 0 };
+	w->drill_legs[1] = (struct rbd_drill_leg){ RBD_LEG_PENDING, 0, false,
+	    0, 0 };
+	w->drill_last = RBD_DRILL_FAILED;
+	w->drill_last_wall = WALL0 - 3 * RBD_USEC_PER_DAY;
+	w->drill_passed_wall = WALL0 - 10 * RBD_USEC_PER_DAY;
+	snprintf(w->drill_last_reason, sizeof(w->drill_last_reason), "v0 bad");
+	commit_ok(s, "checkout", w, &st, NULL, MONO0, WALL0);
+	rbd_store_free(s);
+	rbd_watch_free(w);
+
+	s = open_ok();
+	w = load_ok(s, "checkout", MONO0 + MIN, WALL0 + MIN, &found);
+	ck_assert(found);
+	ck_assert_int_eq(w->state, RBD_STATE_DRILLING);
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_VERIFY_BACK);
+	ck_assert(w->drill_abort);
+	ck_assert_str_eq(w->drill_failure, "v1 unhealthy");
+	ck_assert_str_eq(w->drill_l, "v2");
+	ck_assert_str_eq(w->drill_k, "v1");
+	ck_assert_str_eq(w->target, "v1");
+	ck_assert_int_eq(w->drill_legs[0].state, RBD_LEG_VERIFYING);
+	ck_assert_uint_eq(w->drill_legs[0].deploy_usec, 2000000);
+	ck_assert(w->drill_legs[0].healthy);
+	ck_assert_uint_eq(w->drill_legs[0].healthy_usec, 31000000);
+	ck_assert(!w->drill_legs[1].healthy);
+	ck_assert_int_eq(w->drill_last, RBD_DRILL_FAILED);
+	ck_assert_uint_eq(w->drill_last_wall, WALL0 - 3 * RBD_USEC_PER_DAY);
+	ck_assert_uint_eq(w->drill_passed_wall, WALL0 - 10 * RBD_USEC_PER_DAY);
+	ck_assert_str_eq(w->drill_last_reason, "v0 bad");
+	/* A drill's window resumes with the time it had left: the minute
+	 * the daemon was down is not counted. */
+	ck_assert_uint_eq(w->since, MONO0 + MIN);
+	/* The history shows the drill's target. */
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 5, &h, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(h[0].target, "v1");
+	ck_assert_int_eq(h[0].to, RBD_STATE_DRILLING);
+	free(h);
+	rbd_watch_free(w);
+
+	/* A drilling snapshot without its drill row is corrupt. */
+	raw_exec("DELETE FROM snapshot_drill");
+	w = rbd_watch_new(&policy);
+	ck_assert_int_eq(rbd_store_load(s, "checkout", w, MONO0, WALL0, &found,
+	    err, sizeof(err)), -EIO);
+	rbd_watch_free(w);
+	rbd_store_free(s);
+}
+END_TEST
+
 /* --- schema --- */
 
 START_TEST(test_migrate_empty_file)
@@ -1731,6 +1804,14 @@ static const struct {
 	{ "UPDATE snapshot_lists SET schema = -7 WHERE list = 'good' AND pos = 1",
 	  "corrupt snapshot for service checkout: good release #1 has an "
 	  "invalid schema" },
+	{ "UPDATE snapshot_drill SET phase = 'sideways'",
+	  "corrupt snapshot for service checkout: the drill is not valid" },
+	{ "UPDATE snapshot_drill SET phase = 'back'",
+	  "corrupt snapshot for service checkout: state idle with drill phase "
+	  "back" },
+	{ "UPDATE snapshot_drill SET k = '-rf'",
+	  "corrupt snapshot for service checkout: drill's rollback target "
+	  "'-rf' is not a valid version" },
 	{ "UPDATE snapshots SET schema = -2",
 	  "corrupt snapshot for service checkout: the schema or migration is "
 	  "not valid" },
@@ -1872,6 +1953,7 @@ static Suite *store_suite(void)
 	    N_ELEMENTS(pause_cases));
 	tcase_add_test(tc, test_auto_times_survive_restart);
 	tcase_add_test(tc, test_remedy_survives_restart);
+	tcase_add_test(tc, test_drill_survives_restart);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("schema");

@@ -3489,6 +3489,469 @@ static TCase *tcase(const char *name)
 	return tc;
 }
 
+/* ---- Drill ---- */
+
+#define DT	(T1 + DURATION + MIN)	/* a drill starts from idle(v2) */
+#define DB	(DT + 2 * SEC)		/* its rollback's deploy ended */
+
+static struct rbd_event drill_ev(const char *actor)
+{
+	return (struct rbd_event){ .type = RBD_EV_DRILL, .actor = actor,
+	    .wall = UINT64_C(1700000000000000) };
+}
+
+static struct rbd_event abort_ev(void)
+{
+	return (struct rbd_event){ .type = RBD_EV_DRILL_ABORT, .actor = ACTOR };
+}
+
+/* idle(v2): v2 promoted, v1 known-good before it. */
+static void to_drill_idle(void)
+{
+	to_watching();
+	STEP(timer(), T1 + DURATION);
+	ck_assert_int_eq(w->state, RBD_STATE_IDLE);
+}
+
+/* drilling, phase back: deploy #1 of v1 runs. */
+static void to_drill_back(void)
+{
+	to_drill_idle();
+	STEP(drill_ev(ACTOR), DT);
+}
+
+/* drilling, phase verify-back since DB: v1 live. */
+static void to_drill_verify_back(void)
+{
+	to_drill_back();
+	STEP(done(1, RBD_DEPLOY_OK, NULL), DB);
+}
+
+/* Both checks OK at t and t + 1s (healthy from t + 1s). */
+static void both_ok(uint64_t t)
+{
+	STEP(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), t);
+	STEP(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"), t + SEC);
+}
+
+/* drilling, phase forward: deploy #2 of v2 runs, since DB + VERIFY. */
+static void to_drill_forward(void)
+{
+	to_drill_verify_back();
+	both_ok(DB + WARMUP);
+	STEP(timer(), DB + VERIFY);
+}
+
+/* drilling, phase verify-forward since DB + VERIFY + 3s: v2 live. */
+#define DF	(DB + VERIFY + 3 * SEC)
+static void to_drill_verify_forward(void)
+{
+	to_drill_forward();
+	STEP(done(2, RBD_DEPLOY_OK, NULL), DF);
+}
+
+/* A drill that passes: every transition, its record and its actions. */
+START_TEST(test_drill_passes)
+{
+	to_drill_idle();
+	STEP(drill_ev(ACTOR), DT);
+	RECORDED("drill-started", IDLE, DRILLING, "drill requested by uid 1000 "
+	    "pid 42: rolling back from v2 to v1 as an automatic rollback "
+	    "would, verifying it for 5m, then rolling forward to v2 and "
+	    "verifying it again");
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #1)");
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_BACK);
+	ck_assert_str_eq(w->target, "v1");
+	ck_assert_str_eq(w->from, "v2");
+	ck_assert_str_eq(w->live, "v2");
+
+	STEP(done(1, RBD_DEPLOY_OK, NULL), DB);
+	RECORDED("drill-rolled-back", DRILLING, DRILLING, "drill: deployed v1 "
+	    "(rollback from v2) in 2.0s; verifying it for 5m");
+	ck_assert_str_eq(acts(), "start-probes set-timer(5m)");
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_VERIFY_BACK);
+	ck_assert_str_eq(w->live, "v1");
+
+	/* Warm-up samples are not judged; healthy once both checks are. */
+	QUIET(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), DB + SEC);
+	STEP(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"), DB + WARMUP);
+	ck_assert(!w->drill_legs[0].healthy);
+	STEP(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"), DB + WARMUP + SEC);
+	ck_assert(w->drill_legs[0].healthy);
+	ck_assert_uint_eq(w->drill_legs[0].healthy_usec, WARMUP + SEC);
+	/* One failure below fail_after changes nothing. */
+	QUIET(failing(HEALTHZ), DB + WARMUP + 10 * SEC);
+
+	STEP(timer(), DB + VERIFY);
+	RECORDED("drill-verified", DRILLING, DRILLING, "drill: v1 healthy for "
+	    "5m (healthy after 31.0s): the rollback path works; rolling "
+	    "forward to v2");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer run-deploy(v1->v2 #2)");
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_FORWARD);
+	ck_assert_int_eq(w->drill_legs[0].state, RBD_LEG_VERIFIED);
+
+	STEP(done(2, RBD_DEPLOY_OK, NULL), DF);
+	RECORDED("drill-rolled-forward", DRILLING, DRILLING, "drill: deployed "
+	    "v2 again (roll forward from v1) in 3.0s; verifying it for 5m");
+	ck_assert_str_eq(acts(), "start-probes set-timer(5m)");
+	ck_assert_str_eq(w->live, "v2");
+	both_ok(DF + WARMUP + 500 * RBD_USEC_PER_MSEC);
+
+	STEP(timer(), DF + VERIFY);
+	RECORDED("drill-passed", DRILLING, IDLE, "drill passed: rollback to "
+	    "v1: deploy command 2.0s, healthy after 31.0s, verified for 5m; "
+	    "roll forward to v2: deploy command 3.0s, healthy after 31.5s, "
+	    "verified for 5m");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 drill_passed)");
+	ck_assert_str_eq(action(RBD_ACT_NOTIFY)->reason, st.reason);
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_NONE);
+	ck_assert_int_eq(w->drill_last, RBD_DRILL_PASSED);
+	ck_assert_str_eq(w->drill_last_reason, "passed");
+	ck_assert_str_eq(w->drill_l, "v2");
+	ck_assert_str_eq(w->drill_k, "v1");
+	/* Nothing changed about the releases. */
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_uint_eq(w->n_good, 2);
+	ck_assert_str_eq(w->good[0], "v2");
+	ck_assert_str_eq(w->good[1], "v1");
+	ck_assert_uint_eq(w->n_bad, 0);
+	ck_assert_uint_eq(w->n_auto, 0);
+	ck_assert_str_eq(updates(), "");
+	/* A second drill starts afresh. */
+	STEP(drill_ev(NULL), DF + VERIFY + MIN);
+	RECORDED("drill-started", IDLE, DRILLING, "drill scheduled by the "
+	    "policy: rolling back from v2 to v1 as an automatic rollback "
+	    "would, verifying it for 5m, then rolling forward to v2 and "
+	    "verifying it again");
+	ck_assert_int_eq(w->drill_legs[0].state, RBD_LEG_PENDING);
+	ck_assert_str_eq(acts(), "run-deploy(v2->v1 #3)");
+}
+END_TEST
+
+/* The rollback target is unhealthy: L at once, the drill FAILED, K stays
+ * known-good. */
+START_TEST(test_drill_target_unhealthy)
+{
+	to_drill_verify_back();
+	STEP(failing(HEALTHZ), DB + WARMUP);
+	STEP(failing(HEALTHZ), DB + WARMUP + 10 * SEC);
+	STEP(failing(HEALTHZ), DB + WARMUP + 20 * SEC);
+	RECORDED("drill-target-unhealthy", DRILLING, DRILLING, "drill FAILED: "
+	    "v1, the rollback target, is unhealthy: healthz: HTTP 500 for 3 "
+	    "consecutive samples (fail_after 3); rolling forward to v2 at once "
+	    "(v1 stays known-good: a drill is practice; rollbackctl mark-bad "
+	    "checkout v1 keeps rollbacks away from it)");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer run-deploy(v1->v2 #2)");
+	ck_assert_int_eq(w->drill_legs[0].state, RBD_LEG_UNHEALTHY);
+	ck_assert(!w->drill_legs[0].healthy);
+	STEP(done(2, RBD_DEPLOY_OK, NULL), DB + WARMUP + 22 * SEC);
+	both_ok(DB + WARMUP + 22 * SEC + WARMUP);
+	STEP(timer(), DB + WARMUP + 22 * SEC + VERIFY);
+	RECORDED("drill-failed", DRILLING, IDLE, "drill FAILED: v1 unhealthy: "
+	    "healthz: HTTP 500 for 3 consecutive samples (fail_after 3); v2 is "
+	    "live and verified again; rollback to v1: deploy command 2.0s, "
+	    "never healthy, UNHEALTHY after 50.0s; roll forward to v2: deploy "
+	    "command 2.0s, healthy after 31.0s, verified for 5m");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 drill_failed)");
+	ck_assert_int_eq(w->drill_last, RBD_DRILL_FAILED);
+	ck_assert_str_eq(w->drill_last_reason, "v1 unhealthy: healthz: HTTP 500 "
+	    "for 3 consecutive samples (fail_after 3)");
+	ck_assert_uint_eq(w->drill_passed_wall, 0);
+	ck_assert_str_eq(w->good[1], "v1");
+	ck_assert_uint_eq(w->n_bad, 0);
+}
+END_TEST
+
+/* No data on the target for the whole window fails the drill too. */
+START_TEST(test_drill_target_no_data)
+{
+	to_drill_verify_back();
+	for (unsigned i = 0; i < RBD_WATCH_INCONCLUSIVE_AFTER; i++)
+		STEP(sample(HEALTHZ, RBD_SAMPLE_UNKNOWN, "timed out"),
+		    DB + WARMUP + i * SEC);
+	RECORDED("drill-target-unhealthy", DRILLING, DRILLING, "drill FAILED: "
+	    "v1, the rollback target, is unhealthy: healthz: no data for 5 "
+	    "consecutive samples (timed out); holding: a person must decide "
+	    "(no_data: inconclusive, inconclusive_after 5); rolling forward to "
+	    "v2 at once (v1 stays known-good: a drill is practice; rollbackctl "
+	    "mark-bad checkout v1 keeps rollbacks away from it)");
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_FORWARD);
+}
+END_TEST
+
+/* The rollback's deploy command fails: L at once. */
+START_TEST(test_drill_rollback_deploy_fails)
+{
+	to_drill_back();
+	STEP(done(1, RBD_DEPLOY_FAILED, "exited with status 2"), DB);
+	RECORDED("drill-rollback-failed", DRILLING, DRILLING, "drill FAILED: "
+	    "rolling back from v2 to v1 failed after 2.0s: deploy command "
+	    "exited with status 2; rolling forward to v2 at once");
+	ck_assert_str_eq(acts(), "run-deploy(v1->v2 #2)");
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(w->drill_failure, "the rollback to v1 failed: deploy "
+	    "command exited with status 2");
+	STEP(done(2, RBD_DEPLOY_OK, NULL), DB + SEC);
+	STEP(timer(), DB + SEC + VERIFY);
+	RECORDED("drill-failed", DRILLING, IDLE, "drill FAILED: the rollback to "
+	    "v1 failed: deploy command exited with status 2; v2 is live and "
+	    "verified again; rollback to v1: deploy command FAILED after 2.0s; "
+	    "roll forward to v2: deploy command 1.0s, never healthy, verified "
+	    "for 5m");
+}
+END_TEST
+
+/* The roll forward fails, or L is unhealthy after it: held, loudly. */
+START_TEST(test_drill_forward_fails)
+{
+	to_drill_forward();
+	STEP(done(2, RBD_DEPLOY_TIMED_OUT, "timed out after 5m"), DF);
+	RECORDED("drill-forward-failed", DRILLING, HELD, "drill FAILED: rolling "
+	    "forward from v1 to v2 failed after 3.0s: deploy command timed out "
+	    "after 5m; v2 may not be live: holding, a person must act");
+	ck_assert_str_eq(acts(), "notify(v2 drill_failed)");
+	ck_assert_int_eq(w->drill_last, RBD_DRILL_FAILED);
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_NONE);
+	ck_assert_str_eq(w->drill_last_reason, "rolling forward to v2 failed: "
+	    "deploy command timed out after 5m");
+}
+END_TEST
+
+START_TEST(test_drill_forward_unhealthy)
+{
+	to_drill_verify_forward();
+	STEP(failing(ERRRATE), DF + WARMUP);
+	STEP(failing(ERRRATE), DF + WARMUP + SEC);
+	RECORDED("drill-forward-failed", DRILLING, HELD, "drill FAILED: rolled "
+	    "forward to v2, but it is unhealthy: error-rate: 0.073 > 0.02 for 2 "
+	    "consecutive samples (fail_after 2); holding, a person must decide");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer notify(v2 drill_failed)");
+	ck_assert_str_eq(w->live, "v2");
+	/* Neither release is marked bad by a drill. */
+	ck_assert_uint_eq(w->n_bad, 0);
+}
+END_TEST
+
+/* An abort in each phase returns to L: at once, after the deploy in
+ * flight, or as soon as L is healthy. */
+START_TEST(test_drill_abort)
+{
+	switch (_i) {
+	case 0:		/* back: the deploy of K runs; L follows it */
+		to_drill_back();
+		STEP(abort_ev(), DT + SEC);
+		RECORDED("drill-abort-requested", DRILLING, DRILLING, "drill "
+		    "aborted by uid 1000 pid 42: rolling forward to v2 as soon "
+		    "as the rollback's deploy command ends");
+		ck_assert_str_eq(acts(), "");
+		STEP(done(1, RBD_DEPLOY_OK, NULL), DB);
+		RECORDED("drill-rolled-back", DRILLING, DRILLING, "drill: "
+		    "deployed v1 (rollback from v2) in 2.0s; the drill was "
+		    "aborted: rolling forward to v2");
+		ck_assert_str_eq(acts(), "run-deploy(v1->v2 #2)");
+		break;
+	case 1:		/* verify-back: L at once */
+		to_drill_verify_back();
+		STEP(abort_ev(), DB + MIN);
+		RECORDED("drill-abort-requested", DRILLING, DRILLING, "drill "
+		    "aborted by uid 1000 pid 42: rolling forward to v2 now");
+		ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+		    "run-deploy(v1->v2 #2)");
+		ck_assert_int_eq(w->drill_legs[0].state, RBD_LEG_CUT);
+		break;
+	case 2:		/* forward: already on the way */
+		to_drill_forward();
+		STEP(abort_ev(), DB + VERIFY + SEC);
+		RECORDED("drill-abort-requested", DRILLING, DRILLING, "drill "
+		    "aborted by uid 1000 pid 42: already rolling forward to v2");
+		ck_assert_str_eq(acts(), "");
+		break;
+	default:	/* verify-forward, L not healthy yet, then healthy */
+		to_drill_verify_forward();
+		STEP(abort_ev(), DF + SEC);
+		RECORDED("drill-abort-requested", DRILLING, DRILLING, "drill "
+		    "aborted by uid 1000 pid 42: v2 is live again; the drill "
+		    "ends as soon as it is healthy");
+		both_ok(DF + WARMUP);
+		RECORDED("drill-aborted", DRILLING, IDLE, "drill aborted: v2 is "
+		    "live and healthy again; rollback to v1: deploy command "
+		    "2.0s, healthy after 31.0s, verified for 5m; roll forward to "
+		    "v2: deploy command 3.0s, healthy after 31.0s, verification "
+		    "cut short after 31.0s by the abort");
+		ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+		    "notify(v2 drill_aborted)");
+		ck_assert_int_eq(w->drill_last, RBD_DRILL_ABORTED);
+		REFUSED(abort_ev(), DF + MIN, -EALREADY,
+		    "checkout is not in a drill");
+		return;
+	}
+	REFUSED(abort_ev(), last_t + SEC, -EALREADY, "the drill of checkout "
+	    "is already being aborted");
+	if (w->drill_phase != RBD_DRILL_VERIFY_FORWARD)
+		STEP(done(2, RBD_DEPLOY_OK, NULL), last_t + SEC);
+	ck_assert_int_eq(w->drill_phase, RBD_DRILL_VERIFY_FORWARD);
+	both_ok(last_t + WARMUP);
+	ck_assert_str_eq(st.event, "drill-aborted");
+	ck_assert_int_eq(w->state, RBD_STATE_IDLE);
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_int_eq(w->drill_last, RBD_DRILL_ABORTED);
+}
+END_TEST
+
+/* A drill starts only from idle with a healthy known-good L and a K. */
+START_TEST(test_drill_refused)
+{
+	static const struct {
+		enum fx fx;
+		int err;
+		const char *msg;
+	} cases[] = {
+		{ FX_FRESH, -EBUSY, NULL },
+		{ FX_WATCHING, -EBUSY, "checkout is watching at v2, not idle: a "
+		    "drill starts only when the service is idle and healthy" },
+		{ FX_ROLLING, -EBUSY, "checkout is rolling_back at v2, not "
+		    "idle: a drill starts only when the service is idle and "
+		    "healthy" },
+		{ FX_VERIFYING, -EBUSY, "checkout is verifying at v1, not idle: "
+		    "a drill starts only when the service is idle and healthy" },
+		{ FX_HELD, -EBUSY, "checkout is held at v2, not idle: a drill "
+		    "starts only when the service is idle and healthy" },
+		{ FX_IDLE, -ENOENT, "nothing to drill with: no known-good "
+		    "release to roll back to" },
+	};
+
+	if (_i == 0) {
+		REFUSED(drill_ev(ACTOR), T0, -ENOENT, "checkout has no live "
+		    "release: a drill starts from a known-good release that "
+		    "is live");
+		return;
+	}
+	build(cases[_i].fx);
+	REFUSED(drill_ev(ACTOR), T3, cases[_i].err, cases[_i].msg);
+}
+END_TEST
+
+/* Paused, dry-run, a live release that is not known-good, a target that
+ * needs a down-migration, a drill already running, and what a drill
+ * refuses while it runs. */
+START_TEST(test_drill_refused_more)
+{
+	to_drill_idle();
+	STEP(pause_ev(0, "db maintenance", 0), DT - MIN);
+	REFUSED(drill_ev(ACTOR), DT, -EBUSY, "checkout is paused by uid 1000 "
+	    "pid 42 until resumed: db maintenance: resume it before a drill");
+	STEP(resume_ev(ACTOR, 0), DT);
+	policy.mode = RBD_MODE_DRY_RUN;
+	REFUSED(drill_ev(ACTOR), DT, -EPERM, "checkout is in dry-run mode: a "
+	    "drill runs the deploy command, and dry-run never does");
+	policy.mode = RBD_MODE_ENFORCE;
+	STEP(drill_ev(ACTOR), DT);
+	REFUSED(drill_ev(ACTOR), DT + SEC, -EBUSY, "checkout is already in a "
+	    "drill (back, from v2 to v1 and back); rollbackctl drill --abort "
+	    "checkout ends it");
+	REFUSED(operator(RBD_EV_ROLLBACK, NULL), DT + SEC, -EBUSY, "checkout "
+	    "is in a drill (back, from v2 to v1 and back): let it end, or abort "
+	    "it (rollbackctl drill --abort checkout), then roll back");
+	REFUSED(deployed("v3"), DT + SEC, -EBUSY, "checkout is in a drill "
+	    "(back, from v2 to v1 and back): let it end, or abort it "
+	    "(rollbackctl drill --abort checkout), then announce a release");
+	REFUSED(operator(RBD_EV_MARK_BAD, "v1"), DT + SEC, -EBUSY, "checkout "
+	    "is in a drill (back, from v2 to v1 and back): let it end, or abort "
+	    "it (rollbackctl drill --abort checkout), then mark it bad");
+	REFUSED(operator(RBD_EV_MARK_GOOD, "v2"), DT + SEC, -EBUSY, "checkout "
+	    "is in a drill (back, from v2 to v1 and back): let it end, or abort "
+	    "it (rollbackctl drill --abort checkout), then mark it good");
+	/* Another release is not the drill's business. */
+	STEP(operator(RBD_EV_MARK_BAD, "v0"), DT + SEC);
+	ck_assert_int_eq(w->state, RBD_STATE_DRILLING);
+	/* A stale deploy result changes nothing. */
+	QUIET(done(7, RBD_DEPLOY_OK, NULL), DT + SEC);
+}
+END_TEST
+
+/* Idle on a release that is not known-good (marked good, then another
+ * release announced and rolled back by hand... simplest: v1 marked bad
+ * while idle on it). */
+START_TEST(test_drill_live_not_good)
+{
+	to_drill_idle();
+	STEP(operator(RBD_EV_MARK_BAD, "v2"), DT - MIN);
+	REFUSED(drill_ev(ACTOR), DT, -ENOENT, "v2, the live release of "
+	    "checkout, is not known-good: a drill starts from a known-good "
+	    "release");
+}
+END_TEST
+
+/* A restart resumes the drill from its phase: a deploy in flight is run
+ * again, a verification continues. */
+START_TEST(test_drill_resume)
+{
+	static void (*const to[])(void) = {
+		to_drill_back, to_drill_verify_back, to_drill_forward,
+		to_drill_verify_forward,
+	};
+	static const char *const want[] = {
+		"run-deploy(v2->v1 #2)", "start-probes set-timer(5m)",
+		"run-deploy(v1->v2 #3)", "start-probes set-timer(5m)",
+	};
+	uint64_t t;
+
+	to[_i]();
+	t = w->since;
+	restart();
+	resume(t);
+	ck_assert_str_eq(acts(), want[_i]);
+	ck_assert_int_eq(w->state, RBD_STATE_DRILLING);
+	/* And it carries on to the end on v2. */
+	if (w->drill_phase == RBD_DRILL_BACK)
+		STEP(done(2, RBD_DEPLOY_OK, NULL), t + SEC);
+	if (w->drill_phase == RBD_DRILL_VERIFY_BACK)
+		STEP(timer(), w->since + VERIFY);
+	if (w->drill_phase == RBD_DRILL_FORWARD)
+		STEP(done(w->deploy_id, RBD_DEPLOY_OK, NULL), w->since + SEC);
+	STEP(timer(), w->since + VERIFY);
+	ck_assert_int_eq(w->state, RBD_STATE_IDLE);
+	ck_assert_str_eq(w->live, "v2");
+	ck_assert_str_eq(st.event, "drill-passed");
+}
+END_TEST
+
+/* The names of the drill's enums, both ways. */
+START_TEST(test_drill_names)
+{
+	enum rbd_drill_phase p;
+	enum rbd_drill_result r;
+	enum rbd_drill_leg_state l;
+	enum rbd_state s;
+
+	ck_assert_str_eq(rbd_state_str(RBD_STATE_DRILLING), "drilling");
+	ck_assert_int_eq(rbd_state_from_str("drilling", &s), 0);
+	ck_assert_int_eq(s, RBD_STATE_DRILLING);
+	ck_assert_str_eq(rbd_event_type_str(RBD_EV_DRILL), "drill");
+	ck_assert_str_eq(rbd_event_type_str(RBD_EV_DRILL_ABORT), "drill-abort");
+	ck_assert_str_eq(rbd_verdict_str(RBD_VERDICT_DRILL_FAILED),
+	    "drill_failed");
+	for (int i = 0; i < _RBD_DRILL_PHASE_MAX; i++) {
+		ck_assert_int_eq(rbd_drill_phase_from_str(
+		    rbd_drill_phase_str(i), &p), 0);
+		ck_assert_int_eq(p, i);
+	}
+	for (int i = 0; i < _RBD_DRILL_RESULT_MAX; i++) {
+		ck_assert_int_eq(rbd_drill_result_from_str(
+		    rbd_drill_result_str(i), &r), 0);
+		ck_assert_int_eq(r, i);
+	}
+	for (int i = 0; i < _RBD_LEG_STATE_MAX; i++) {
+		ck_assert_int_eq(rbd_drill_leg_state_from_str(
+		    rbd_drill_leg_state_str(i), &l), 0);
+		ck_assert_int_eq(l, i);
+	}
+	ck_assert_str_eq(rbd_drill_phase_str(RBD_DRILL_VERIFY_BACK),
+	    "verify-back");
+	ck_assert_int_eq(rbd_drill_phase_from_str("sideways", &p), -EINVAL);
+}
+END_TEST
+
 static Suite *watch_suite(void)
 {
 	Suite *s = suite_create("watch");
@@ -3655,6 +4118,21 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_pause_operator);
 	tcase_add_test(tc, test_pause_reason_refused);
 	tcase_add_test(tc, test_pause_overflow);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("drill");
+	tcase_add_test(tc, test_drill_passes);
+	tcase_add_test(tc, test_drill_target_unhealthy);
+	tcase_add_test(tc, test_drill_target_no_data);
+	tcase_add_test(tc, test_drill_rollback_deploy_fails);
+	tcase_add_test(tc, test_drill_forward_fails);
+	tcase_add_test(tc, test_drill_forward_unhealthy);
+	tcase_add_loop_test(tc, test_drill_abort, 0, 4);
+	tcase_add_loop_test(tc, test_drill_refused, 0, 6);
+	tcase_add_test(tc, test_drill_refused_more);
+	tcase_add_test(tc, test_drill_live_not_good);
+	tcase_add_loop_test(tc, test_drill_resume, 0, 4);
+	tcase_add_test(tc, test_drill_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
