@@ -146,3 +146,77 @@ wait_state demo held v2 15
 current_is v2 || fail "current -> $(readlink "$CUR") after a refused deploy"
 assert_contains "$(svc_field demo reason)" "release directory $REL/v9 does not exist" \
     "reason of the hold"
+
+step "the rollback target's missing directory is reported when a release is announced"
+assert_exit 0 "$CTL" mark-bad demo v9
+# The manual rollbacks left v1 and v2 marked bad: good again, v2 newest.
+assert_exit 0 "$CTL" mark-good demo v1
+assert_exit 0 "$CTL" mark-good demo v2
+make_release v3 "--fail-after-requests 0"
+switch_by_hand v3
+rm -r "$REL/v2"
+assert_exit 0 "$CTL" deployed demo v3
+warning="rollback target v2 has no release directory $REL/v2: a rollback would fail"
+assert_contains "$(cat "$DLOG")" "demo: $warning" "daemon log"
+assert_eq "$warning" "$(svc_field demo artifact_warning)" "status --json"
+assert_exit 0 "$CTL" status demo
+assert_contains "$OUT" "WARNING: $warning" "status"
+step "and the rollback does fail: held on v3, current still names v3"
+wait_state demo held v3 15
+current_is v3 || fail "current -> $(readlink "$CUR") after a failed rollback"
+assert_contains "$(svc_field demo reason)" "release directory $REL/v2 does not exist" \
+    "reason of the hold"
+step "once the directory is back, status says nothing more"
+make_release v2
+wait_for "the warning to go" 5 not sh -c \
+    "'$CTL' status demo --json | grep -q 'no release directory'"
+
+step "prune refuses a service deployed with a command"
+assert_exit 4 "$CTL" prune other
+assert_contains "$ERR" "other deploys with a command, not a release directory" "refusal"
+
+step "prune keeps the newest, current, live, known-good and the target"
+# Old releases, oldest first; one holds a link out of releases, and a
+# symlink, a file and a name that is no release lie beside them.
+mkdir -p "$T/outside"
+echo precious > "$T/outside/file"
+for v in v0a v0b v0c; do
+	make_release $v
+done
+ln -s "$T/outside" "$REL/v0a/escape"
+ln -s "$T/outside/file" "$REL/v0b/file-link"
+mkdir -p "$REL/v0c/deep/deeper"
+echo x > "$REL/v0c/deep/deeper/f"
+touch -h -d '2020-01-01' "$REL/v0a" "$REL/v0b" "$REL/v0c"
+touch -h -d '2021-01-01' "$REL/v1"
+touch -h -d '2022-01-01' "$REL/v2-bad"
+ln -s "$T/outside" "$REL/v-link"
+echo notes > "$REL/notes.txt"
+mkdir "$REL/.partial"
+# v3 is live and current (held there), v1 and v2 known-good, v2 the
+# rollback target; keep 1: the newest (v2) stays anyway.
+assert_exit 0 "$CTL" prune demo --keep 1
+echo "$OUT"
+assert_eq "removed v2-bad
+removed v0c
+removed v0b
+removed v0a" "$(echo "$OUT" | grep '^removed')" "what prune removed"
+assert_contains "$OUT" "kept    v3: current" "prune output"
+assert_contains "$OUT" "kept    v2: rollback target" "prune output"
+assert_contains "$OUT" "kept    v1: known-good" "prune output"
+assert_contains "$OUT" "kept    v-link: not a directory" "prune output"
+assert_contains "$OUT" "kept    .partial: not a release name" "prune output"
+for v in v0a v0b v0c v2-bad; do
+	[ ! -e "$REL/$v" ] || fail "$REL/$v is still there"
+done
+for v in v1 v2 v3 v-link notes.txt .partial; do
+	[ -e "$REL/$v" ] || [ -L "$REL/$v" ] || fail "$REL/$v was removed"
+done
+assert_eq precious "$(cat "$T/outside/file")" "what a link in a release pointed to"
+ls -a "$REL" | grep -q rbd-prune && fail "prune left a hidden directory: $(ls -a "$REL")"
+assert_contains "$(cat "$DLOG")" "demo: prune: removed $REL/v0a" "daemon log"
+
+step "prune --json, and nothing left to remove"
+assert_exit 0 "$CTL" prune demo --keep 0 --json
+assert_eq "[]" "$(echo "$OUT" | json_get 'd["removed"]')" "removed"
+assert_eq "current" "$(echo "$OUT" | json_get '[k["why"] for k in d["kept"] if k["name"] == "v3"][0]')" "why v3 stays"
