@@ -1278,8 +1278,15 @@ START_TEST(test_config_shipped)
 	ck_assert_str_eq(c->socket, "/run/rollbackd/rollbackd.sock");
 	ck_assert_str_eq(c->state_dir, "/var/lib/rollbackd");
 	ck_assert_str_eq(c->policies_dir, RBD_SRCDIR "/conf/policies.d");
-	ck_assert_uint_eq(c->n_policies, 3);
+	ck_assert_uint_eq(c->n_policies, 4);
 	ck_assert_ptr_nonnull(rbd_config_find(c, "billing"));
+	/* the release-directory deployer */
+	p = rbd_config_find(c, "storefront");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_null(p->deploy_argv);
+	ck_assert_str_eq(p->deploy_releases, "/srv/storefront/releases");
+	ck_assert_str_eq(p->deploy_current, "/srv/storefront/current");
+	ck_assert_str_eq(p->deploy_restart_unit, "storefront.service");
 	p = rbd_config_find(c, "checkout");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->warmup_usec, 75 * SEC);
