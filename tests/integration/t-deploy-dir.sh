@@ -78,8 +78,9 @@ cat > "$T/reader.py" <<'EOF2'
 import os, sys
 cur, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
 n = fails = 0
-seen = set()
+seen = {os.readlink(cur)}
 first_error = ""
+open(out + ".ready", "w").close()
 while not os.path.exists(stop):
     for _ in range(200):
         n += 1
@@ -99,6 +100,7 @@ stop_reader() {
 	wait "$READER" 2>/dev/null
 }
 add_cleanup stop_reader
+wait_for "the reader to start" 10 test -e "$T/reader.out.ready"
 
 step "a bad release is rolled back to the previous release directory"
 make_release v2-bad "--fail-after-requests 0"
