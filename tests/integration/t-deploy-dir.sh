@@ -55,8 +55,9 @@ make_release() {
 # switch_by_hand V: what the team's own deploy does, atomically too (a
 # rename over current), then the restart; rollbackd is told afterwards.
 switch_by_hand() {
-	ln -s "$REL/$1" "$APP/.by-hand" && mv -T "$APP/.by-hand" "$CUR" ||
+	if ! { ln -s "$REL/$1" "$APP/.by-hand" && mv -T "$APP/.by-hand" "$CUR"; }; then
 		fail "switching current to $1 by hand"
+	fi
 	"$RESTART" --current "$CUR" --dir "$SVC_DIR" --port "$PORT" \
 	    --service demo --bin "$DEMO" >> "$T/deploy-by-hand.log" 2>&1 ||
 		fail "restart of $1 by hand failed: $(tail -n 5 "$T/deploy-by-hand.log")"
@@ -139,7 +140,9 @@ echo "reader: $reads reads of current, $fails failed, $seen targets seen $err"
 assert_eq 0 "$fails" "reads of current that failed ($err)"
 [ "$reads" -ge 2000 ] || fail "only $reads reads of current"
 [ "$seen" -ge 3 ] || fail "the reader saw only $seen link targets"
-ls -a "$APP" | grep -q rbd- && fail "a temporary link was left behind: $(ls -a "$APP")"
+for f in "$APP"/.*rbd-*; do
+	[ -e "$f" ] || [ -L "$f" ] && fail "a temporary link was left behind: $f"
+done
 
 step "a deploy of a release without a directory fails, current untouched"
 assert_exit 0 "$CTL" mark-good demo v9
@@ -215,7 +218,9 @@ for v in v1 v2 v3 v-link notes.txt .partial; do
 	[ -e "$REL/$v" ] || [ -L "$REL/$v" ] || fail "$REL/$v was removed"
 done
 assert_eq precious "$(cat "$T/outside/file")" "what a link in a release pointed to"
-ls -a "$REL" | grep -q rbd-prune && fail "prune left a hidden directory: $(ls -a "$REL")"
+for f in "$REL"/.rbd-prune-*; do
+	[ -e "$f" ] && fail "prune left a hidden directory: $f"
+done
 assert_contains "$(cat "$DLOG")" "demo: prune: removed $REL/v0a" "daemon log"
 
 step "prune --json, and nothing left to remove"
