@@ -595,6 +595,13 @@ static void print_notes(FILE *out, const json_t *svc, uint64_t now,
 		print_pause(out, paused, now);
 		fputc('\n', out);
 	}
+	if (json_is_string(json_object_get(svc, "artifact_warning"))) {
+		note(out, prefix, blank);
+		fputs("WARNING: ", out);
+		rbd_ctl_puts(out, json_string_value(json_object_get(svc,
+		    "artifact_warning")));
+		fputc('\n', out);
+	}
 	if (json_is_true(json_object_get(svc, "migrating"))) {
 		note(out, prefix, blank);
 		print_migrating(out, svc);

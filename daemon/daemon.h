@@ -22,6 +22,7 @@ struct event_base;
 struct json_t;
 struct rbd_bus;
 struct rbd_conn;
+struct rbd_deploy_dir;
 struct rbd_control;
 struct rbd_job;
 struct rbd_probe;
@@ -88,6 +89,7 @@ struct rbd_svc {
 	size_t n_guards;			/* entries in guards[] */
 	struct event *pause_timer;		/* ends a pause with a duration */
 	struct rbd_job *job;			/* deploy command running, or NULL */
+	struct rbd_deploy_dir *dir_job;		/* release-directory deploy, or NULL */
 	bool deploying;				/* a deploy is running or reporting */
 	const char *command;			/* what runs: "deploy command" or
 						 * "migrate_down command" */

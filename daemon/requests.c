@@ -9,9 +9,11 @@
 #include "control.h"
 #include "daemon.h"
 #include "duration.h"
+#include "deploy_dir.h"
 #include "log.h"
 #include "probe_http.h"
 #include "proto.h"
+#include "prune.h"
 #include "store.h"
 
 #define ERRBUF_MAX 512
@@ -246,6 +248,118 @@ static void do_reload(struct rbd_daemon *d, struct rbd_conn *c,
 	rbd_diag_free(&diag);
 }
 
+/* A prune in the worker thread, and the client waiting for it (NULL
+ * once it has gone). */
+struct prune_wait {
+	struct rbd_conn *conn;
+	char service[RBD_SERVICE_MAX + 1];
+};
+
+/* The client went away before the prune ended. */
+static void prune_client_gone(void *arg)
+{
+	struct prune_wait *pw = arg;
+
+	pw->conn = NULL;
+}
+
+/* The prune is over: log what went, answer the client if it is still
+ * there. */
+static void on_pruned(void *arg, const struct rbd_prune_result *r)
+{
+	struct prune_wait *pw = arg;
+	json_t *removed = json_array(), *kept = json_array(), *failed = json_array();
+
+	for (size_t i = 0; i < r->n_items; i++) {
+		const struct rbd_prune_item *it = &r->items[i];
+
+		if (it->why != RBD_PRUNE_REMOVE) {
+			json_array_append_new(kept, json_pack("{s:s, s:s}", "name",
+			    it->name, "why", rbd_prune_why_str(it->why)));
+		} else if (it->error) {
+			rbd_log(LOG_ERR, "%s: prune: cannot remove %s/%s: %s",
+			    pw->service, r->releases, it->name, strerror(it->error));
+			json_array_append_new(failed, json_pack("{s:s, s:s}", "name",
+			    it->name, "error", strerror(it->error)));
+		} else {
+			rbd_log(LOG_NOTICE, "%s: prune: removed %s/%s", pw->service,
+			    r->releases, it->name);
+			json_array_append_new(removed, json_pack("{s:s}", "name",
+			    it->name));
+		}
+	}
+	if (pw->conn) {
+		rbd_conn_on_close(pw->conn, NULL, NULL);
+		reply_close(pw->conn, json_pack("{s:b, s:s, s:s, s:o, s:o, s:o}",
+		    "ok", 1, "service", pw->service,
+		    "releases", r->releases, "removed", removed, "kept", kept,
+		    "failed", failed));
+	} else {
+		json_decref(removed);
+		json_decref(kept);
+		json_decref(failed);
+	}
+	free(pw);
+}
+
+/* prune SERVICE [keep]: old release directories, never one that a
+ * deploy or a rollback may need (lib/reldir.h), removed in a thread. */
+static void do_prune(struct rbd_daemon *d, struct rbd_conn *c,
+    const struct rbd_request *req, const struct rbd_peer *peer)
+{
+	struct rbd_svc *s = want_service(d, c, req);
+	char current[RBD_VERSION_MAX + 1] = "", err[ERRBUF_MAX];
+	const char *good[RBD_WATCH_GOOD_MAX];
+	struct rbd_prune_protect prot = { 0 };
+	const struct rbd_policy *p;
+	struct prune_wait *pw;
+	int64_t schema;
+	int i;
+
+	if (!s)
+		return;
+	p = s->policy;
+	if (!p->deploy_releases) {
+		rbd_conn_fail(c, "refused", "%s deploys with a command, not a "
+		    "release directory (deploy.releases): nothing to prune",
+		    s->name);
+		return;
+	}
+	if (s->deploying) {
+		rbd_conn_fail(c, "refused", "%s: a deploy is running; prune "
+		    "when it is done", s->name);
+		return;
+	}
+	rbd_log(LOG_INFO, "%s: prune keeping %u requested by %s", s->name,
+	    req->keep, peer->text);
+	if (rbd_deploy_dir_current(p->deploy_releases, p->deploy_current,
+	    current) < 0)
+		current[0] = '\0';
+	for (size_t k = 0; k < s->w->n_good; k++)
+		good[k] = s->w->good[k];
+	i = rbd_watch_choose_target(s->w, p, &schema, NULL, 0);
+	prot = (struct rbd_prune_protect){
+		.current = current, .live = s->w->live,
+		.target = i >= 0 ? s->w->good[i] : rbd_watch_rollback_target(s->w),
+		.rolling_to = s->w->target, .good = good, .n_good = s->w->n_good,
+	};
+	pw = calloc(1, sizeof(*pw));
+	if (!pw) {
+		rbd_conn_fail(c, "internal", "out of memory");
+		return;
+	}
+	pw->conn = c;
+	snprintf(pw->service, sizeof(pw->service), "%s", s->name);
+	rbd_conn_on_close(c, prune_client_gone, pw);
+	if (rbd_prune_start(d->base, p->deploy_releases, req->keep, &prot,
+	    on_pruned, pw, err, sizeof(err)) < 0) {
+		rbd_conn_on_close(c, NULL, NULL);
+		free(pw);
+		rbd_log(LOG_ERR, "%s: prune: %s", s->name, err);
+		rbd_conn_fail(c, "internal", "%s", err);
+	}
+}
+
 void daemon_on_request(void *arg, struct rbd_conn *c,
     const struct rbd_request *req, const struct rbd_peer *peer)
 {
@@ -264,6 +378,9 @@ void daemon_on_request(void *arg, struct rbd_conn *c,
 		break;
 	case RBD_CMD_RELOAD:
 		do_reload(d, c, peer);
+		break;
+	case RBD_CMD_PRUNE:
+		do_prune(d, c, req, peer);
 		break;
 	default:
 		do_event(d, c, req, peer);

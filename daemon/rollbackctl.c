@@ -70,6 +70,8 @@ enum {
 	LO_FOR,
 	LO_REASON,
 	LO_ABORT,
+
+	LO_KEEP,
 };
 #define OPT_BIT(lo)	(1u << ((lo) - LO_JSON))
 #define OPT_JSON	OPT_BIT(LO_JSON)
@@ -83,6 +85,8 @@ enum {
 #define OPT_FOR		OPT_BIT(LO_FOR)
 #define OPT_REASON	OPT_BIT(LO_REASON)
 #define OPT_ABORT	OPT_BIT(LO_ABORT)
+
+#define OPT_KEEP	OPT_BIT(LO_KEEP)
 
 static const struct option global_options[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -103,6 +107,8 @@ static const struct option verb_options[] = {
 	{ "for", required_argument, NULL, LO_FOR },
 	{ "reason", required_argument, NULL, LO_REASON },
 	{ "abort", no_argument, NULL, LO_ABORT },
+
+	{ "keep", required_argument, NULL, LO_KEEP },
 	{ "socket", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -532,6 +538,44 @@ static int reply_reload(struct ctl *c, const json_t *reply)
 	return CTL_OK;
 }
 
+/* prune: what went, what stayed and why, what could not go (then exit
+ * 1). */
+static int reply_prune(struct ctl *c, const json_t *reply)
+{
+	const json_t *removed = json_object_get(reply, "removed");
+	const json_t *kept = json_object_get(reply, "kept");
+	const json_t *failed = json_object_get(reply, "failed"), *e;
+	size_t i;
+
+	if (!json_is_array(removed) || !json_is_array(kept) ||
+	    !json_is_array(failed))
+		return unexpected(c);
+	if (!c->json) {
+		json_array_foreach(removed, i, e) {
+			fputs("removed ", stdout);
+			rbd_ctl_puts(stdout, str(e, "name"));
+			putchar('\n');
+		}
+		json_array_foreach(kept, i, e) {
+			fputs("kept    ", stdout);
+			rbd_ctl_puts(stdout, str(e, "name"));
+			fputs(": ", stdout);
+			rbd_ctl_puts(stdout, str(e, "why"));
+			putchar('\n');
+		}
+		if (!json_array_size(removed))
+			fputs("nothing to remove\n", stdout);
+	}
+	json_array_foreach(failed, i, e) {
+		fputs("rollbackctl: could not remove ", stderr);
+		rbd_ctl_puts(stderr, str(e, "name"));
+		fputs(": ", stderr);
+		rbd_ctl_puts(stderr, str(e, "error"));
+		fputc('\n', stderr);
+	}
+	return json_array_size(failed) ? CTL_ERROR : CTL_OK;
+}
+
 static const struct verb verbs[] = {
 	{ "deployed", RBD_CMD_DEPLOYED, 2, 2,
 	  OPT_META | OPT_WAIT | OPT_TIMEOUT | OPT_JSON | OPT_SCHEMA |
@@ -575,6 +619,13 @@ static const struct verb verbs[] = {
 	  "practise a rollback: deploy the rollback target, verify it, roll\n"
 	  "      forward again and print the report; --abort ends a drill",
 	  reply_drill },
+
+	{ "prune", RBD_CMD_PRUNE, 1, 1, OPT_KEEP | OPT_JSON,
+	  "SERVICE [--keep N] [--json]",
+	  "remove old release directories (deploy.releases), keeping the\n"
+	  "      newest N (default 5), known-good, live, current and the\n"
+	  "      rollback target",
+	  reply_prune },
 	{ "reload", RBD_CMD_RELOAD, 0, 0, OPT_JSON,
 	  "[--json]",
 	  "reload the configuration and every policy",
@@ -690,6 +741,23 @@ static int parse_limit(struct ctl *c, const char *arg)
 	return CTL_OK;
 }
 
+/* --keep N: 0 to RBD_PROTO_KEEP_MAX release directories. */
+static int parse_keep(struct ctl *c, const char *arg)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' ||
+	    n > RBD_PROTO_KEEP_MAX)
+		return usage_error(c->verb, "--keep must be a number from 0 to %d",
+		    RBD_PROTO_KEEP_MAX);
+	c->req.has_keep = true;
+	c->req.keep = (unsigned)n;
+	return CTL_OK;
+}
+
 /* --schema N: a decimal number from 0 to RBD_SCHEMA_MAX. */
 static int parse_schema(struct ctl *c, const char *arg)
 {
@@ -790,6 +858,9 @@ static int verb_option(struct ctl *c, int ch, const char *arg)
 	case LO_ABORT:
 		c->req.cmd = RBD_CMD_DRILL_ABORT;
 		break;
+
+	case LO_KEEP:
+		return parse_keep(c, arg);
 	}
 	return CTL_OK;
 }

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "control.h"
 #include "daemon.h"
+#include "deploy_dir.h"
 #include "duration.h"
 #include "log.h"
 #include "notify.h"
@@ -261,6 +262,47 @@ static void record_failed(struct rbd_svc *s, const char *why, uint64_t now)
 	}
 }
 
+/* The release-directory deployer's warning about the rollback target's
+ * artifact into buf: "" when the target's directory is there, or when
+ * there is no target or no release directory. A stat() or two. */
+static void artifact_warning(const struct rbd_svc *s, char *buf, size_t len)
+{
+	char path[RBD_DETAIL_MAX * 2], why[RBD_DETAIL_MAX * 2];
+	const char *target;
+	int64_t schema;
+	int i, r;
+
+	*buf = '\0';
+	if (!s->policy || !s->policy->deploy_releases)
+		return;
+	i = rbd_watch_choose_target(s->w, s->policy, &schema, NULL, 0);
+	if (i < 0)
+		return;
+	target = s->w->good[i];
+	r = rbd_deploy_dir_artifact(s->policy->deploy_releases, target, why,
+	    sizeof(why));
+	if (r == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", s->policy->deploy_releases, target);
+	if (r == -ENOENT)
+		snprintf(buf, len, "rollback target %s has no release directory "
+		    "%s: a rollback would fail", target, path);
+	else
+		snprintf(buf, len, "rollback target %s: release directory %s: a "
+		    "rollback would fail", target, why);
+}
+
+/* After a release is announced: say now, not during the incident, when
+ * a rollback could not find its release directory. */
+static void artifact_check(const struct rbd_svc *s)
+{
+	char warning[RBD_REASON_MAX * 2];
+
+	artifact_warning(s, warning, sizeof(warning));
+	if (*warning)
+		rbd_log(LOG_WARNING, "%s: %s", svc_name(s), warning);
+}
+
 int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
     char *errbuf, size_t errlen)
 {
@@ -306,6 +348,9 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 	pause_timer_arm(s, now);
 	if (step.record)
 		drill_timer_arm(s);
+
+	if (ev->type == RBD_EV_DEPLOYED)
+		artifact_check(s);
 	return 0;
 }
 
@@ -487,6 +532,34 @@ static void deferred_done_cb(evutil_socket_t fd, short what, void *arg)
 	free(dd);
 }
 
+/* A release-directory deploy ended: as a command's would. */
+static void on_dir_deploy_done(void *arg, const struct rbd_run_result *res)
+{
+	struct rbd_svc *s = arg;
+
+	s->dir_job = NULL;	/* freed by deploy_dir after this call */
+	on_deploy_done(s, res);
+}
+
+/* Deploy a->version with the policy's release directory (deploy_dir.h):
+ * 0, or a negative errno when it could not start. */
+static int deploy_dir_run(struct rbd_svc *s, const struct rbd_action *a,
+    char *const env[], const struct rbd_template_vars *vars)
+{
+	char **argv = NULL;
+	int r = 0;
+
+	s->command = "release-directory deploy";
+	if (s->policy->deploy_restart_argv)
+		r = rbd_argv_expand(s->policy->deploy_restart_argv, vars, &argv);
+	if (r >= 0)
+		r = rbd_deploy_dir_start(s->d->base, s->d->runner, s->d->bus,
+		    s->policy, svc_name(s), a->version, argv, env,
+		    on_dir_deploy_done, s, &s->dir_job);
+	rbd_argv_free(argv);
+	return r;
+}
+
 /* Run the policy's deploy command for action a (RUN_DEPLOY), or its
  * migrate_down command (RUN_MIGRATION). */
 static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
@@ -520,9 +593,12 @@ static void deploy_run(struct rbd_svc *s, const struct rbd_action *a)
 		    a->version, *a->from_version ? a->from_version : "nothing");
 	}
 	env = deploy_env(s, a, migration ? from_schema : NULL, to_schema);
-	r = !env ? -ENOMEM : !tmpl ? -ENOEXEC :
-	    rbd_argv_expand(tmpl, &vars, &argv);
-	if (r >= 0)
+	if (env && !migration && s->policy->deploy_releases)
+		r = deploy_dir_run(s, a, env, &vars);
+	else
+		r = !env ? -ENOMEM : !tmpl ? -ENOEXEC :
+		    rbd_argv_expand(tmpl, &vars, &argv);
+	if (r >= 0 && argv)
 		r = rbd_runner_start_labelled(s->d->runner, svc_name(s), argv,
 		    env, timeout, on_deploy_done, s, &s->job);
 	rbd_argv_free(argv);
@@ -1061,6 +1137,8 @@ void svc_free(struct rbd_svc *s)
 	checks_free(s->checks, s->n_checks);
 	checks_free(s->guards, s->n_guards);
 	remedy_detach(s);
+
+	rbd_deploy_dir_free(s->dir_job);
 	waiters_finish(s, NULL, NULL);
 	if (s->timer)
 		event_free(s->timer);
@@ -1263,6 +1341,7 @@ json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
 	const struct rbd_watch *w = s->w;
 	const struct rbd_policy *p = s->policy;
 	json_t *checks = json_array(), *guards = json_array(), *o;
+	char warning[RBD_REASON_MAX * 2];
 
 	if (!checks || !guards) {
 		json_decref(checks);
@@ -1294,6 +1373,10 @@ json_t *svc_status_json(const struct rbd_svc *s, uint64_t now_mono,
 	json_object_set_new(o, "target_schema", w->migrating ?
 	    schema_json(w->target_schema) : json_null());
 	json_object_set_new(o, "remedy", remedy_json(s, now_mono, now_wall));
+
+	artifact_warning(s, warning, sizeof(warning));
+	json_object_set_new(o, "artifact_warning", *warning ?
+	    json_string(warning) : json_null());
 	json_object_set_new(o, "automatic_rollbacks", json_pack("{s:I, s:I, s:I}",
 	    "count", (json_int_t)rbd_watch_auto_count(w, p, now_mono),
 	    "max", (json_int_t)p->max_automatic,

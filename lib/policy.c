@@ -28,6 +28,7 @@
 
 #include "duration.h"
 #include "policy.h"
+#include "reldir.h"
 #include "template.h"
 #include "version.h"
 #include "yamlnode.h"
@@ -84,6 +85,9 @@ enum group {
 	GROUP_METRIC,
 	GROUP_AUTH,
 	GROUP_ACTION,		/* Remedies: a remedy's command or http */
+
+	GROUP_DEPLOYER,
+	GROUP_RESTART,
 	_GROUP_MAX,
 };
 
@@ -106,6 +110,11 @@ static const struct group_info groups[_GROUP_MAX] = {
 	    "a query sends one kind of credentials" },
 	[GROUP_ACTION] = { "remedy action", "command or http", true,
 	    "a remedy runs exactly one action" },
+
+	[GROUP_DEPLOYER] = { "deployer", "command or releases", true,
+	    "a deploy runs a command or switches a release directory" },
+	[GROUP_RESTART] = { "restart", "restart or restart_command", false,
+	    "a release directory's service is restarted one way" },
 };
 
 /* One key of a mapping: its handler, where in obj the value goes, the
@@ -670,8 +679,61 @@ static int parse_migrate_command(struct ctx *c, const struct field *f,
 	{ "timeout", false, parse_duration, offsetof(struct rbd_policy, member), \
 	    RBD_USEC_PER_SEC, 24 * RBD_USEC_PER_HOUR, "1s..24h", 0 }
 
+/* Handler: deploy.releases and deploy.current, canonical absolute paths
+ * (rbd_reldir_path_check) into the char * at f->offset. Whether they
+ * exist is the deploy's business: "rollbackd -t" may run elsewhere. */
+static int parse_reldir_path(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	const char *s, *why = "is invalid";
+
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (rbd_reldir_path_check(s, &why) < 0) {
+		err(c, v, path, "%s", why);
+		return 0;
+	}
+	return set_string((char **)((char *)obj + f->offset), s);
+}
+
+/* Handler: deploy.restart, the systemd unit restarted after a switch. */
+static int parse_restart_unit(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	const char *s, *why = "is invalid";
+	char t[SHOW_MAX];
+
+	(void)f;
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (rbd_unit_name_check(s, &why) < 0) {
+		err(c, v, path, "unit name %s %s", show(v, t), why);
+		return 0;
+	}
+	return set_string(&((struct rbd_policy *)obj)->deploy_restart_unit, s);
+}
+
+/* Handler: deploy.restart_command, the deploy's placeholders. */
+static int parse_restart_command(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_policy *p = obj;
+
+	(void)f;
+	return parse_argv(c, v, path, RBD_TEMPLATE_DEPLOY,
+	    &p->deploy_restart_argv, &p->deploy_restart_argc);
+}
+
 static const struct field deploy_fields[] = {
-	{ "command", true, parse_command, 0, 0, 0, NULL, 0 },
+	{ "command", false, parse_command, 0, 0, 0, NULL, GROUP_DEPLOYER },
+	{ "releases", false, parse_reldir_path,
+	    offsetof(struct rbd_policy, deploy_releases), 0, 0, NULL,
+	    GROUP_DEPLOYER },
+	{ "current", false, parse_reldir_path,
+	    offsetof(struct rbd_policy, deploy_current), 0, 0, NULL, 0 },
+	{ "restart", false, parse_restart_unit, 0, 0, 0, NULL, GROUP_RESTART },
+	{ "restart_command", false, parse_restart_command, 0, 0, 0, NULL,
+	    GROUP_RESTART },
 	COMMAND_TIMEOUT_FIELD(deploy_timeout_usec),
 	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
@@ -2132,6 +2194,47 @@ static void finish_actions(struct rbd_policy *p, const struct rbd_ynode *root)
 		    "every", 7 * RBD_USEC_PER_DAY);
 }
 
+/* The deploy section across its keys: a release directory needs current
+ * and a way to restart, apart from its releases; a command takes none of
+ * them. Each problem is reported at the key (or the section) it is
+ * about. */
+static void finish_deploy(struct ctx *c, const struct rbd_policy *p,
+    const struct rbd_ynode *dn)
+{
+	static const char *const dir_keys[] = { "current", "restart",
+	    "restart_command" };
+	const struct rbd_ynode *k;
+
+	if (!dn || dn->type != RBD_YNODE_MAPPING)
+		return;
+	if (!rbd_ynode_get(dn, "releases")) {
+		/* A command (or nothing, already reported). */
+		for (size_t i = 0; i < N_ELEMENTS(dir_keys); i++)
+			if ((k = key_node(dn, dir_keys[i])))
+				err(c, k, "deploy", "'%s' is only for a "
+				    "release-directory deploy (with 'releases')",
+				    dir_keys[i]);
+		return;
+	}
+	if (rbd_ynode_get(dn, "command"))
+		return;		/* reported by the walk: one deployer */
+	if (!rbd_ynode_get(dn, "current"))
+		err(c, missing_at(dn), "deploy", "missing required key "
+		    "'current' (the symlink 'releases' is deployed through)");
+	if (!rbd_ynode_get(dn, "restart") && !rbd_ynode_get(dn, "restart_command"))
+		err(c, missing_at(dn), "deploy", "missing a restart: restart "
+		    "(a systemd unit) or restart_command");
+	if (!p->deploy_releases || !p->deploy_current)
+		return;		/* refused above or by the walk */
+	k = rbd_ynode_get(dn, "current");
+	if (rbd_reldir_is_under(p->deploy_current, p->deploy_releases))
+		err(c, k, "deploy.current", "must not be inside releases (%s): "
+		    "prune and the deploy own what is there", p->deploy_releases);
+	else if (rbd_reldir_is_under(p->deploy_releases, p->deploy_current))
+		err(c, k, "deploy.current", "must not contain releases (%s): "
+		    "the deploy replaces it with a symlink", p->deploy_releases);
+}
+
 /* After the walk: defaults, then every check across keys. */
 static int finish_policy(struct ctx *c, struct rbd_policy *p,
     const struct rbd_ynode *root)
@@ -2139,6 +2242,7 @@ static int finish_policy(struct ctx *c, struct rbd_policy *p,
 	bool interval_ok;
 	int ret;
 
+	finish_deploy(c, p, rbd_ynode_get(root, "deploy"));
 	finish_actions(p, root);
 	finish_watch(c, p, rbd_ynode_get(root, "watch"), &interval_ok);
 	ret = finish_check_list(c, p, p->checks, p->n_checks,
@@ -2391,6 +2495,10 @@ void rbd_policy_free(struct rbd_policy *p)
 	if (!p)
 		return;
 	argv_free(p->deploy_argv, p->deploy_argc);
+	free(p->deploy_releases);
+	free(p->deploy_current);
+	free(p->deploy_restart_unit);
+	argv_free(p->deploy_restart_argv, p->deploy_restart_argc);
 	argv_free(p->migrate_down_argv, p->migrate_down_argc);
 	checks_free(p->checks, p->n_checks);
 	checks_free(p->guards, p->n_guards);

@@ -149,10 +149,24 @@ struct rbd_policy {
 	char *file;			/* the file it came from */
 	char *service;
 	enum rbd_mode mode;
-	/* deploy */
-	char **deploy_argv;		/* NULL-terminated; templates unexpanded */
+	/* deploy: a command (deploy_argv), or a release directory
+	 * (deploy_releases set): exactly one of them. */
+	char **deploy_argv;		/* NULL-terminated; templates unexpanded;
+					 * NULL with a release directory */
 	size_t deploy_argc;
-	uint64_t deploy_timeout_usec;
+	uint64_t deploy_timeout_usec;	/* the whole deploy, restart included */
+	/* The release-directory deployer (lib/reldir.h): releases/X is
+	 * release X; current, a symlink re-pointed atomically to it; then
+	 * the systemd unit restart is restarted (sd-bus), or restart_argv
+	 * runs: exactly one of them. Paths canonical and absolute (see
+	 * rbd_reldir_path_check), current not inside releases nor releases
+	 * inside current. All NULL with a deploy command. */
+	char *deploy_releases;
+	char *deploy_current;
+	char *deploy_restart_unit;	/* a unit name (rbd_unit_name_check) */
+	char **deploy_restart_argv;	/* NULL-terminated; {service}, {version},
+					 * {from_version} */
+	size_t deploy_restart_argc;
 	/* migrate_down (optional): the down-migration run before a code
 	 * rollback across a reversible schema migration. Placeholders
 	 * {service}, {version} (the rollback target), {from_version},

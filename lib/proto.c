@@ -31,6 +31,7 @@ enum field {
 	F_MIGRATION,
 	F_FOR,
 	F_REASON,
+	F_KEEP,
 	_F_MAX,
 };
 
@@ -43,6 +44,7 @@ enum field {
 #define MG (1u << F_MIGRATION)
 #define FO (1u << F_FOR)
 #define RE (1u << F_REASON)
+#define KE (1u << F_KEEP)
 
 static const char *const field_names[_F_MAX] = {
 	[F_SERVICE] = "service",
@@ -54,6 +56,7 @@ static const char *const field_names[_F_MAX] = {
 	[F_MIGRATION] = "migration",
 	[F_FOR] = "for_usec",
 	[F_REASON] = "reason",
+	[F_KEEP] = "keep",
 };
 
 /* Each command's name, the fields it takes and those it requires. */
@@ -73,6 +76,8 @@ static const struct {
 	[RBD_CMD_RESUME] = { "resume", S, S },
 	[RBD_CMD_DRILL] = { "drill", S | W, S },
 	[RBD_CMD_DRILL_ABORT] = { "drill-abort", S, S },
+
+	[RBD_CMD_PRUNE] = { "prune", S | KE, S },
 };
 
 /* Where a parse writes its message. */
@@ -244,6 +249,23 @@ static int parse_limit(const struct perr *e, const json_t *v, size_t *ret)
 	return 0;
 }
 
+/* prune's keep: an integer in 0..RBD_PROTO_KEEP_MAX. */
+static int parse_keep(const struct perr *e, const json_t *v,
+    struct rbd_request *r)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return type_err(e, "keep", "an integer", v);
+	n = json_integer_value(v);
+	if (n < 0 || n > RBD_PROTO_KEEP_MAX)
+		return fail(e, -EINVAL, "'keep' must be between 0 and %d, got %lld",
+		    RBD_PROTO_KEEP_MAX, (long long)n);
+	r->has_keep = true;
+	r->keep = (unsigned)n;
+	return 0;
+}
+
 /* deployed's schema: an integer in 0..RBD_SCHEMA_MAX. */
 static int parse_schema(const struct perr *e, const json_t *v,
     struct rbd_request *r)
@@ -339,6 +361,8 @@ static int parse_field(const struct perr *e, enum field f, const json_t *v,
 		return parse_for(e, v, &r->for_usec);
 	case F_REASON:
 		return parse_reason(e, v, r->reason, sizeof(r->reason));
+	case F_KEEP:
+		return parse_keep(e, v, r);
 	case _F_MAX:
 		break;
 	}
@@ -408,6 +432,8 @@ static int from_json(const struct perr *e, const json_t *root,
 		return ret;
 	if (r->cmd == RBD_CMD_HISTORY)
 		r->limit = RBD_PROTO_HISTORY_DEFAULT;
+	if (r->cmd == RBD_CMD_PRUNE)
+		r->keep = RBD_PROTO_KEEP_DEFAULT;
 	for (unsigned f = 0; f < _F_MAX; f++) {
 		const json_t *v = json_object_get(root, field_names[f]);
 
@@ -519,6 +545,8 @@ static bool format_field(json_t *o, enum field f, const struct rbd_request *r)
 		    json_integer((json_int_t)r->for_usec));
 	case F_REASON:
 		return !r->reason[0] || set(o, "reason", json_string(r->reason));
+	case F_KEEP:
+		return !r->has_keep || set(o, "keep", json_integer((json_int_t)r->keep));
 	case _F_MAX:
 		break;
 	}

@@ -24,6 +24,8 @@
 #define RBD_PROTO_HISTORY_MAX	1000
 #define RBD_PROTO_REASON_MAX	256		/* bytes of a pause reason */
 #define RBD_PROTO_PAUSE_MAX	(30 * RBD_USEC_PER_DAY)	/* a pause's for_usec */
+#define RBD_PROTO_KEEP_DEFAULT	5		/* prune's keep */
+#define RBD_PROTO_KEEP_MAX	1000
 
 enum rbd_cmd {
 	RBD_CMD_DEPLOYED,
@@ -37,6 +39,8 @@ enum rbd_cmd {
 	RBD_CMD_RESUME,
 	RBD_CMD_DRILL,		/* service, wait: stream until the report */
 	RBD_CMD_DRILL_ABORT,	/* service */
+
+	RBD_CMD_PRUNE,		/* old release directories (deploy.releases) */
 	_RBD_CMD_MAX,
 };
 const char *rbd_cmd_str(enum rbd_cmd c);	/* "deployed", "mark-good", ... */
@@ -60,6 +64,11 @@ struct rbd_request {
 	/* pause: how long (0: until resumed) and why ("" none given). */
 	uint64_t for_usec;	/* 0, or 1..RBD_PROTO_PAUSE_MAX */
 	char reason[RBD_PROTO_REASON_MAX + 1];
+	/* prune: how many of the newest release directories stay, besides
+	 * those that must (0..RBD_PROTO_KEEP_MAX; RBD_PROTO_KEEP_DEFAULT when
+	 * has_keep is false). */
+	bool has_keep;
+	unsigned keep;
 };
 
 /* Parse one request line (without the newline). Returns 0 and fills *ret,
@@ -79,12 +88,14 @@ struct rbd_request {
  *           "'migration' must be none, reversible or irreversible, got
  *           'x'", "'migration' needs 'schema'", "'for_usec' must be
  *           between 1 and 2592000000000 (30 days), got 0", "invalid pause
- *           reason 'x': contains a control character" (reply
+ *           reason 'x': contains a control character", "'keep' must be
+ *           between 0 and 1000, got -1" (reply
  *           "error":"refused");
  *  -ENOMEM.
  * A value from the peer is shown escaped (\n, \x1b, \xc3) and cut to 64
  * bytes with "...": the message is safe to print. *ret is not written on
- * failure. History's limit defaults to RBD_PROTO_HISTORY_DEFAULT; an empty
+ * failure. History's limit defaults to RBD_PROTO_HISTORY_DEFAULT, prune's
+ * keep to RBD_PROTO_KEEP_DEFAULT (has_keep false); an empty
  * meta object gives meta NULL.
  * rbd_request_clear() frees what a parsed request holds. */
 int rbd_request_parse(const char *line, size_t len, struct rbd_request *ret,
@@ -95,7 +106,7 @@ void rbd_request_clear(struct rbd_request *r);
  * client: only the fields r->cmd takes, and of those only the ones set
  * (service/version non-empty, meta non-NULL, wait true, limit non-zero,
  * schema with has_schema, migration not none, for_usec non-zero, reason
- * non-empty; limit 0 means the daemon's default). Values are not
+ * non-empty, keep with has_keep; limit 0 means the daemon's default). Values are not
  * validated here: the daemon refuses what rbd_request_parse refuses.
  * Returns a new string (free()), or NULL when out of memory or when meta
  * is not a JSON object (or a name or the reason is not UTF-8).

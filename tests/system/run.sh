@@ -43,6 +43,11 @@ PORT=8081
 # Step 8's demo service, a real unit.
 CRASH_UNIT=demo-crash.service
 CRASH_PORT=8082
+# Step 9's service, deployed from release directories and restarted by
+# rollbackd through systemd (deploy.restart).
+DIR_UNIT=demo-dir.service
+DIR_PORT=8083
+DIR_APP=$DEMO_DIR/dirapp
 # Step 1's users: one in group rollbackd, one not.
 MEMBER=rbd-member
 OUTSIDER=rbd-outsider
@@ -210,6 +215,20 @@ ExecStart=$DEMO_LIB/demo-service --port $CRASH_PORT --version \${VERSION}
 Restart=always
 RestartSec=200ms
 EOF
+
+# Step 9's service: runs whatever release current points to.
+cat > "$COPY/etc/systemd/system/$DIR_UNIT" <<EOF
+[Unit]
+Description=rollbackd system test: the demo service, run from release directories
+
+[Service]
+ExecStart=/bin/sh -c 'exec $DEMO_LIB/demo-service --port $DIR_PORT --version "\$\$(cat $DIR_APP/current/VERSION)" \$\$(cat $DIR_APP/current/args 2>/dev/null)'
+EOF
+for v in v1 v2-bad; do
+	install -d "$COPY$DIR_APP/releases/$v"
+	echo "$v" > "$COPY$DIR_APP/releases/$v/VERSION"
+done
+echo "--fail-after-requests 0" > "$COPY$DIR_APP/releases/v2-bad/args"
 
 install -d "$COPY/etc/rollbackd/policies.d"
 cp "$ROOT/conf/rollbackd.yaml" "$COPY/etc/rollbackd/rollbackd.yaml"
@@ -674,6 +693,70 @@ else
 	ctl history democrash 2>&1 | sed 's/^/    /'
 	echo "--- systemctl status $CRASH_UNIT:"
 	c systemctl status "$CRASH_UNIT" --no-pager -n 10 2>&1 | sed 's/^/    /'
+fi
+
+# 9. The release-directory deployer under systemd: a bad release is rolled
+# back by re-pointing current and restarting $DIR_UNIT over the bus.
+DIR_POLICY=$COPY/etc/rollbackd/policies.d/demodir.yaml
+dir_switch_by_hand() {	# V: atomically, then restart, as a release script would
+	c ln -s "$DIR_APP/releases/$1" "$DIR_APP/.next" &&
+	    c mv -T "$DIR_APP/.next" "$DIR_APP/current" &&
+	    c systemctl restart "$DIR_UNIT"
+}
+dir_state() {
+	echo "$(svc_field state demodir) $(svc_field live demodir)"
+}
+dir_answers() {
+	c curl -sf -m 1 "http://127.0.0.1:$DIR_PORT/healthz" >/dev/null
+}
+step9() {
+	local out
+	cat > "$DIR_POLICY" <<EOF
+service: demodir
+deploy:
+  releases: $DIR_APP/releases
+  current: $DIR_APP/current
+  restart: $DIR_UNIT
+  timeout: 20s
+watch:
+  duration: 120s
+  interval: 250ms
+  warmup: 0s
+  verify: 2s
+checks:
+  - name: healthz
+    http:
+      url: "http://127.0.0.1:$DIR_PORT/healthz"
+      timeout: 200ms
+    fail_after: 3
+EOF
+	out=$(c systemctl reload rollbackd 2>&1) || { echo "reload with demodir failed: $out"; return 1; }
+	dir_switch_by_hand v1 || { echo "switching to v1 by hand failed"; return 1; }
+	wait_until 10 dir_answers || { echo "$DIR_UNIT v1 does not answer"; return 1; }
+	{ ctl deployed demodir v1 >/dev/null && ctl mark-good demodir v1 >/dev/null; } ||
+		{ echo "announcing v1 failed"; return 1; }
+	wait_until 10 state_is idle v1 demodir || { echo "not idle(v1): $(dir_state)"; return 1; }
+	dir_switch_by_hand v2-bad || { echo "switching to v2-bad by hand failed"; return 1; }
+	ctl deployed demodir v2-bad >/dev/null || { echo "deployed demodir v2-bad failed"; return 1; }
+	wait_until 30 state_is idle v1 demodir ||
+		{ echo "not rolled back to idle(v1) within 30 s: $(dir_state)"; return 1; }
+	out=$(c readlink "$DIR_APP/current")
+	[ "$out" = "$DIR_APP/releases/v1" ] || { echo "current -> $out, not v1"; return 1; }
+	out=$(c curl -s -m 2 "http://127.0.0.1:$DIR_PORT/version")
+	[ "$out" = v1 ] || { echo "GET /version on port $DIR_PORT answers '$out', not v1"; return 1; }
+	out=$(c journalctl -q --no-pager -o cat -u rollbackd.service 2>&1 |
+	    grep "demodir: release-directory deploy current -> $DIR_APP/releases/v1; $DIR_UNIT restarted")
+	[ -n "$out" ] || { echo "no 'current -> ...v1; $DIR_UNIT restarted' in the journal"; return 1; }
+	echo "    $out"
+}
+if r=$(step9 2>&1); then
+	echo "$r"
+	ok "a bad release of $DIR_UNIT run from release directories is rolled back: current re-pointed, $DIR_UNIT restarted through systemd, v1 answers"
+else
+	notok "release-directory rollback under systemd: $r"
+	journal_tail
+	echo "--- rollbackctl status demodir:"
+	ctl status demodir 2>&1 | sed 's/^/    /'
 fi
 
 exit 0

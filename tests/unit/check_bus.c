@@ -30,8 +30,10 @@
 #include <systemd/sd-bus.h>
 
 #include "bus.h"
+#include "deploy_dir.h"
 #include "duration.h"
 #include "log.h"
+#include "policy.h"
 #include "runner.h"
 #include "runner_unit.h"
 #include "testutil.h"
@@ -828,6 +830,128 @@ START_TEST(test_runner_falls_back_to_child)
 }
 END_TEST
 
+/* ---- the release-directory deployer's restart (deploy_dir.c) ---- */
+
+/* A fake systemd that restarts units: it answers RestartUnit with a job,
+ * announces another unit's job end first (to be ignored), then its own
+ * with result; or refuses (refuse set), or never ends it (result NULL). */
+struct restarter {
+	sd_bus *bus;
+	const char *result;
+	bool refuse;
+	int restarts;
+	char mode[16];
+	struct outcome *o;
+};
+
+static int on_restarter(sd_bus_message *m, void *arg, sd_bus_error *err)
+{
+	static const char job[] = "/org/freedesktop/systemd1/job/42";
+	struct restarter *f = arg;
+	const char *unit, *mode;
+
+	(void)err;
+	if (!sd_bus_message_is_method_call(m, "org.freedesktop.systemd1.Manager",
+	    "RestartUnit"))
+		return 0;
+	ck_assert_int_ge(sd_bus_message_read(m, "ss", &unit, &mode), 0);
+	f->restarts++;
+	snprintf(f->mode, sizeof(f->mode), "%s", mode);
+	if (f->refuse) {
+		sd_bus_reply_method_errorf(m, "org.freedesktop.systemd1.NoSuchUnit",
+		    "Unit %s not found.", unit);
+		return 1;
+	}
+	ck_assert_int_ge(sd_bus_reply_method_return(m, "o", job), 0);
+	if (f->result) {
+		sd_bus_emit_signal(f->bus, "/org/freedesktop/systemd1",
+		    "org.freedesktop.systemd1.Manager", "JobRemoved", "uoss", 41,
+		    "/org/freedesktop/systemd1/job/41", "other.service", "failed");
+		sd_bus_emit_signal(f->bus, "/org/freedesktop/systemd1",
+		    "org.freedesktop.systemd1.Manager", "JobRemoved", "uoss", 42,
+		    job, unit, f->result);
+	}
+	return 1;
+}
+
+/* For loop_until: our bus is connected. */
+static bool bus_is_connected(void *arg)
+{
+	(void)arg;
+	return rbd_bus_connected(bus);
+}
+
+/* For loop_until: the deploy ended (the fake answers meanwhile). */
+static bool restart_done(void *arg)
+{
+	struct restarter *f = arg;
+
+	while (sd_bus_process(f->bus, NULL) > 0)
+		;
+	return f->o->called;
+}
+
+static const struct {
+	const char *result;
+	bool refuse;
+	enum rbd_deploy_result want;
+	const char *detail;	/* after "current -> .../v1; " */
+} restarts[] = {
+	{ "done", false, RBD_DEPLOY_OK, "app.service restarted" },
+	{ "failed", false, RBD_DEPLOY_FAILED, "restart of app.service failed: "
+	    "job result 'failed' (journalctl -u app.service)" },
+	{ "done", true, RBD_DEPLOY_FAILED, "cannot restart app.service: Unit "
+	    "app.service not found." },
+	{ NULL, false, RBD_DEPLOY_TIMED_OUT, "timed out after 300ms waiting for "
+	    "app.service to restart" },
+};
+
+/* Switch, RestartUnit ("replace"), the job's end from JobRemoved. */
+START_TEST(test_deploy_dir_restart)
+{
+	struct rbd_runner *r = rbd_runner_new(base);
+	struct outcome o = { 0 };
+	struct restarter f = { .result = restarts[_i].result,
+	    .refuse = restarts[_i].refuse, .o = &o };
+	struct rbd_policy p = { 0 };
+	struct rbd_deploy_dir *dd;
+	char rel[128], cur[128], v1[160], want[1024];
+
+	snprintf(rel, sizeof(rel), "%s/releases", dir);
+	snprintf(cur, sizeof(cur), "%s/current", dir);
+	snprintf(v1, sizeof(v1), "%s/v1", rel);
+	ck_assert_int_eq(mkdir(rel, 0700), 0);
+	ck_assert_int_eq(mkdir(v1, 0700), 0);
+	p.deploy_releases = rel;
+	p.deploy_current = cur;
+	p.deploy_restart_unit = "app.service";
+	p.deploy_timeout_usec = 300 * RBD_USEC_PER_MSEC;
+	daemon_start();
+	bus_new();
+	ck_assert_int_ge(sd_bus_new(&f.bus), 0);
+	ck_assert_int_ge(sd_bus_set_address(f.bus, address), 0);
+	ck_assert_int_ge(sd_bus_set_bus_client(f.bus, 1), 0);
+	ck_assert_int_ge(sd_bus_start(f.bus), 0);
+	ck_assert_int_ge(sd_bus_add_filter(f.bus, NULL, on_restarter, &f), 0);
+	ck_assert_int_ge(sd_bus_request_name(f.bus, "org.freedesktop.systemd1",
+	    0), 0);
+	ck_assert(loop_until(bus_is_connected, NULL));
+	ck_assert_int_eq(rbd_deploy_dir_start(base, r, bus, &p, "app", "v1",
+	    NULL, env_std, on_result, &o, &dd), 0);
+	ck_assert_msg(loop_until(restart_done, &f), "no result");
+	ck_assert_int_eq(f.restarts, 1);
+	ck_assert_str_eq(f.mode, "replace");
+	ck_assert_int_eq(o.result, restarts[_i].want);
+	snprintf(want, sizeof(want), "current -> %s; %s", v1, restarts[_i].detail);
+	ck_assert_str_eq(o.detail, want);
+	rbd_runner_free(r);
+	sd_bus_close_unref(f.bus);
+	unlink(cur);
+	rmdir(v1);
+	rmdir(rel);
+}
+END_TEST
+
 static Suite *bus_suite(void)
 {
 	Suite *s = suite_create("bus");
@@ -848,6 +972,8 @@ static Suite *bus_suite(void)
 	tcase_add_test(tc, test_unit_job_lost_with_bus);
 	tcase_add_test(tc, test_unit_shutdown_after_drop);
 	tcase_add_test(tc, test_runner_falls_back_to_child);
+	tcase_add_loop_test(tc, test_deploy_dir_restart, 0,
+	    (int)(sizeof(restarts) / sizeof(restarts[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -197,6 +197,11 @@ static const struct {
 	{ "\"paused\":{\"by\":\"uid 1000 pid 7\",\"reason\":null,"
 	  "\"until\":1795862529000000}",
 	  "paused by uid 1000 pid 7 until 2026-11-28 10:42:09 (in 1d)\n" },
+	{ "\"artifact_warning\":\"rollback target v0 has no release directory "
+	  "/srv/r/v0: a rollback would fail\"",
+	  "WARNING: rollback target v0 has no release directory /srv/r/v0: a "
+	  "rollback would fail\n" },
+	{ "\"artifact_warning\":null", "" },
 	{ "\"paused\":{\"by\":\"uid 1000 pid 7\",\"reason\":\"a\\u001b[2Jb\","
 	  "\"until\":1795779728500000}",
 	  "paused by uid 1000 pid 7 until 11:42:08 (in 1h): a\\x1b[2Jb\n" },

@@ -1011,6 +1011,33 @@ START_TEST(test_remedy_errors)
 }
 END_TEST
 
+/* The release-directory deployer: its paths and one way to restart,
+ * no command. */
+START_TEST(test_valid_reldir)
+{
+	struct rbd_policy *p = load_valid("reldir.yaml");
+
+	ck_assert_ptr_null(p->deploy_argv);
+	ck_assert_str_eq(p->deploy_releases, "/srv/checkout/releases");
+	ck_assert_str_eq(p->deploy_current, "/srv/checkout/current");
+	ck_assert_str_eq(p->deploy_restart_unit, "checkout.service");
+	ck_assert_ptr_null(p->deploy_restart_argv);
+	ck_assert_uint_eq(p->deploy_timeout_usec, 2 * MIN);
+	rbd_policy_free(p);
+	p = load_valid("reldir-command.yaml");
+	ck_assert_ptr_null(p->deploy_argv);
+	ck_assert_str_eq(p->deploy_current, "/srv/checkout-current");
+	ck_assert_ptr_null(p->deploy_restart_unit);
+	ck_assert_uint_eq(p->deploy_restart_argc, 3);
+	ck_assert_str_eq(p->deploy_restart_argv[0],
+	    "/usr/local/bin/restart-checkout");
+	ck_assert_str_eq(p->deploy_restart_argv[2], "{from_version}");
+	ck_assert_ptr_null(p->deploy_restart_argv[3]);
+	ck_assert_uint_eq(p->deploy_timeout_usec, 5 * MIN);
+	rbd_policy_free(p);
+}
+END_TEST
+
 /* The names of types and no-data rules, for logs and status. */
 START_TEST(test_enum_names)
 {
@@ -1484,8 +1511,15 @@ START_TEST(test_config_shipped)
 	ck_assert_str_eq(c->socket, "/run/rollbackd/rollbackd.sock");
 	ck_assert_str_eq(c->state_dir, "/var/lib/rollbackd");
 	ck_assert_str_eq(c->policies_dir, RBD_SRCDIR "/conf/policies.d");
-	ck_assert_uint_eq(c->n_policies, 3);
+	ck_assert_uint_eq(c->n_policies, 4);
 	ck_assert_ptr_nonnull(rbd_config_find(c, "billing"));
+	/* the release-directory deployer */
+	p = rbd_config_find(c, "storefront");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_null(p->deploy_argv);
+	ck_assert_str_eq(p->deploy_releases, "/srv/storefront/releases");
+	ck_assert_str_eq(p->deploy_current, "/srv/storefront/current");
+	ck_assert_str_eq(p->deploy_restart_unit, "storefront.service");
 	p = rbd_config_find(c, "checkout");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->warmup_usec, 75 * SEC);
@@ -1578,6 +1612,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_valid_metrics);
 	tcase_add_test(tc, test_valid_metrics_defaults);
 	tcase_add_test(tc, test_valid_unit);
+	tcase_add_test(tc, test_valid_reldir);
 	tcase_add_test(tc, test_valid_safety);
 	tcase_add_test(tc, test_valid_safety_defaults);
 	tcase_add_loop_test(tc, test_safety_values, 0, N_ELEMENTS(safety_cases));

@@ -659,6 +659,57 @@ START_TEST(test_format_new_fields)
 }
 END_TEST
 
+/* prune: keep defaults to 5, 0 is a value, the round trip keeps it. */
+START_TEST(test_prune)
+{
+	static const struct {
+		const char *line;
+		int ret;
+		const char *err;
+	} bad_keep[] = {
+		{ "{\"cmd\":\"prune\",\"service\":\"a\",\"keep\":-1}", -EINVAL,
+		    "'keep' must be between 0 and 1000, got -1" },
+		{ "{\"cmd\":\"prune\",\"service\":\"a\",\"keep\":1001}", -EINVAL,
+		    "'keep' must be between 0 and 1000, got 1001" },
+		{ "{\"cmd\":\"prune\",\"service\":\"a\",\"keep\":\"3\"}", -EPROTO,
+		    "'keep' must be an integer, got a string" },
+		{ "{\"cmd\":\"prune\"}", -EPROTO, "missing 'service'" },
+		{ "{\"cmd\":\"status\",\"keep\":1}", -EPROTO,
+		    "unknown field 'keep' for status" },
+	};
+	const char *line = "{\"cmd\":\"prune\",\"service\":\"a\"}";
+	struct rbd_request r, back;
+	char err[256];
+	char *out;
+
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &r, NULL, 0), 0);
+	ck_assert_int_eq(r.cmd, RBD_CMD_PRUNE);
+	ck_assert_str_eq(rbd_cmd_str(RBD_CMD_PRUNE), "prune");
+	ck_assert(!r.has_keep);
+	ck_assert_uint_eq(r.keep, RBD_PROTO_KEEP_DEFAULT);
+	out = rbd_request_format(&r);
+	ck_assert_str_eq(out, line);
+	free(out);
+	rbd_request_clear(&r);
+	line = "{\"cmd\":\"prune\",\"service\":\"a\",\"keep\":0}";
+	ck_assert_int_eq(rbd_request_parse(line, strlen(line), &r, NULL, 0), 0);
+	ck_assert(r.has_keep);
+	ck_assert_uint_eq(r.keep, 0);
+	out = rbd_request_format(&r);
+	ck_assert_str_eq(out, line);
+	ck_assert_int_eq(rbd_request_parse(out, strlen(out), &back, NULL, 0), 0);
+	ck_assert(back.has_keep && back.keep == 0);
+	free(out);
+	rbd_request_clear(&back);
+	rbd_request_clear(&r);
+	for (size_t i = 0; i < N_ELEMENTS(bad_keep); i++) {
+		ck_assert_int_eq(rbd_request_parse(bad_keep[i].line,
+		    strlen(bad_keep[i].line), &r, err, sizeof(err)), bad_keep[i].ret);
+		ck_assert_str_eq(err, bad_keep[i].err);
+	}
+}
+END_TEST
+
 /* What rollbackctl checks --reason with, for bytes JSON cannot carry. */
 START_TEST(test_reason_check)
 {
@@ -798,6 +849,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_format_new_fields);
 	tcase_add_test(tc, test_format_refuses);
 	tcase_add_test(tc, test_reason_check);
+	tcase_add_test(tc, test_prune);
 	tcase_add_test(tc, test_cmd_names);
 	suite_add_tcase(s, tc);
 	return s;
