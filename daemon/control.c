@@ -50,6 +50,7 @@ struct rbd_conn {
 	enum conn_state state;
 	uint64_t deadline;	/* monotonic usec: the request line is due */
 	size_t scanned;		/* input bytes known to hold no newline */
+	size_t output_max;	/* cap on pending output */
 	struct rbd_peer peer;
 	void (*on_close)(void *arg);
 	void *on_close_arg;
@@ -133,11 +134,23 @@ static json_t *error_obj(const char *code, char *msg)
 	return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", code, "message", msg);
 }
 
-/* Queue obj as one line on c, within the output cap. */
+/* Bytes queued for every connection but c. */
+static size_t queued_others(const struct rbd_conn *c)
+{
+	size_t n = 0;
+
+	for (const struct rbd_conn *o = c->ctl->conns; o; o = o->next)
+		if (o != c)
+			n += evbuffer_get_length(bufferevent_get_output(o->bev));
+	return n;
+}
+
+/* Queue obj as one line on c, within the output cap and, for a big reply,
+ * the shared budget. */
 static int conn_send(struct rbd_conn *c, const json_t *obj)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t n;
+	size_t n, others;
 	char *s;
 	int r = 0;
 
@@ -147,7 +160,12 @@ static int conn_send(struct rbd_conn *c, const json_t *obj)
 	if (!s)
 		return -ENOMEM;
 	n = strlen(s);
-	if (evbuffer_get_length(out) + n + 1 > RBD_CONTROL_OUTPUT_MAX) {
+	/* One big reply always gets through when nothing else is queued:
+	 * memory stays within the budget plus the largest reply. */
+	if (n + 1 > RBD_CONTROL_OUTPUT_MAX && (others = queued_others(c)) > 0 &&
+	    others + n + 1 > RBD_CONTROL_QUEUED_MAX) {
+		r = -EBUSY;
+	} else if (evbuffer_get_length(out) + n + 1 > c->output_max) {
 		conn_kill(c);
 		r = -ENOBUFS;
 	} else if (evbuffer_add(out, s, n) < 0 || evbuffer_add(out, "\n", 1) < 0) {
@@ -163,6 +181,14 @@ int rbd_conn_reply(struct rbd_conn *c, const json_t *obj)
 	if (c->state != CONN_OPEN)
 		return -EPIPE;
 	return conn_send(c, obj);
+}
+
+void rbd_conn_set_output_max(struct rbd_conn *c, size_t bytes)
+{
+	if (bytes < RBD_CONTROL_OUTPUT_MAX)
+		bytes = RBD_CONTROL_OUTPUT_MAX;
+	c->output_max = bytes > RBD_CONTROL_REPLY_MAX ? RBD_CONTROL_REPLY_MAX :
+	    bytes;
 }
 
 void rbd_conn_close(struct rbd_conn *c)
@@ -357,6 +383,7 @@ static int conn_new(struct rbd_control *ctl, int fd, const struct rbd_peer *peer
 		return -ENOMEM;
 	c->ctl = ctl;
 	c->peer = *peer;
+	c->output_max = RBD_CONTROL_OUTPUT_MAX;
 	c->kill = event_new(ctl->base, -1, 0, kill_cb, c);
 	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->kill || !c->bev) {

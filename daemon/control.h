@@ -25,6 +25,15 @@ struct rbd_conn;
 #define RBD_CONTROL_CLIENTS_MAX	256
 #define RBD_CONTROL_TIMEOUT_SEC	10	/* to send a whole request line */
 #define RBD_CONTROL_OUTPUT_MAX	(1024 * 1024)	/* pending reply bytes */
+/* The longest reply line there can be, and the most a connection's cap
+ * may be raised to (rbd_conn_set_output_max): rollbackctl reads reply
+ * lines up to this long. */
+#define RBD_CONTROL_REPLY_MAX	(256 * 1024 * 1024)
+/* Replies above RBD_CONTROL_OUTPUT_MAX share this budget: one that would
+ * take the bytes queued for every client past it while others are still
+ * being sent is refused "busy" (rbd_conn_reply: -EBUSY), so that many
+ * clients asking for a big status at once cannot exhaust memory. */
+#define RBD_CONTROL_QUEUED_MAX	(64 * 1024 * 1024)
 
 struct rbd_peer {
 	pid_t pid;
@@ -85,9 +94,16 @@ void rbd_control_set_limits(struct rbd_control *ctl, uint64_t timeout_usec,
 
 /* Queue one reply line: obj (an object) serialised compactly plus '\n'.
  * obj is not stolen. Returns 0 or -ENOMEM / -EINVAL (not an object) /
- * -ENOBUFS (output cap reached: the connection is dropped) / -EPIPE (c is
- * closing or gone). */
+ * -ENOBUFS (output cap reached: the connection is dropped) / -EBUSY (a
+ * reply over RBD_CONTROL_OUTPUT_MAX that does not fit the shared budget
+ * RBD_CONTROL_QUEUED_MAX now; nothing was queued, c stays open: answer
+ * with rbd_conn_fail "busy") / -EPIPE (c is closing or gone). */
 int rbd_conn_reply(struct rbd_conn *c, const struct json_t *obj);
+/* Raise c's cap on pending output (default RBD_CONTROL_OUTPUT_MAX) for a
+ * reply whose size scales with the configuration (status): bytes is
+ * clamped to RBD_CONTROL_OUTPUT_MAX..RBD_CONTROL_REPLY_MAX. */
+void rbd_conn_set_output_max(struct rbd_conn *c, size_t bytes);
+
 /* Hand c back: its close callback runs now (if it has not run yet), and
  * the connection is closed once every queued reply has been written (or
  * the client stalls for the timeout). After this, c must not be used. */

@@ -15,16 +15,34 @@
 #include "store.h"
 
 #define ERRBUF_MAX 512
+/* Upper bounds on the compact JSON of the parts of a status or history
+ * reply, for the connection's output cap: a string the daemon did not
+ * choose counts 6 bytes a byte (Jansson writes a control character as
+ * \u00XX). A service's own fields (names, versions, reasons, its pause)
+ * stay within 9 KiB so; a check's are its name and detail plus numbers. */
+#define STATUS_HEAD_BOUND	(8 * 1024)	/* "probes" and "schedule" */
+#define STATUS_SVC_BOUND	(16 * 1024)
+#define STATUS_CHECK_BOUND(name) (512 + 6 * (strlen(name) + RBD_DETAIL_MAX))
+#define HISTORY_ROW_BOUND	(512 + 6 * (32 + 3 * RBD_VERSION_MAX + \
+	RBD_ACTOR_MAX + RBD_REASON_MAX))
 
-/* Reply obj (stolen) and close. */
+/* Reply obj (stolen) and close. A big reply refused for now (others are
+ * being sent) says so: the client may try again. */
 static void reply_close(struct rbd_conn *c, json_t *obj)
 {
+	int r;
+
 	if (!obj) {
 		rbd_conn_fail(c, "internal", "out of memory");
 		return;
 	}
-	rbd_conn_reply(c, obj);
+	r = rbd_conn_reply(c, obj);
 	json_decref(obj);
+	if (r == -EBUSY) {
+		rbd_conn_fail(c, "busy", "rollbackd is sending large replies to "
+		    "other clients; try again in a moment");
+		return;
+	}
 	rbd_conn_close(c);
 }
 
@@ -156,6 +174,21 @@ static json_t *schedule_json(const struct rbd_prober_stats *st)
 	    "missed", (json_int_t)st->recent_missed);
 }
 
+/* The most bytes the status of s can take: the reply grows with the
+ * checks configured, and so does the connection's cap (issue 7: one
+ * service with 10,000 checks is a few MiB). */
+static size_t status_bound(const struct rbd_svc *s)
+{
+	const struct rbd_policy *p = s->policy;
+	size_t n = STATUS_SVC_BOUND;
+
+	for (size_t i = 0; i < p->n_checks; i++)
+		n += STATUS_CHECK_BOUND(p->checks[i].name);
+	for (size_t i = 0; i < s->n_guards; i++)
+		n += STATUS_CHECK_BOUND(p->guards[i].name);
+	return n;
+}
+
 /* status [SERVICE] */
 static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
     const struct rbd_request *req)
@@ -164,14 +197,18 @@ static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
 	json_t *list = json_array();
 	struct rbd_prober_stats st;
 	struct rbd_svc *one = NULL;
+	size_t bound = STATUS_HEAD_BOUND;
 
 	if (*req->service && !(one = want_service(d, c, req))) {
 		json_decref(list);
 		return;
 	}
 	for (size_t i = 0; list && i < d->n_svcs; i++)
-		if (!one || d->svcs[i] == one)
+		if (!one || d->svcs[i] == one) {
 			json_array_append_new(list, svc_status_json(d->svcs[i], mono, wall));
+			bound += status_bound(d->svcs[i]);
+		}
+	rbd_conn_set_output_max(c, bound);
 	rbd_prober_stats(d->prober, &st);
 	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "ok", 1, "services", list, "probes",
@@ -210,6 +247,7 @@ static void do_history(struct rbd_daemon *d, struct rbd_conn *c,
 		return;
 	}
 	list = json_array();
+	rbd_conn_set_output_max(c, STATUS_HEAD_BOUND + n * HISTORY_ROW_BOUND);
 	for (size_t i = 0; list && i < n; i++)
 		json_array_append_new(list, history_json(&rows[i]));
 	free(rows);

@@ -29,13 +29,16 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "control.h"
 #include "ctl_format.h"
 #include "duration.h"
 #include "proto.h"
 #include "version.h"
 
 #define DEFAULT_SOCKET	"/run/rollbackd/rollbackd.sock"
-#define REPLY_LINE_MAX	(1024 * 1024)	/* bytes in one reply line */
+/* Bytes in one reply line: a status grows with the daemon's checks (a few
+ * MiB for 10,000), and the daemon never sends a longer one. */
+#define REPLY_LINE_MAX	RBD_CONTROL_REPLY_MAX
 #define REPLY_TIMEOUT	(60 * RBD_USEC_PER_SEC)	/* until the first reply */
 #define CONNECT_TIMEOUT	10	/* seconds; a full backlog blocks connect() */
 #define META_KEY_MAX	64
