@@ -10,6 +10,8 @@
  * flushed after that, on our own), or when c is freed (the client went,
  * a reply failed, the server is freed). */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +30,16 @@
 
 #include "clock.h"
 #include "control.h"
+#include "diag.h"
 #include "duration.h"
+#include "policy.h"
 
 #define BACKLOG 128
 #define ACCEPT_RETRY_USEC (100 * RBD_USEC_PER_MSEC)	/* after EMFILE */
 #define MESSAGE_MAX 1024
 #define SOCKET_MODE 0660
+#define SOCKET_MODE_OPEN 0666	/* with access on: the daemon decides */
+#define PEER_GROUPS_MAX 65536	/* NGROUPS_MAX of Linux */
 
 enum conn_state {
 	CONN_READING,	/* waiting for the request line */
@@ -69,6 +75,7 @@ struct rbd_control {
 	size_t n_conns;
 	uint64_t timeout_usec;
 	size_t clients_max;
+	struct rbd_access access;
 };
 
 /* Run c's close callback, if it has not run yet. */
@@ -97,6 +104,7 @@ static void conn_destroy(struct rbd_conn *c)
 	ctl->n_conns--;
 	bufferevent_free(c->bev);
 	event_free(c->kill);
+	free(c->peer.groups);
 	free(c);
 	if (cb)
 		cb(arg);
@@ -333,20 +341,77 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_kill(c);
 }
 
-/* Fill peer from fd's SO_PEERCRED. */
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13): a new
+ * array in *ret (NULL when there are none) and its length, or -errno. A
+ * kernel without it gives none: only the primary group counts then. */
+static int peer_groups(int fd, gid_t **ret, size_t *ret_n)
+{
+	gid_t small[64], *g = small;
+	socklen_t len = sizeof(small);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+		if (errno == ENOPROTOOPT) {
+			*ret = NULL;
+			*ret_n = 0;
+			return 0;
+		}
+		if (errno != ERANGE || len > PEER_GROUPS_MAX * sizeof(gid_t))
+			return -errno;
+		/* len is what it takes now. */
+		if (!(g = malloc(len)))
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+			int r = -errno;
+
+			free(g);
+			return r;
+		}
+	}
+	*ret_n = len / sizeof(gid_t);
+	if (g == small && *ret_n) {
+		if (!(g = malloc(len)))
+			return -ENOMEM;
+		memcpy(g, small, len);
+	}
+	if (!*ret_n && g != small)
+		free(g);
+	*ret = *ret_n ? g : NULL;
+	return 0;
+}
+
+/* Fill peer from fd's SO_PEERCRED and SO_PEERGROUPS. */
 static int peer_get(int fd, struct rbd_peer *peer)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
+	int r;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
 		return -errno;
+	r = peer_groups(fd, &peer->groups, &peer->n_groups);
+	if (r < 0)
+		return r;
 	peer->pid = uc.pid;
 	peer->uid = uc.uid;
 	peer->gid = uc.gid;
 	snprintf(peer->text, sizeof(peer->text), "uid %u pid %d",
 	    (unsigned)uc.uid, (int)uc.pid);
 	return 0;
+}
+
+bool rbd_peer_privileged(const struct rbd_peer *peer)
+{
+	return peer->uid == 0 || peer->uid == geteuid();
+}
+
+bool rbd_peer_in_group(const struct rbd_peer *peer, gid_t gid)
+{
+	if (peer->gid == gid)
+		return true;
+	for (size_t i = 0; i < peer->n_groups; i++)
+		if (peer->groups[i] == gid)
+			return true;
+	return false;
 }
 
 /* One error line to a client we will not serve, without blocking; then
@@ -430,7 +495,8 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	/* Out of memory closes fd: the client sees EOF. */
-	conn_new(ctl, fd, &peer);
+	if (conn_new(ctl, fd, &peer) < 0)
+		free(peer.groups);
 }
 
 /* accept() failed (out of descriptors, most likely): pause accepting for
@@ -664,6 +730,85 @@ void rbd_control_set_limits(struct rbd_control *ctl, uint64_t timeout_usec,
 	ctl->timeout_usec = timeout_usec ? timeout_usec :
 	    RBD_CONTROL_TIMEOUT_SEC * RBD_USEC_PER_SEC;
 	ctl->clients_max = clients_max ? clients_max : RBD_CONTROL_CLIENTS_MAX;
+}
+
+/* One group of cfg: its gid, or an error naming where it was written. */
+static int group_resolve(const struct rbd_config *cfg, const char *key,
+    const struct rbd_config_group *g, gid_t *ret_gid, char *ret_name,
+    size_t name_len, struct rbd_diag *diag)
+{
+	const char *s = g->name;
+	struct group *gr;
+	char *end;
+
+	errno = 0;
+	if (s[strspn(s, "0123456789")] == '\0') {
+		unsigned long n = strtoul(s, &end, 10);
+
+		gr = n <= (unsigned long)INT_MAX ? getgrgid((gid_t)n) : NULL;
+	} else {
+		gr = getgrnam(s);
+	}
+	if (!gr && errno && errno != ENOENT && errno != ESRCH &&
+	    errno != EBADF && errno != EPERM) {
+		int r = -errno;
+
+		rbd_diag_add(diag, cfg->file, g->line, g->col, "%s: cannot look "
+		    "up group '%s': %s", key, s, strerror(-r));
+		return r;
+	}
+	if (!gr) {
+		rbd_diag_add(diag, cfg->file, g->line, g->col, "%s: no such group"
+		    " '%s' (create it with groupadd, or name another)", key, s);
+		return -ENOENT;
+	}
+	*ret_gid = gr->gr_gid;
+	snprintf(ret_name, name_len, "%s", gr->gr_name);
+	return 0;
+}
+
+int rbd_access_resolve(const struct rbd_config *cfg, struct rbd_access *ret,
+    struct rbd_diag *diag)
+{
+	struct rbd_access a = { 0 };
+	int r = 0, r2 = 0;
+
+	if (cfg->read_group.name) {
+		a.has_read = true;
+		r = group_resolve(cfg, "read_group", &cfg->read_group, &a.read_gid,
+		    a.read_name, sizeof(a.read_name), diag);
+	}
+	/* Both are looked up: -t shows every error at once. */
+	if (cfg->deploy_group.name) {
+		a.has_deploy = true;
+		r2 = group_resolve(cfg, "deploy_group", &cfg->deploy_group,
+		    &a.deploy_gid, a.deploy_name, sizeof(a.deploy_name), diag);
+	}
+	if (r < 0 || r2 < 0)
+		return r < 0 ? r : r2;
+	a.on = a.has_read || a.has_deploy;
+	*ret = a;
+	return 0;
+}
+
+int rbd_control_set_access(struct rbd_control *ctl, const struct rbd_access *a)
+{
+	mode_t mode = a->on ? SOCKET_MODE_OPEN : SOCKET_MODE;
+	struct stat st;
+
+	ctl->access = *a;
+	/* Only the file we created, and only while it is still ours. */
+	if (!ctl->path || lstat(ctl->path, &st) < 0 || st.st_dev != ctl->dev ||
+	    st.st_ino != ctl->ino || (st.st_mode & 07777) == mode)
+		return 0;
+	if (chmod(ctl->path, mode) < 0)
+		return -errno;
+	return 0;
+}
+
+const struct rbd_access *rbd_control_access(const struct rbd_control *ctl)
+{
+	return &ctl->access;
 }
 
 void rbd_control_free(struct rbd_control *ctl)

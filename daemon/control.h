@@ -35,12 +35,40 @@ struct rbd_conn;
  * clients asking for a big status at once cannot exhaust memory. */
 #define RBD_CONTROL_QUEUED_MAX	(64 * 1024 * 1024)
 
+struct rbd_config;
+
 struct rbd_peer {
 	pid_t pid;
 	uid_t uid;
-	gid_t gid;
+	gid_t gid;		/* primary */
+	gid_t *groups;		/* supplementary (SO_PEERGROUPS); may be NULL */
+	size_t n_groups;
 	char text[64];		/* "uid 1000 pid 4242", for history */
 };
+
+/* Who may use the control socket for what: the main config's read_group
+ * and deploy_group, resolved. With neither (on false), every peer that
+ * can connect may do everything: the socket file's mode decides, as it
+ * always did. */
+struct rbd_access {
+	bool on;
+	bool has_read, has_deploy;
+	gid_t read_gid, deploy_gid;
+	char read_name[64], deploy_name[64];	/* as configured */
+};
+
+/* Resolve cfg's groups (getgrnam(3), or a numeric gid that must exist).
+ * Returns 0 and *ret, or -ENOENT with "file:line:col: read_group: no such
+ * group 'x' (create it with groupadd, or name another)" added to diag for
+ * each group that is not there (or -errno of a failed lookup). */
+struct rbd_diag;
+int rbd_access_resolve(const struct rbd_config *cfg, struct rbd_access *ret,
+    struct rbd_diag *diag);
+
+/* Whether peer is root, the daemon's own user (its effective uid), or a
+ * member of gid (primary or supplementary). */
+bool rbd_peer_privileged(const struct rbd_peer *peer);
+bool rbd_peer_in_group(const struct rbd_peer *peer, gid_t gid);
 
 /* A parsed request arrived on c. The handler answers with rbd_conn_reply
  * (and usually rbd_conn_close); it may keep c open to stream (--wait),
@@ -84,6 +112,15 @@ int rbd_control_new(struct event_base *base, const char *path, int fd,
  * synchronously, from here), remove the socket file when we created it
  * (and it is still ours). NULL is fine. */
 void rbd_control_free(struct rbd_control *ctl);
+
+/* Apply a resolved access (copied). With access on, the socket file that
+ * rollbackd created itself gets mode 0666: every local user may connect
+ * and the daemon answers each verb as the groups allow; off, 0660 as
+ * created. A socket passed by systemd keeps its SocketMode=. Returns 0 or
+ * -errno of chmod (logged by the caller; the old mode stays). */
+int rbd_control_set_access(struct rbd_control *ctl, const struct rbd_access *a);
+/* The access in force (never NULL). */
+const struct rbd_access *rbd_control_access(const struct rbd_control *ctl);
 
 /* For tests: the time a client has to send its request line (default
  * RBD_CONTROL_TIMEOUT_SEC; also the stall limit on flushing replies) and

@@ -2,6 +2,7 @@
  * the store. The protocol is documented in rollbackd(8). */
 #include <errno.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,11 +280,82 @@ static void do_reload(struct rbd_daemon *d, struct rbd_conn *c,
 	rbd_diag_free(&diag);
 }
 
+/* What a verb does to the daemon, for authorisation (rollbackd(8)):
+ * reading needs the read group or more, changing the deploy group or
+ * root. */
+enum verb_access {
+	VERB_CHANGE,	/* 0: a verb missing from the table changes state */
+	VERB_READ,
+};
+
+/* Every verb declares itself here. One that is not listed (a verb added
+ * without a line) counts as VERB_CHANGE: refused to readers, never let
+ * through by mistake. */
+static const enum verb_access verb_access[_RBD_CMD_MAX] = {
+	[RBD_CMD_STATUS] = VERB_READ,
+	[RBD_CMD_HISTORY] = VERB_READ,
+	[RBD_CMD_DEPLOYED] = VERB_CHANGE,
+	[RBD_CMD_MARK_GOOD] = VERB_CHANGE,
+	[RBD_CMD_MARK_BAD] = VERB_CHANGE,
+	[RBD_CMD_ROLLBACK] = VERB_CHANGE,
+	[RBD_CMD_RELOAD] = VERB_CHANGE,
+	[RBD_CMD_PAUSE] = VERB_CHANGE,
+	[RBD_CMD_RESUME] = VERB_CHANGE,
+};
+
+/* Whether peer may run cmd under a. */
+static bool allowed(const struct rbd_access *a, const struct rbd_peer *peer,
+    enum rbd_cmd cmd)
+{
+	if (!a->on || rbd_peer_privileged(peer))
+		return true;
+	if (a->has_deploy && rbd_peer_in_group(peer, a->deploy_gid))
+		return true;
+	return verb_access[cmd] == VERB_READ && a->has_read &&
+	    rbd_peer_in_group(peer, a->read_gid);
+}
+
+/* Refuse cmd to peer: "permission denied: uid 1000 (alice) is not in
+ * deploy group rollbackd-deploy; rollback needs it", to the client and
+ * the log. */
+static void deny(struct rbd_conn *c, const struct rbd_access *a,
+    const struct rbd_request *req, const struct rbd_peer *peer)
+{
+	/* Only now, for a refusal, the user's name: a local lookup. */
+	const struct passwd *pw = getpwuid(peer->uid);
+	const char *cmd = rbd_cmd_str(req->cmd);
+	char who[128], why[256];
+
+	snprintf(who, sizeof(who), "uid %u%s%s%s", (unsigned)peer->uid,
+	    pw ? " (" : "", pw ? pw->pw_name : "", pw ? ")" : "");
+	if (verb_access[req->cmd] == VERB_READ && a->has_read && a->has_deploy)
+		snprintf(why, sizeof(why), "is not in read group %s or deploy "
+		    "group %s; %s needs one of them", a->read_name,
+		    a->deploy_name, cmd);
+	else if (verb_access[req->cmd] == VERB_READ && a->has_read)
+		snprintf(why, sizeof(why), "is not in read group %s; %s needs it",
+		    a->read_name, cmd);
+	else if (a->has_deploy)
+		snprintf(why, sizeof(why), "is not in deploy group %s; %s needs it",
+		    a->deploy_name, cmd);
+	else
+		snprintf(why, sizeof(why), "is not root and no deploy_group is "
+		    "configured; %s needs one", cmd);
+	rbd_log(LOG_WARNING, "denied %s%s%s to pid %d: %s %s", cmd,
+	    *req->service ? " " : "", req->service, (int)peer->pid, who, why);
+	rbd_conn_fail(c, "denied", "permission denied: %s %s", who, why);
+}
+
 void daemon_on_request(void *arg, struct rbd_conn *c,
     const struct rbd_request *req, const struct rbd_peer *peer)
 {
 	struct rbd_daemon *d = arg;
+	const struct rbd_access *a = rbd_control_access(d->control);
 
+	if (!allowed(a, peer, req->cmd)) {
+		deny(c, a, req, peer);
+		return;
+	}
 	if (d->stopping) {
 		rbd_conn_fail(c, "refused", "rollbackd is shutting down");
 		return;

@@ -56,6 +56,7 @@ enum ctl_exit {
 	CTL_TIMEOUT = 6,	/* --wait --timeout: no verdict in time */
 	CTL_USAGE = EX_USAGE,
 	CTL_UNREACHABLE = EX_UNAVAILABLE,
+	CTL_DENIED = EX_NOPERM,	/* the caller's groups do not allow the verb */
 };
 
 /* The verbs' options: getopt values, in the order of their OPT_ bits. */
@@ -317,7 +318,8 @@ static int next_reply(struct ctl *c, uint64_t deadline, json_t **ret)
 }
 
 /* An "ok":false reply: its message, and a rejected reload's errors, on
- * stderr. Refused and rejected requests exit 4, anything else 1. */
+ * stderr. Refused and rejected requests exit 4, denied ones 77, anything
+ * else 1. */
 static int reply_failed(const json_t *reply)
 {
 	const char *error = str(reply, "error"), *msg = str(reply, "message");
@@ -335,6 +337,8 @@ static int reply_failed(const json_t *reply)
 	if (error && (strcmp(error, "refused") == 0 ||
 	    strcmp(error, "rejected") == 0))
 		return CTL_REFUSED;
+	if (error && strcmp(error, "denied") == 0)
+		return CTL_DENIED;
 	return CTL_ERROR;
 }
 
@@ -552,7 +556,8 @@ static void usage(FILE *out)
 	    "  -h, --help           this help; rollbackctl VERB --help for one verb\n"
 	    "\n"
 	    "exit: 0 done/promoted, 1 error, 2 rolled back, 3 held, 4 refused,\n"
-	    "      5 superseded, 6 --timeout, 64 usage, 69 daemon unreachable\n"
+	    "      5 superseded, 6 --timeout, 64 usage, 69 daemon unreachable,\n"
+	    "      77 permission denied\n"
 	    "See rollbackctl(1).\n", out);
 }
 
