@@ -11,8 +11,10 @@
  * a reply failed, the server is freed). */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,12 +536,25 @@ static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
 	return err;
 }
 
-/* The directory that will hold path must exist and be writable by its
- * owner only: anyone who can write there could swap the socket. */
+/* "uid 1000 (alice)", or "uid 1000" when it has no name. */
+static const char *uid_str(uid_t uid, char *buf, size_t len)
+{
+	const struct passwd *pw = getpwuid(uid);
+
+	snprintf(buf, len, "uid %u%s%s%s", (unsigned)uid, pw ? " (" : "",
+	    pw ? pw->pw_name : "", pw ? ")" : "");
+	return buf;
+}
+
+/* The directory that holds path must exist, belong to root or to us, and
+ * be writable by its owner only, unless it is sticky (like /tmp, where no
+ * one can remove or rename what is ours): anyone else who can write there
+ * could swap the socket for one of their own. Checked at start, for our
+ * own socket and for one passed by systemd (/run/rollbackd, root's, 0755). */
 static int check_dir(const char *path, char *errbuf, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], who[96], me[96];
 	struct stat st;
 
 	if (!slash)
@@ -552,9 +567,18 @@ static int check_dir(const char *path, char *errbuf, size_t errlen)
 		return fail(errbuf, errlen, -errno, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return fail(errbuf, errlen, -ENOTDIR, "%s: %s", dir, strerror(ENOTDIR));
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return fail(errbuf, errlen, -EPERM, "%s: directory is writable by"
-		    " others; refusing to create the control socket there", dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return fail(errbuf, errlen, -EPERM, "%s: the control socket's "
+		    "directory belongs to %s, not to root or to rollbackd's user "
+		    "(%s); refusing to use it: chown root %s, or choose another "
+		    "socket path", dir, uid_str(st.st_uid, who, sizeof(who)),
+		    uid_str(geteuid(), me, sizeof(me)), dir);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return fail(errbuf, errlen, -EPERM, "%s: the control socket's "
+		    "directory is writable by %s (mode %04o) and not sticky; "
+		    "refusing to use it: chmod go-w %s", dir,
+		    (st.st_mode & S_IWOTH) ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -669,6 +693,27 @@ static void socket_remove(const struct rbd_control *ctl)
 		unlink(ctl->path);
 }
 
+/* A socket passed by systemd: the same rule for the directory of its
+ * file (an abstract or unnamed socket has none). */
+static int check_passed(int fd, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sun = { 0 };
+	socklen_t len = sizeof(sun);
+	size_t n;
+
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0)
+		return fail(errbuf, errlen, -errno, "control socket: %s",
+		    strerror(errno));
+	if (sun.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un,
+	    sun_path) || sun.sun_path[0] == '\0')
+		return 0;
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n >= sizeof(sun.sun_path))
+		n = sizeof(sun.sun_path) - 1;
+	sun.sun_path[n] = '\0';
+	return check_dir(sun.sun_path, errbuf, errlen);
+}
+
 /* Start accepting on the listening socket fd. */
 static int listen_start(struct rbd_control *ctl, int fd, bool own,
     char *errbuf, size_t errlen)
@@ -710,6 +755,8 @@ int rbd_control_new(struct event_base *base, const char *path, int fd,
 		r = fail(errbuf, errlen, -EINVAL, "no control socket path");
 	else if (own)
 		r = socket_create(ctl, path, &fd, errbuf, errlen);
+	else
+		r = check_passed(fd, errbuf, errlen);
 	if (r >= 0)
 		r = listen_start(ctl, fd, own, errbuf, errlen);
 	if (r < 0) {

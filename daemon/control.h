@@ -1,8 +1,8 @@
 /* The control socket: a Unix stream socket speaking one JSON object per
  * line in each direction (requests parsed by lib/proto.c).
  *
- * Created safely: the socket's directory must not be writable by others
- * (refused otherwise), a stale socket file is replaced, the socket gets
+ * Created safely: the socket's directory must belong to root or to us
+ * and not be writable by others unless it is sticky (refused otherwise), a stale socket file is replaced, the socket gets
  * mode 0660. Every connection has a bounded line length, a read timeout
  * and a cap on pending output; the number of clients is capped. A
  * malformed, oversized or slow request closes that connection, with an
@@ -97,8 +97,14 @@ typedef void (*rbd_request_cb)(void *arg, struct rbd_conn *c,
  * systemd; it is made non-blocking, the caller keeps owning it and
  * rbd_control_free does not close it). Returns 0 and the server, or a negative errno with a message in
  * errbuf:
- *   -EPERM       "/run/x: directory is writable by others; refusing to
- *                create the control socket there" (group or world)
+ *   -EPERM       "/run/x: the control socket's directory is writable
+ *                by others (mode 0777) and not sticky; refusing to use
+ *                it: chmod go-w /run/x" (or "by its group"), or "/run/x:
+ *                the control socket's directory belongs to uid 1000
+ *                (alice), not to root or to rollbackd's user (uid 0
+ *                (root)); refusing to use it: chown root /run/x, or
+ *                choose another socket path". The same rule holds for
+ *                the directory of a socket passed in fd.
  *   -EADDRINUSE  "another rollbackd is listening on /run/x/x.sock"
  *   -EEXIST      "/run/x/x.sock: exists and is not a socket; refusing to
  *                replace it"

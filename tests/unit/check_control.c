@@ -520,22 +520,81 @@ END_TEST
 
 START_TEST(test_writable_dir_refused)
 {
-	static const mode_t modes[] = { 0777, 0770, 0702, 01777 };
-	char err[256], want[256];
+	static const struct {
+		mode_t mode;
+		const char *who;
+	} cases[] = {
+		{ 0777, "others" }, { 0770, "its group" }, { 0702, "others" },
+		{ 0775, "its group" },
+	};
+	char err[512], want[512];
 	struct stat st;
 
-	snprintf(want, sizeof(want), "%s: directory is writable by others; refusing"
-	    " to create the control socket there", S.dir);
-	for (size_t i = 0; i < N_ELEMENTS(modes); i++) {
-		ck_assert_int_eq(chmod(S.dir, modes[i]), 0);
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		snprintf(want, sizeof(want), "%s: the control socket's directory "
+		    "is writable by %s (mode %04o) and not sticky; refusing to use "
+		    "it: chmod go-w %s", S.dir, cases[i].who,
+		    (unsigned)cases[i].mode, S.dir);
+		ck_assert_int_eq(chmod(S.dir, cases[i].mode), 0);
 		ck_assert_int_eq(rbd_control_new(S.base, S.path, -1, on_request, &S,
 		    &S.ctl, err, sizeof(err)), -EPERM);
 		ck_assert_str_eq(err, want);
 		ck_assert_int_eq(lstat(S.path, &st), -1);
 	}
+	/* Sticky, like /tmp: no one else can remove or rename our socket. */
+	ck_assert_int_eq(chmod(S.dir, 01777), 0);
+	server_start(0, 0);
+	rbd_control_free(S.ctl);
+	S.ctl = NULL;
 	/* Owner-writable only is fine. */
 	ck_assert_int_eq(chmod(S.dir, 0755), 0);
 	server_start(0, 0);
+}
+END_TEST
+
+/* A directory that belongs to someone else (not root, not us) is refused,
+ * for our own socket and for a passed one. Needs root to chown. */
+START_TEST(test_foreign_dir_refused)
+{
+	char err[512], want[512];
+	int fd;
+
+	if (geteuid() != 0)
+		return;
+	fd = bound_socket(S.path, true);
+	ck_assert_int_eq(chown(S.dir, 4242, 0), 0);
+	snprintf(want, sizeof(want), "%s: the control socket's directory "
+	    "belongs to uid 4242, not to root or to rollbackd's user (uid 0 "
+	    "(root)); refusing to use it: chown root %s, or choose another "
+	    "socket path", S.dir, S.dir);
+	ck_assert_int_eq(rbd_control_new(S.base, NULL, fd, on_request, &S,
+	    &S.ctl, err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, want);
+	close(fd);
+	unlink(S.path);
+	ck_assert_int_eq(rbd_control_new(S.base, S.path, -1, on_request, &S,
+	    &S.ctl, err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chown(S.dir, 0, 0), 0);
+	server_start(0, 0);
+}
+END_TEST
+
+/* A passed socket in a directory others may write to is refused too. */
+START_TEST(test_passed_fd_writable_dir)
+{
+	int fd = bound_socket(S.path, true);
+	char err[512], want[512];
+
+	ck_assert_int_eq(chmod(S.dir, 0777), 0);
+	snprintf(want, sizeof(want), "%s: the control socket's directory is "
+	    "writable by others (mode 0777) and not sticky; refusing to use "
+	    "it: chmod go-w %s", S.dir, S.dir);
+	ck_assert_int_eq(rbd_control_new(S.base, NULL, fd, on_request, &S,
+	    &S.ctl, err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_ne(fcntl(fd, F_GETFD), -1);	/* still the caller's */
+	close(fd);
 }
 END_TEST
 
@@ -809,6 +868,8 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_live_socket_refused);
 	tcase_add_test(tc, test_not_a_socket_refused);
 	tcase_add_test(tc, test_writable_dir_refused);
+	tcase_add_test(tc, test_foreign_dir_refused);
+	tcase_add_test(tc, test_passed_fd_writable_dir);
 	tcase_add_test(tc, test_missing_dir_refused);
 	tcase_add_test(tc, test_socket_mode);
 	tcase_add_test(tc, test_free_closes_everything);
