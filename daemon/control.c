@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -36,15 +37,22 @@
 #include "duration.h"
 #include "policy.h"
 
-#define BACKLOG 128
+/* As many as the clients at once: a burst of them waits in the kernel's
+ * queue for accept() instead of failing (the kernel caps it). */
+#define BACKLOG RBD_CONTROL_CLIENTS_MAX
 #define ACCEPT_RETRY_USEC (100 * RBD_USEC_PER_MSEC)	/* after EMFILE */
 #define MESSAGE_MAX 1024
 #define SOCKET_MODE 0660
 #define SOCKET_MODE_OPEN 0666	/* with access on: the daemon decides */
 #define PEER_GROUPS_MAX 65536	/* NGROUPS_MAX of Linux */
+/* Requests handed to the daemon per turn of the loop. A burst of clients
+ * (hundreds asking for status at once) is served a few at a time between
+ * the loop's timers, so probes keep their schedule; see drain_cb. */
+#define DISPATCH_BATCH 8
 
 enum conn_state {
 	CONN_READING,	/* waiting for the request line */
+	CONN_QUEUED,	/* the request line is in, waiting its turn */
 	CONN_OPEN,	/* request handed over; the handler replies */
 	CONN_CLOSING,	/* flushing the last replies */
 	CONN_DEAD,	/* kill event pending: freed from the loop */
@@ -59,6 +67,12 @@ struct rbd_conn {
 	uint64_t deadline;	/* monotonic usec: the request line is due */
 	size_t scanned;		/* input bytes known to hold no newline */
 	size_t output_max;	/* cap on pending output */
+	bool evicted;		/* closed to make room: no longer counted */
+	bool queued;		/* in ctl->queue */
+	bool hup;		/* the client shut down writing while queued */
+	char *line;		/* queued: the request line */
+	size_t line_len;
+	TAILQ_ENTRY(rbd_conn) q;
 	struct rbd_peer peer;
 	void (*on_close)(void *arg);
 	void *on_close_arg;
@@ -75,6 +89,8 @@ struct rbd_control {
 	ino_t ino;
 	struct rbd_conn *conns;
 	size_t n_conns;
+	TAILQ_HEAD(, rbd_conn) queue;	/* complete requests, oldest first */
+	struct event *drain;	/* hands the queue over, DISPATCH_BATCH a turn */
 	uint64_t timeout_usec;
 	size_t clients_max;
 	struct rbd_access access;
@@ -103,7 +119,11 @@ static void conn_destroy(struct rbd_conn *c)
 		ctl->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	ctl->n_conns--;
+	if (!c->evicted)
+		ctl->n_conns--;
+	if (c->queued)
+		TAILQ_REMOVE(&ctl->queue, c, q);
+	free(c->line);
 	bufferevent_free(c->bev);
 	event_free(c->kill);
 	free(c->peer.groups);
@@ -272,6 +292,52 @@ static void conn_dispatch(struct rbd_conn *c, const char *line, size_t len)
 	rbd_request_clear(&req);
 }
 
+/* Hand the queued requests to the daemon, DISPATCH_BATCH at a time: a
+ * zero timer, so that each batch runs in a turn of the loop of its own,
+ * with the probes' timers that fell due meanwhile. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = { 0, 0 };
+	struct rbd_control *ctl = arg;
+	struct rbd_conn *c;
+
+	(void)fd;
+	(void)what;
+	for (int n = 0; n < DISPATCH_BATCH && (c = TAILQ_FIRST(&ctl->queue)); n++) {
+		char *line = c->line;
+
+		TAILQ_REMOVE(&ctl->queue, c, q);
+		c->queued = false;
+		c->line = NULL;
+		conn_dispatch(c, line, c->line_len);
+		free(line);
+		/* Gone while it waited: a stream kept open ends here (a
+		 * one-shot reply is still flushed). */
+		if (c->hup && c->state == CONN_OPEN)
+			conn_kill(c);
+	}
+	if (!TAILQ_EMPTY(&ctl->queue))
+		evtimer_add(ctl->drain, &now);
+}
+
+/* The request line is in: queue c for its turn. No read timeout from
+ * now on; reading goes on, to notice a client that goes. */
+static void conn_enqueue(struct rbd_conn *c, char *line, size_t len)
+{
+	static const struct timeval now = { 0, 0 };
+	struct timeval wtv = rbd_usec_tv(c->ctl->timeout_usec);
+	struct rbd_control *ctl = c->ctl;
+
+	c->state = CONN_QUEUED;
+	c->line = line;
+	c->line_len = len;
+	c->queued = true;
+	TAILQ_INSERT_TAIL(&ctl->queue, c, q);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	if (!evtimer_pending(ctl->drain, NULL))
+		evtimer_add(ctl->drain, &now);
+}
+
 /* Input: the request line, once; anything after it is ignored. */
 static void read_cb(struct bufferevent *bev, void *arg)
 {
@@ -307,9 +373,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		rbd_conn_fail(c, "internal", "out of memory");
 		return;
 	}
-	conn_dispatch(c, line, len);
-	free(line);
 	evbuffer_drain(in, evbuffer_get_length(in));
+	conn_enqueue(c, line, len);
 }
 
 /* Output flushed: a closing connection is done. */
@@ -338,6 +403,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->state == CONN_READING && (what & BEV_EVENT_EOF) && pending_in) {
 		rbd_conn_fail(c, "protocol", "request not terminated by a newline");
+		return;
+	}
+	/* A request sent, then the writing side shut: it is still answered
+	 * (as when it was served at once), then c goes. */
+	if (c->state == CONN_QUEUED && (what & BEV_EVENT_EOF)) {
+		c->hup = true;
 		return;
 	}
 	conn_kill(c);
@@ -477,6 +548,32 @@ static int conn_new(struct rbd_control *ctl, int fd, const struct rbd_peer *peer
 	return 0;
 }
 
+/* Full: make room by closing the connection that has waited longest
+ * without sending its request (idle, or trickling it a byte at a time).
+ * A client that sends its request when it connects is served at once, so
+ * idle and slow clients can only ever push out each other, never a real
+ * one, and never a connection already served (a --wait stream). Returns
+ * whether one was closed: its slot is free now (the kill event frees the
+ * memory), or false when every connection is past its request. */
+static bool evict_idle(struct rbd_control *ctl)
+{
+	struct rbd_conn *oldest = NULL;
+
+	/* Newest first: the last one reading is the oldest. */
+	for (struct rbd_conn *c = ctl->conns; c; c = c->next)
+		if (c->state == CONN_READING)
+			oldest = c;
+	if (!oldest)
+		return false;
+	rbd_conn_fail(oldest, "protocol", "closed to make room for another "
+	    "client: too many clients (%zu) and no request from this one yet",
+	    ctl->clients_max);
+	/* It stays listed until its kill event: do not count it. */
+	ctl->n_conns--;
+	oldest->evicted = true;
+	return true;
+}
+
 /* A client connected. */
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -487,7 +584,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)sa;
 	(void)salen;
-	if (ctl->n_conns >= ctl->clients_max) {
+	if (ctl->n_conns >= ctl->clients_max && !evict_idle(ctl)) {
 		reject(fd, "internal", "too many clients (%zu); try again later",
 		    ctl->clients_max);
 		return;
@@ -751,7 +848,11 @@ int rbd_control_new(struct event_base *base, const char *path, int fd,
 	ctl->arg = arg;
 	ctl->timeout_usec = RBD_CONTROL_TIMEOUT_SEC * RBD_USEC_PER_SEC;
 	ctl->clients_max = RBD_CONTROL_CLIENTS_MAX;
-	if (own && !path)
+	TAILQ_INIT(&ctl->queue);
+	ctl->drain = evtimer_new(base, drain_cb, ctl);
+	if (!ctl->drain)
+		r = fail(errbuf, errlen, -ENOMEM, "out of memory");
+	else if (own && !path)
 		r = fail(errbuf, errlen, -EINVAL, "no control socket path");
 	else if (own)
 		r = socket_create(ctl, path, &fd, errbuf, errlen);
@@ -868,6 +969,8 @@ void rbd_control_free(struct rbd_control *ctl)
 		event_free(ctl->resume);
 	while (ctl->conns)
 		conn_destroy(ctl->conns);
+	if (ctl->drain)
+		event_free(ctl->drain);
 	socket_remove(ctl);
 	free(ctl->path);
 	free(ctl);

@@ -22,7 +22,12 @@ struct json_t;
 struct rbd_control;
 struct rbd_conn;
 
-#define RBD_CONTROL_CLIENTS_MAX	256
+/* Connections at once. When full, the one that has waited longest
+ * without sending its request is closed to make room (idle and slow
+ * clients cannot lock real ones out); only when every connection has been
+ * served already (--wait streams) is a new one refused. Each costs a
+ * descriptor and about 1 KiB until it sends its request. */
+#define RBD_CONTROL_CLIENTS_MAX	1024
 #define RBD_CONTROL_TIMEOUT_SEC	10	/* to send a whole request line */
 #define RBD_CONTROL_OUTPUT_MAX	(1024 * 1024)	/* pending reply bytes */
 /* The longest reply line there can be, and the most a connection's cap

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -441,6 +442,23 @@ static int bus_start(struct rbd_daemon *d)
 	return 0;
 }
 
+/* Descriptors enough for RBD_CONTROL_CLIENTS_MAX control clients beside
+ * the probes: systemd's default soft limit is 1024 (for select(), which
+ * nothing here uses); the hard limit allows more. */
+#define NOFILE_WANT 4096
+
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= NOFILE_WANT)
+		return;
+	rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rbd_log(LOG_WARNING, "cannot raise the descriptor limit to %ju: %s",
+		    (uintmax_t)rl.rlim_cur, strerror(errno));
+}
+
 /* Everything but the loop. Returns 0 or an exit status. */
 static int daemon_start(struct rbd_daemon *d)
 {
@@ -455,6 +473,7 @@ static int daemon_start(struct rbd_daemon *d)
 	r = passed_socket(&listen_fd);
 	if (r != 0)
 		return r;
+	nofile_raise();
 	if (load_config(d->config_path, &d->config) < 0)
 		return EX_CONFIG;
 	if (rbd_access_resolve(d->config, &access, &diag) < 0) {

@@ -439,34 +439,42 @@ END_TEST
 
 START_TEST(test_client_cap)
 {
-	struct client idle[3], extra;
-	uint64_t dl = now_usec() + WAIT_USEC;
-	bool served = false;
+	struct client idle[3], extra, kept[3];
 
 	server_start(0, 3);
 	for (size_t i = 0; i < N_ELEMENTS(idle); i++)
 		client_connect(&idle[i]);
-	/* Accepted in order: the fourth is refused at once. */
+	/* Full: the client that has waited longest without a request makes
+	 * room, and the new one is served. */
+	client_connect(&extra);
+	client_send(&extra, "{\"cmd\":\"status\"}\n");
+	WAIT_FOR(client_closed(&extra) && client_closed(&idle[0]));
+	ck_assert_str_eq(client_line(&extra, 0), "{\"ok\":true,\"cmd\":\"status\"}");
+	ck_assert_str_eq(client_line(&idle[0], 0), "{\"ok\":false,\"error\":"
+	    "\"protocol\",\"message\":\"closed to make room for another client: "
+	    "too many clients (3) and no request from this one yet\"}");
+	client_close(&extra);
+	client_close(&idle[0]);
+	for (size_t i = 1; i < N_ELEMENTS(idle); i++)
+		ck_assert(!client_closed(&idle[i]) && idle[i].len == 0);
+	ck_assert_int_eq(S.requests, 1);
+	for (size_t i = 1; i < N_ELEMENTS(idle); i++)
+		client_close(&idle[i]);
+	/* Served connections kept open (--wait) are never pushed out: with
+	 * every slot held by one, a new client is refused. */
+	S.keep = true;
+	for (size_t i = 0; i < N_ELEMENTS(kept); i++) {
+		client_connect(&kept[i]);
+		client_send(&kept[i], "{\"cmd\":\"status\"}\n");
+		WAIT_FOR(client_lines(&kept[i]) == 1);
+	}
 	client_connect(&extra);
 	WAIT_FOR(client_closed(&extra));
 	ck_assert_str_eq(client_line(&extra, 0), "{\"ok\":false,\"error\":\"internal\","
 	    "\"message\":\"too many clients (3); try again later\"}");
 	client_close(&extra);
-	for (size_t i = 0; i < N_ELEMENTS(idle); i++)
-		ck_assert(!client_closed(&idle[i]) && idle[i].len == 0);
-	/* One leaves: a new client gets in (once the server has noticed). */
-	client_close(&idle[0]);
-	while (!served) {
-		ck_assert_msg(now_usec() < dl, "never served after a client left");
-		client_connect(&extra);
-		client_send(&extra, "{\"cmd\":\"status\"}\n");
-		WAIT_FOR(client_closed(&extra));
-		served = strcmp(client_line(&extra, 0), "{\"ok\":true,\"cmd\":\"status\"}") == 0;
-		client_close(&extra);
-	}
-	ck_assert_int_eq(S.requests, 1);
-	for (size_t i = 1; i < N_ELEMENTS(idle); i++)
-		client_close(&idle[i]);
+	for (size_t i = 0; i < N_ELEMENTS(kept); i++)
+		client_close(&kept[i]);
 }
 END_TEST
 
