@@ -767,6 +767,69 @@ END_TEST
 
 /* A client that does not read: replies pile up to the cap, then the
  * connection is dropped, and the handler learns it from the loop. */
+/* A reply of n bytes of JSON: {"blob":"xxx..."}. */
+static json_t *blob(size_t n)
+{
+	char *big = malloc(n - 11 + 1);
+	json_t *o;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', n - 11);
+	big[n - 11] = '\0';
+	o = json_pack("{s:s}", "blob", big);
+	free(big);
+	return o;
+}
+
+/* A cap raised for a reply that grows with the configuration (status)
+ * lets it through; big replies share RBD_CONTROL_QUEUED_MAX: one that
+ * would pass it while another is being sent is refused -EBUSY and the
+ * connection stays usable. */
+START_TEST(test_output_cap_raised)
+{
+	struct client a, b;
+	struct rbd_conn *ca, *cb;
+	json_t *o;
+
+	S.keep = true;
+	server_start(0, 0);
+	client_connect(&a);
+	client_send(&a, "{\"cmd\":\"status\"}\n");
+	WAIT_FOR(S.kept != NULL);
+	ca = S.kept;
+	S.kept = NULL;
+	client_connect(&b);
+	client_send(&b, "{\"cmd\":\"status\"}\n");
+	WAIT_FOR(S.kept != NULL);
+	cb = S.kept;
+	/* Over the default cap: dropped without the raise. */
+	o = blob(RBD_CONTROL_OUTPUT_MAX + 1);
+	rbd_conn_set_output_max(ca, 40 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(ca, o), 0);
+	json_decref(o);
+	/* 33 MiB waiting for a (it reads nothing) ... */
+	o = blob(33 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(ca, o), 0);
+	/* ... so 33 MiB more for b would pass 64 MiB: busy, nothing queued. */
+	rbd_conn_set_output_max(cb, 40 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(cb, o), -EBUSY);
+	json_decref(o);
+	/* A small reply still goes, and b is served once a is gone. */
+	o = json_pack("{s:b}", "ok", 0);
+	ck_assert_int_eq(rbd_conn_reply(cb, o), 0);
+	json_decref(o);
+	WAIT_FOR(client_lines(&b) == 2);
+	ck_assert_str_eq(client_line(&b, 1), "{\"ok\":false}");
+	client_close(&a);
+	WAIT_FOR(S.closed == 1);
+	o = blob(33 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(cb, o), 0);
+	json_decref(o);
+	rbd_conn_close(cb);
+	client_close(&b);
+}
+END_TEST
+
 START_TEST(test_output_cap)
 {
 	struct client cl;
@@ -890,6 +953,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_hangup_mid_stream);
 	tcase_add_test(tc, test_stream_then_close);
 	tcase_add_test(tc, test_output_cap);
+	tcase_add_test(tc, test_output_cap_raised);
 	tcase_add_test(tc, test_close_after_failed_reply);
 	tcase_add_test(tc, test_close_while_client_gone);
 	suite_add_tcase(s, tc);
