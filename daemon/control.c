@@ -11,8 +11,8 @@
  * a reply failed, the server is freed). */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -192,12 +192,13 @@ static int conn_send(struct rbd_conn *c, const json_t *obj)
 	n = strlen(s);
 	/* One big reply always gets through when nothing else is queued:
 	 * memory stays within the budget plus the largest reply. */
-	if (n + 1 > RBD_CONTROL_OUTPUT_MAX && (others = queued_others(c)) > 0 &&
-	    others + n + 1 > RBD_CONTROL_QUEUED_MAX) {
-		r = -EBUSY;
-	} else if (evbuffer_get_length(out) + n + 1 > c->output_max) {
+	if (evbuffer_get_length(out) + n + 1 > c->output_max) {
 		conn_kill(c);
 		r = -ENOBUFS;
+	} else if (n + 1 > RBD_CONTROL_OUTPUT_MAX &&
+	    (others = queued_others(c)) > 0 &&
+	    others + n + 1 > RBD_CONTROL_QUEUED_MAX) {
+		r = -EBUSY;
 	} else if (evbuffer_add(out, s, n) < 0 || evbuffer_add(out, "\n", 1) < 0) {
 		conn_kill(c);
 		r = -ENOMEM;
