@@ -2,12 +2,17 @@
  * line in each direction (requests parsed by lib/proto.c).
  *
  * Created safely: the socket's directory must belong to root or to us
- * and not be writable by others unless it is sticky (refused otherwise), a stale socket file is replaced, the socket gets
- * mode 0660. Every connection has a bounded line length, a read timeout
- * and a cap on pending output; the number of clients is capped. A
- * malformed, oversized or slow request closes that connection, with an
- * error reply where possible, and never disturbs the daemon or the other
- * clients. The peer's credentials (SO_PEERCRED) come with each request. */
+ * and not be writable by others unless it is sticky (refused otherwise),
+ * a stale socket file is replaced, the socket gets mode 0660 (0666 with
+ * an access policy: rbd_control_set_access). Every connection has a
+ * bounded line length, a read timeout and a cap on pending output; the
+ * number of clients is capped (idle and slow ones make room for new
+ * ones). A malformed, oversized or slow request closes that connection,
+ * with an error reply where possible, and never disturbs the daemon or
+ * the other clients. Complete requests are handed to the daemon a few per
+ * turn of the loop, so that a burst of clients does not delay its timers.
+ * The peer's credentials (SO_PEERCRED, SO_PEERGROUPS) come with each
+ * request; rbd_access says what they allow. */
 #ifndef RBD_CONTROL_H
 #define RBD_CONTROL_H
 

@@ -14,7 +14,7 @@ RBD_BUILD=${1:-build}
 [ "$(id -u)" = 0 ] || fail "needs root to add a user and groups (useradd, setpriv)"
 
 # Names unique to this run; removed at exit whatever happens.
-TAG=$(basename "$T" | tr -dc 'a-zA-Z0-9' | tail -c 6 | tr 'A-Z' 'a-z')
+TAG=$(basename "$T" | tr -dc 'a-zA-Z0-9' | tail -c 6 | tr '[:upper:]' '[:lower:]')
 RGROUP=rbdr-$TAG
 DGROUP=rbdd-$TAG
 USER_NAME=rbdu-$TAG
@@ -33,8 +33,9 @@ GID_R=$(getent group "$RGROUP" | cut -d: -f3)
 GID_D=$(getent group "$DGROUP" | cut -d: -f3)
 # A group that is neither.
 GID_NONE=$(getent group nogroup | cut -d: -f3)
-[ -n "$UID_U" ] && [ -n "$GID_R" ] && [ -n "$GID_D" ] && [ -n "$GID_NONE" ] ||
+if [ -z "$UID_U" ] || [ -z "$GID_R" ] || [ -z "$GID_D" ] || [ -z "$GID_NONE" ]; then
 	fail "cannot look up the test user and groups"
+fi
 
 # The user must reach the socket: $T and $T/run are searchable by all
 # (and still writable by root only).
