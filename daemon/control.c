@@ -10,11 +10,16 @@
  * flushed after that, on our own), or when c is freed (the client went,
  * a reply failed, the server is freed). */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,15 +33,26 @@
 
 #include "clock.h"
 #include "control.h"
+#include "diag.h"
 #include "duration.h"
+#include "policy.h"
 
-#define BACKLOG 128
+/* As many as the clients at once: a burst of them waits in the kernel's
+ * queue for accept() instead of failing (the kernel caps it). */
+#define BACKLOG RBD_CONTROL_CLIENTS_MAX
 #define ACCEPT_RETRY_USEC (100 * RBD_USEC_PER_MSEC)	/* after EMFILE */
 #define MESSAGE_MAX 1024
 #define SOCKET_MODE 0660
+#define SOCKET_MODE_OPEN 0666	/* with access on: the daemon decides */
+#define PEER_GROUPS_MAX 65536	/* NGROUPS_MAX of Linux */
+/* Requests handed to the daemon per turn of the loop. A burst of clients
+ * (hundreds asking for status at once) is served a few at a time between
+ * the loop's timers, so probes keep their schedule; see drain_cb. */
+#define DISPATCH_BATCH 8
 
 enum conn_state {
 	CONN_READING,	/* waiting for the request line */
+	CONN_QUEUED,	/* the request line is in, waiting its turn */
 	CONN_OPEN,	/* request handed over; the handler replies */
 	CONN_CLOSING,	/* flushing the last replies */
 	CONN_DEAD,	/* kill event pending: freed from the loop */
@@ -50,6 +66,13 @@ struct rbd_conn {
 	enum conn_state state;
 	uint64_t deadline;	/* monotonic usec: the request line is due */
 	size_t scanned;		/* input bytes known to hold no newline */
+	size_t output_max;	/* cap on pending output */
+	bool evicted;		/* closed to make room: no longer counted */
+	bool queued;		/* in ctl->queue */
+	bool hup;		/* the client shut down writing while queued */
+	char *line;		/* queued: the request line */
+	size_t line_len;
+	TAILQ_ENTRY(rbd_conn) q;
 	struct rbd_peer peer;
 	void (*on_close)(void *arg);
 	void *on_close_arg;
@@ -66,8 +89,11 @@ struct rbd_control {
 	ino_t ino;
 	struct rbd_conn *conns;
 	size_t n_conns;
+	TAILQ_HEAD(, rbd_conn) queue;	/* complete requests, oldest first */
+	struct event *drain;	/* hands the queue over, DISPATCH_BATCH a turn */
 	uint64_t timeout_usec;
 	size_t clients_max;
+	struct rbd_access access;
 };
 
 /* Run c's close callback, if it has not run yet. */
@@ -93,9 +119,14 @@ static void conn_destroy(struct rbd_conn *c)
 		ctl->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	ctl->n_conns--;
+	if (!c->evicted)
+		ctl->n_conns--;
+	if (c->queued)
+		TAILQ_REMOVE(&ctl->queue, c, q);
+	free(c->line);
 	bufferevent_free(c->bev);
 	event_free(c->kill);
+	free(c->peer.groups);
 	free(c);
 	if (cb)
 		cb(arg);
@@ -133,11 +164,23 @@ static json_t *error_obj(const char *code, char *msg)
 	return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", code, "message", msg);
 }
 
-/* Queue obj as one line on c, within the output cap. */
+/* Bytes queued for every connection but c. */
+static size_t queued_others(const struct rbd_conn *c)
+{
+	size_t n = 0;
+
+	for (const struct rbd_conn *o = c->ctl->conns; o; o = o->next)
+		if (o != c)
+			n += evbuffer_get_length(bufferevent_get_output(o->bev));
+	return n;
+}
+
+/* Queue obj as one line on c, within the output cap and, for a big reply,
+ * the shared budget. */
 static int conn_send(struct rbd_conn *c, const json_t *obj)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t n;
+	size_t n, others;
 	char *s;
 	int r = 0;
 
@@ -147,9 +190,15 @@ static int conn_send(struct rbd_conn *c, const json_t *obj)
 	if (!s)
 		return -ENOMEM;
 	n = strlen(s);
-	if (evbuffer_get_length(out) + n + 1 > RBD_CONTROL_OUTPUT_MAX) {
+	/* One big reply always gets through when nothing else is queued:
+	 * memory stays within the budget plus the largest reply. */
+	if (evbuffer_get_length(out) + n + 1 > c->output_max) {
 		conn_kill(c);
 		r = -ENOBUFS;
+	} else if (n + 1 > RBD_CONTROL_OUTPUT_MAX &&
+	    (others = queued_others(c)) > 0 &&
+	    others + n + 1 > RBD_CONTROL_QUEUED_MAX) {
+		r = -EBUSY;
 	} else if (evbuffer_add(out, s, n) < 0 || evbuffer_add(out, "\n", 1) < 0) {
 		conn_kill(c);
 		r = -ENOMEM;
@@ -163,6 +212,14 @@ int rbd_conn_reply(struct rbd_conn *c, const json_t *obj)
 	if (c->state != CONN_OPEN)
 		return -EPIPE;
 	return conn_send(c, obj);
+}
+
+void rbd_conn_set_output_max(struct rbd_conn *c, size_t bytes)
+{
+	if (bytes < RBD_CONTROL_OUTPUT_MAX)
+		bytes = RBD_CONTROL_OUTPUT_MAX;
+	c->output_max = bytes > RBD_CONTROL_REPLY_MAX ? RBD_CONTROL_REPLY_MAX :
+	    bytes;
 }
 
 void rbd_conn_close(struct rbd_conn *c)
@@ -236,6 +293,52 @@ static void conn_dispatch(struct rbd_conn *c, const char *line, size_t len)
 	rbd_request_clear(&req);
 }
 
+/* Hand the queued requests to the daemon, DISPATCH_BATCH at a time: a
+ * zero timer, so that each batch runs in a turn of the loop of its own,
+ * with the probes' timers that fell due meanwhile. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = { 0, 0 };
+	struct rbd_control *ctl = arg;
+	struct rbd_conn *c;
+
+	(void)fd;
+	(void)what;
+	for (int n = 0; n < DISPATCH_BATCH && (c = TAILQ_FIRST(&ctl->queue)); n++) {
+		char *line = c->line;
+
+		TAILQ_REMOVE(&ctl->queue, c, q);
+		c->queued = false;
+		c->line = NULL;
+		conn_dispatch(c, line, c->line_len);
+		free(line);
+		/* Gone while it waited: a stream kept open ends here (a
+		 * one-shot reply is still flushed). */
+		if (c->hup && c->state == CONN_OPEN)
+			conn_kill(c);
+	}
+	if (!TAILQ_EMPTY(&ctl->queue))
+		evtimer_add(ctl->drain, &now);
+}
+
+/* The request line is in: queue c for its turn. No read timeout from
+ * now on; reading goes on, to notice a client that goes. */
+static void conn_enqueue(struct rbd_conn *c, char *line, size_t len)
+{
+	static const struct timeval now = { 0, 0 };
+	struct timeval wtv = rbd_usec_tv(c->ctl->timeout_usec);
+	struct rbd_control *ctl = c->ctl;
+
+	c->state = CONN_QUEUED;
+	c->line = line;
+	c->line_len = len;
+	c->queued = true;
+	TAILQ_INSERT_TAIL(&ctl->queue, c, q);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	if (!evtimer_pending(ctl->drain, NULL))
+		evtimer_add(ctl->drain, &now);
+}
+
 /* Input: the request line, once; anything after it is ignored. */
 static void read_cb(struct bufferevent *bev, void *arg)
 {
@@ -271,9 +374,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		rbd_conn_fail(c, "internal", "out of memory");
 		return;
 	}
-	conn_dispatch(c, line, len);
-	free(line);
 	evbuffer_drain(in, evbuffer_get_length(in));
+	conn_enqueue(c, line, len);
 }
 
 /* Output flushed: a closing connection is done. */
@@ -304,23 +406,86 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		rbd_conn_fail(c, "protocol", "request not terminated by a newline");
 		return;
 	}
+	/* A request sent, then the writing side shut: it is still answered
+	 * (as when it was served at once), then c goes. */
+	if (c->state == CONN_QUEUED && (what & BEV_EVENT_EOF)) {
+		c->hup = true;
+		return;
+	}
 	conn_kill(c);
 }
 
-/* Fill peer from fd's SO_PEERCRED. */
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13): a new
+ * array in *ret (NULL when there are none) and its length, or -errno. A
+ * kernel without it gives none: only the primary group counts then. */
+static int peer_groups(int fd, gid_t **ret, size_t *ret_n)
+{
+	gid_t small[64], *g = small;
+	socklen_t len = sizeof(small);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+		if (errno == ENOPROTOOPT) {
+			*ret = NULL;
+			*ret_n = 0;
+			return 0;
+		}
+		if (errno != ERANGE || len > PEER_GROUPS_MAX * sizeof(gid_t))
+			return -errno;
+		/* len is what it takes now. */
+		if (!(g = malloc(len)))
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+			int r = -errno;
+
+			free(g);
+			return r;
+		}
+	}
+	*ret_n = len / sizeof(gid_t);
+	if (g == small && *ret_n) {
+		if (!(g = malloc(len)))
+			return -ENOMEM;
+		memcpy(g, small, len);
+	}
+	if (!*ret_n && g != small)
+		free(g);
+	*ret = *ret_n ? g : NULL;
+	return 0;
+}
+
+/* Fill peer from fd's SO_PEERCRED and SO_PEERGROUPS. */
 static int peer_get(int fd, struct rbd_peer *peer)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
+	int r;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
 		return -errno;
+	r = peer_groups(fd, &peer->groups, &peer->n_groups);
+	if (r < 0)
+		return r;
 	peer->pid = uc.pid;
 	peer->uid = uc.uid;
 	peer->gid = uc.gid;
 	snprintf(peer->text, sizeof(peer->text), "uid %u pid %d",
 	    (unsigned)uc.uid, (int)uc.pid);
 	return 0;
+}
+
+bool rbd_peer_privileged(const struct rbd_peer *peer)
+{
+	return peer->uid == 0 || peer->uid == geteuid();
+}
+
+bool rbd_peer_in_group(const struct rbd_peer *peer, gid_t gid)
+{
+	if (peer->gid == gid)
+		return true;
+	for (size_t i = 0; i < peer->n_groups; i++)
+		if (peer->groups[i] == gid)
+			return true;
+	return false;
 }
 
 /* One error line to a client we will not serve, without blocking; then
@@ -357,6 +522,7 @@ static int conn_new(struct rbd_control *ctl, int fd, const struct rbd_peer *peer
 		return -ENOMEM;
 	c->ctl = ctl;
 	c->peer = *peer;
+	c->output_max = RBD_CONTROL_OUTPUT_MAX;
 	c->kill = event_new(ctl->base, -1, 0, kill_cb, c);
 	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->kill || !c->bev) {
@@ -383,6 +549,32 @@ static int conn_new(struct rbd_control *ctl, int fd, const struct rbd_peer *peer
 	return 0;
 }
 
+/* Full: make room by closing the connection that has waited longest
+ * without sending its request (idle, or trickling it a byte at a time).
+ * A client that sends its request when it connects is served at once, so
+ * idle and slow clients can only ever push out each other, never a real
+ * one, and never a connection already served (a --wait stream). Returns
+ * whether one was closed: its slot is free now (the kill event frees the
+ * memory), or false when every connection is past its request. */
+static bool evict_idle(struct rbd_control *ctl)
+{
+	struct rbd_conn *oldest = NULL;
+
+	/* Newest first: the last one reading is the oldest. */
+	for (struct rbd_conn *c = ctl->conns; c; c = c->next)
+		if (c->state == CONN_READING)
+			oldest = c;
+	if (!oldest)
+		return false;
+	rbd_conn_fail(oldest, "protocol", "closed to make room for another "
+	    "client: too many clients (%zu) and no request from this one yet",
+	    ctl->clients_max);
+	/* It stays listed until its kill event: do not count it. */
+	ctl->n_conns--;
+	oldest->evicted = true;
+	return true;
+}
+
 /* A client connected. */
 static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -393,7 +585,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)sa;
 	(void)salen;
-	if (ctl->n_conns >= ctl->clients_max) {
+	if (ctl->n_conns >= ctl->clients_max && !evict_idle(ctl)) {
 		reject(fd, "internal", "too many clients (%zu); try again later",
 		    ctl->clients_max);
 		return;
@@ -403,7 +595,8 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	/* Out of memory closes fd: the client sees EOF. */
-	conn_new(ctl, fd, &peer);
+	if (conn_new(ctl, fd, &peer) < 0)
+		free(peer.groups);
 }
 
 /* accept() failed (out of descriptors, most likely): pause accepting for
@@ -441,12 +634,25 @@ static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
 	return err;
 }
 
-/* The directory that will hold path must exist and be writable by its
- * owner only: anyone who can write there could swap the socket. */
+/* "uid 1000 (alice)", or "uid 1000" when it has no name. */
+static const char *uid_str(uid_t uid, char *buf, size_t len)
+{
+	const struct passwd *pw = getpwuid(uid);
+
+	snprintf(buf, len, "uid %u%s%s%s", (unsigned)uid, pw ? " (" : "",
+	    pw ? pw->pw_name : "", pw ? ")" : "");
+	return buf;
+}
+
+/* The directory that holds path must exist, belong to root or to us, and
+ * be writable by its owner only, unless it is sticky (like /tmp, where no
+ * one can remove or rename what is ours): anyone else who can write there
+ * could swap the socket for one of their own. Checked at start, for our
+ * own socket and for one passed by systemd (/run/rollbackd, root's, 0755). */
 static int check_dir(const char *path, char *errbuf, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], who[96], me[96];
 	struct stat st;
 
 	if (!slash)
@@ -459,9 +665,18 @@ static int check_dir(const char *path, char *errbuf, size_t errlen)
 		return fail(errbuf, errlen, -errno, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return fail(errbuf, errlen, -ENOTDIR, "%s: %s", dir, strerror(ENOTDIR));
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return fail(errbuf, errlen, -EPERM, "%s: directory is writable by"
-		    " others; refusing to create the control socket there", dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return fail(errbuf, errlen, -EPERM, "%s: the control socket's "
+		    "directory belongs to %s, not to root or to rollbackd's user "
+		    "(%s); refusing to use it: chown root %s, or choose another "
+		    "socket path", dir, uid_str(st.st_uid, who, sizeof(who)),
+		    uid_str(geteuid(), me, sizeof(me)), dir);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return fail(errbuf, errlen, -EPERM, "%s: the control socket's "
+		    "directory is writable by %s (mode %04o) and not sticky; "
+		    "refusing to use it: chmod go-w %s", dir,
+		    (st.st_mode & S_IWOTH) ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -576,6 +791,27 @@ static void socket_remove(const struct rbd_control *ctl)
 		unlink(ctl->path);
 }
 
+/* A socket passed by systemd: the same rule for the directory of its
+ * file (an abstract or unnamed socket has none). */
+static int check_passed(int fd, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sun = { 0 };
+	socklen_t len = sizeof(sun);
+	size_t n;
+
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0)
+		return fail(errbuf, errlen, -errno, "control socket: %s",
+		    strerror(errno));
+	if (sun.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un,
+	    sun_path) || sun.sun_path[0] == '\0')
+		return 0;
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n >= sizeof(sun.sun_path))
+		n = sizeof(sun.sun_path) - 1;
+	sun.sun_path[n] = '\0';
+	return check_dir(sun.sun_path, errbuf, errlen);
+}
+
 /* Start accepting on the listening socket fd. */
 static int listen_start(struct rbd_control *ctl, int fd, bool own,
     char *errbuf, size_t errlen)
@@ -613,10 +849,16 @@ int rbd_control_new(struct event_base *base, const char *path, int fd,
 	ctl->arg = arg;
 	ctl->timeout_usec = RBD_CONTROL_TIMEOUT_SEC * RBD_USEC_PER_SEC;
 	ctl->clients_max = RBD_CONTROL_CLIENTS_MAX;
-	if (own && !path)
+	TAILQ_INIT(&ctl->queue);
+	ctl->drain = evtimer_new(base, drain_cb, ctl);
+	if (!ctl->drain)
+		r = fail(errbuf, errlen, -ENOMEM, "out of memory");
+	else if (own && !path)
 		r = fail(errbuf, errlen, -EINVAL, "no control socket path");
 	else if (own)
 		r = socket_create(ctl, path, &fd, errbuf, errlen);
+	else
+		r = check_passed(fd, errbuf, errlen);
 	if (r >= 0)
 		r = listen_start(ctl, fd, own, errbuf, errlen);
 	if (r < 0) {
@@ -639,6 +881,85 @@ void rbd_control_set_limits(struct rbd_control *ctl, uint64_t timeout_usec,
 	ctl->clients_max = clients_max ? clients_max : RBD_CONTROL_CLIENTS_MAX;
 }
 
+/* One group of cfg: its gid, or an error naming where it was written. */
+static int group_resolve(const struct rbd_config *cfg, const char *key,
+    const struct rbd_config_group *g, gid_t *ret_gid, char *ret_name,
+    size_t name_len, struct rbd_diag *diag)
+{
+	const char *s = g->name;
+	struct group *gr;
+	char *end;
+
+	errno = 0;
+	if (s[strspn(s, "0123456789")] == '\0') {
+		unsigned long n = strtoul(s, &end, 10);
+
+		gr = n <= (unsigned long)INT_MAX ? getgrgid((gid_t)n) : NULL;
+	} else {
+		gr = getgrnam(s);
+	}
+	if (!gr && errno && errno != ENOENT && errno != ESRCH &&
+	    errno != EBADF && errno != EPERM) {
+		int r = -errno;
+
+		rbd_diag_add(diag, cfg->file, g->line, g->col, "%s: cannot look "
+		    "up group '%s': %s", key, s, strerror(-r));
+		return r;
+	}
+	if (!gr) {
+		rbd_diag_add(diag, cfg->file, g->line, g->col, "%s: no such group"
+		    " '%s' (create it with groupadd, or name another)", key, s);
+		return -ENOENT;
+	}
+	*ret_gid = gr->gr_gid;
+	snprintf(ret_name, name_len, "%s", gr->gr_name);
+	return 0;
+}
+
+int rbd_access_resolve(const struct rbd_config *cfg, struct rbd_access *ret,
+    struct rbd_diag *diag)
+{
+	struct rbd_access a = { 0 };
+	int r = 0, r2 = 0;
+
+	if (cfg->read_group.name) {
+		a.has_read = true;
+		r = group_resolve(cfg, "read_group", &cfg->read_group, &a.read_gid,
+		    a.read_name, sizeof(a.read_name), diag);
+	}
+	/* Both are looked up: -t shows every error at once. */
+	if (cfg->deploy_group.name) {
+		a.has_deploy = true;
+		r2 = group_resolve(cfg, "deploy_group", &cfg->deploy_group,
+		    &a.deploy_gid, a.deploy_name, sizeof(a.deploy_name), diag);
+	}
+	if (r < 0 || r2 < 0)
+		return r < 0 ? r : r2;
+	a.on = a.has_read || a.has_deploy;
+	*ret = a;
+	return 0;
+}
+
+int rbd_control_set_access(struct rbd_control *ctl, const struct rbd_access *a)
+{
+	mode_t mode = a->on ? SOCKET_MODE_OPEN : SOCKET_MODE;
+	struct stat st;
+
+	ctl->access = *a;
+	/* Only the file we created, and only while it is still ours. */
+	if (!ctl->path || lstat(ctl->path, &st) < 0 || st.st_dev != ctl->dev ||
+	    st.st_ino != ctl->ino || (st.st_mode & 07777) == mode)
+		return 0;
+	if (chmod(ctl->path, mode) < 0)
+		return -errno;
+	return 0;
+}
+
+const struct rbd_access *rbd_control_access(const struct rbd_control *ctl)
+{
+	return &ctl->access;
+}
+
 void rbd_control_free(struct rbd_control *ctl)
 {
 	if (!ctl)
@@ -649,6 +970,8 @@ void rbd_control_free(struct rbd_control *ctl)
 		event_free(ctl->resume);
 	while (ctl->conns)
 		conn_destroy(ctl->conns);
+	if (ctl->drain)
+		event_free(ctl->drain);
 	socket_remove(ctl);
 	free(ctl->path);
 	free(ctl);

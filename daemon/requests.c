@@ -2,6 +2,7 @@
  * the store. The protocol is documented in rollbackd(8). */
 #include <errno.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,34 @@
 #include "store.h"
 
 #define ERRBUF_MAX 512
+/* Upper bounds on the compact JSON of the parts of a status or history
+ * reply, for the connection's output cap: a string the daemon did not
+ * choose counts 6 bytes a byte (Jansson writes a control character as
+ * \u00XX). A service's own fields (names, versions, reasons, its pause)
+ * stay within 9 KiB so; a check's are its name and detail plus numbers. */
+#define STATUS_HEAD_BOUND	(8 * 1024)	/* "probes" and "schedule" */
+#define STATUS_SVC_BOUND	(16 * 1024)
+#define STATUS_CHECK_BOUND(name) (512 + 6 * (strlen(name) + RBD_DETAIL_MAX))
+#define HISTORY_ROW_BOUND	(512 + 6 * (32 + 3 * RBD_VERSION_MAX + \
+	RBD_ACTOR_MAX + RBD_REASON_MAX))
 
-/* Reply obj (stolen) and close. */
+/* Reply obj (stolen) and close. A big reply refused for now (others are
+ * being sent) says so: the client may try again. */
 static void reply_close(struct rbd_conn *c, json_t *obj)
 {
+	int r;
+
 	if (!obj) {
 		rbd_conn_fail(c, "internal", "out of memory");
 		return;
 	}
-	rbd_conn_reply(c, obj);
+	r = rbd_conn_reply(c, obj);
 	json_decref(obj);
+	if (r == -EBUSY) {
+		rbd_conn_fail(c, "busy", "rollbackd is sending large replies to "
+		    "other clients; try again in a moment");
+		return;
+	}
 	rbd_conn_close(c);
 }
 
@@ -163,6 +182,21 @@ static json_t *schedule_json(const struct rbd_prober_stats *st)
 	    "missed", (json_int_t)st->recent_missed);
 }
 
+/* The most bytes the status of s can take: the reply grows with the
+ * checks configured, and so does the connection's cap (issue 7: one
+ * service with 10,000 checks is a few MiB). */
+static size_t status_bound(const struct rbd_svc *s)
+{
+	const struct rbd_policy *p = s->policy;
+	size_t n = STATUS_SVC_BOUND;
+
+	for (size_t i = 0; i < p->n_checks; i++)
+		n += STATUS_CHECK_BOUND(p->checks[i].name);
+	for (size_t i = 0; i < s->n_guards; i++)
+		n += STATUS_CHECK_BOUND(p->guards[i].name);
+	return n;
+}
+
 /* status [SERVICE] */
 static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
     const struct rbd_request *req)
@@ -171,14 +205,18 @@ static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
 	json_t *list = json_array();
 	struct rbd_prober_stats st;
 	struct rbd_svc *one = NULL;
+	size_t bound = STATUS_HEAD_BOUND;
 
 	if (*req->service && !(one = want_service(d, c, req))) {
 		json_decref(list);
 		return;
 	}
 	for (size_t i = 0; list && i < d->n_svcs; i++)
-		if (!one || d->svcs[i] == one)
+		if (!one || d->svcs[i] == one) {
 			json_array_append_new(list, svc_status_json(d->svcs[i], mono, wall));
+			bound += status_bound(d->svcs[i]);
+		}
+	rbd_conn_set_output_max(c, bound);
 	rbd_prober_stats(d->prober, &st);
 	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "ok", 1, "services", list, "probes",
@@ -217,6 +255,7 @@ static void do_history(struct rbd_daemon *d, struct rbd_conn *c,
 		return;
 	}
 	list = json_array();
+	rbd_conn_set_output_max(c, STATUS_HEAD_BOUND + n * HISTORY_ROW_BOUND);
 	for (size_t i = 0; list && i < n; i++)
 		json_array_append_new(list, history_json(&rows[i]));
 	free(rows);
@@ -360,11 +399,85 @@ static void do_prune(struct rbd_daemon *d, struct rbd_conn *c,
 	}
 }
 
+/* What a verb does to the daemon, for authorisation (rollbackd(8)):
+ * reading needs the read group or more, changing the deploy group or
+ * root. */
+enum verb_access {
+	VERB_CHANGE,	/* 0: a verb missing from the table changes state */
+	VERB_READ,
+};
+
+/* Every verb declares itself here. One that is not listed (a verb added
+ * without a line) counts as VERB_CHANGE: refused to readers, never let
+ * through by mistake. */
+static const enum verb_access verb_access[_RBD_CMD_MAX] = {
+	[RBD_CMD_STATUS] = VERB_READ,
+	[RBD_CMD_HISTORY] = VERB_READ,
+	[RBD_CMD_DEPLOYED] = VERB_CHANGE,
+	[RBD_CMD_MARK_GOOD] = VERB_CHANGE,
+	[RBD_CMD_MARK_BAD] = VERB_CHANGE,
+	[RBD_CMD_ROLLBACK] = VERB_CHANGE,
+	[RBD_CMD_RELOAD] = VERB_CHANGE,
+	[RBD_CMD_PAUSE] = VERB_CHANGE,
+	[RBD_CMD_RESUME] = VERB_CHANGE,
+	[RBD_CMD_DRILL] = VERB_CHANGE,
+	[RBD_CMD_DRILL_ABORT] = VERB_CHANGE,
+	[RBD_CMD_PRUNE] = VERB_CHANGE,
+};
+
+/* Whether peer may run cmd under a. */
+static bool allowed(const struct rbd_access *a, const struct rbd_peer *peer,
+    enum rbd_cmd cmd)
+{
+	if (!a->on || rbd_peer_privileged(peer))
+		return true;
+	if (a->has_deploy && rbd_peer_in_group(peer, a->deploy_gid))
+		return true;
+	return verb_access[cmd] == VERB_READ && a->has_read &&
+	    rbd_peer_in_group(peer, a->read_gid);
+}
+
+/* Refuse cmd to peer: "permission denied: uid 1000 (alice) is not in
+ * deploy group rollbackd-deploy; rollback needs it", to the client and
+ * the log. */
+static void deny(struct rbd_conn *c, const struct rbd_access *a,
+    const struct rbd_request *req, const struct rbd_peer *peer)
+{
+	/* Only now, for a refusal, the user's name: a local lookup. */
+	const struct passwd *pw = getpwuid(peer->uid);
+	const char *cmd = rbd_cmd_str(req->cmd);
+	char who[128], why[256];
+
+	snprintf(who, sizeof(who), "uid %u%s%s%s", (unsigned)peer->uid,
+	    pw ? " (" : "", pw ? pw->pw_name : "", pw ? ")" : "");
+	if (verb_access[req->cmd] == VERB_READ && a->has_read && a->has_deploy)
+		snprintf(why, sizeof(why), "is not in read group %s or deploy "
+		    "group %s; %s needs one of them", a->read_name,
+		    a->deploy_name, cmd);
+	else if (verb_access[req->cmd] == VERB_READ && a->has_read)
+		snprintf(why, sizeof(why), "is not in read group %s; %s needs it",
+		    a->read_name, cmd);
+	else if (a->has_deploy)
+		snprintf(why, sizeof(why), "is not in deploy group %s; %s needs it",
+		    a->deploy_name, cmd);
+	else
+		snprintf(why, sizeof(why), "is not root and no deploy_group is "
+		    "configured; %s needs one", cmd);
+	rbd_log(LOG_WARNING, "denied %s%s%s to pid %d: %s %s", cmd,
+	    *req->service ? " " : "", req->service, (int)peer->pid, who, why);
+	rbd_conn_fail(c, "denied", "permission denied: %s %s", who, why);
+}
+
 void daemon_on_request(void *arg, struct rbd_conn *c,
     const struct rbd_request *req, const struct rbd_peer *peer)
 {
 	struct rbd_daemon *d = arg;
+	const struct rbd_access *a = rbd_control_access(d->control);
 
+	if (!allowed(a, peer, req->cmd)) {
+		deny(c, a, req, peer);
+		return;
+	}
 	if (d->stopping) {
 		rbd_conn_fail(c, "refused", "rollbackd is shutting down");
 		return;

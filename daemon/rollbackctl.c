@@ -29,13 +29,16 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "control.h"
 #include "ctl_format.h"
 #include "duration.h"
 #include "proto.h"
 #include "version.h"
 
 #define DEFAULT_SOCKET	"/run/rollbackd/rollbackd.sock"
-#define REPLY_LINE_MAX	(1024 * 1024)	/* bytes in one reply line */
+/* Bytes in one reply line: a status grows with the daemon's checks (a few
+ * MiB for 10,000), and the daemon never sends a longer one. */
+#define REPLY_LINE_MAX	RBD_CONTROL_REPLY_MAX
 #define REPLY_TIMEOUT	(60 * RBD_USEC_PER_SEC)	/* until the first reply */
 #define CONNECT_TIMEOUT	10	/* seconds; a full backlog blocks connect() */
 #define META_KEY_MAX	64
@@ -55,6 +58,7 @@ enum ctl_exit {
 	CTL_DRILL_ABORTED = 8,	/* drill: aborted, back on the live release */
 	CTL_USAGE = EX_USAGE,
 	CTL_UNREACHABLE = EX_UNAVAILABLE,
+	CTL_DENIED = EX_NOPERM,	/* the caller's groups do not allow the verb */
 };
 
 /* The verbs' options: getopt values, in the order of their OPT_ bits. */
@@ -325,7 +329,8 @@ static int next_reply(struct ctl *c, uint64_t deadline, json_t **ret)
 }
 
 /* An "ok":false reply: its message, and a rejected reload's errors, on
- * stderr. Refused and rejected requests exit 4, anything else 1. */
+ * stderr. Refused and rejected requests exit 4, denied ones 77, anything
+ * else 1. */
 static int reply_failed(const json_t *reply)
 {
 	const char *error = str(reply, "error"), *msg = str(reply, "message");
@@ -343,6 +348,8 @@ static int reply_failed(const json_t *reply)
 	if (error && (strcmp(error, "refused") == 0 ||
 	    strcmp(error, "rejected") == 0))
 		return CTL_REFUSED;
+	if (error && strcmp(error, "denied") == 0)
+		return CTL_DENIED;
 	return CTL_ERROR;
 }
 
@@ -653,7 +660,8 @@ static void usage(FILE *out)
 	    "\n"
 	    "exit: 0 done/promoted/drill passed, 1 error, 2 rolled back, 3 held,\n"
 	    "      4 refused, 5 superseded, 6 --timeout, 7 drill failed,\n"
-	    "      8 drill aborted, 64 usage, 69 daemon unreachable\n"
+	    "      8 drill aborted, 64 usage, 69 daemon unreachable,\n"
+	    "      77 permission denied\n"
 	    "See rollbackctl(1).\n", out);
 }
 

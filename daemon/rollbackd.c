@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -113,10 +114,20 @@ static size_t count_guards(const struct rbd_config *c)
 static int test_config(const char *path)
 {
 	struct rbd_config *c = NULL;
+	struct rbd_diag diag = { 0 };
+	struct rbd_access access;
 	size_t checks, guards;
 
 	if (load_config(path, &c) < 0)
 		return 1;
+	if (rbd_access_resolve(c, &access, &diag) < 0) {
+		print_diag(&diag);
+		fprintf(stderr, "rollbackd: configuration %s has %zu error%s\n",
+		    path, rbd_diag_count(&diag), rbd_diag_count(&diag) == 1 ? "" : "s");
+		rbd_diag_free(&diag);
+		rbd_config_free(c);
+		return 1;
+	}
 	checks = count_checks(c);
 	guards = count_guards(c);
 	printf("rollbackd: configuration %s is ok: %zu polic%s, %zu check%s, "
@@ -178,6 +189,7 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 {
 	struct rbd_config *cfg = NULL, *old = d->config;
 	struct rbd_svc **svcs = NULL;
+	struct rbd_access access;
 	size_t n = 0;
 	int r;
 
@@ -185,6 +197,9 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 	 * shows the unit "reloading" until READY=1. */
 	rbd_notify_reloading();
 	r = rbd_config_load(d->config_path, &cfg, diag);
+	/* The groups are looked up in the system: the daemon's part. */
+	if (r == 0 && (r = rbd_access_resolve(cfg, &access, diag)) < 0)
+		rbd_config_free(cfg);
 	if (r < 0) {
 		if (!rbd_diag_count(diag))
 			rbd_diag_add(diag, d->config_path, 0, 0, "%s", strerror(-r));
@@ -217,6 +232,9 @@ int daemon_reload(struct rbd_daemon *d, struct rbd_diag *diag)
 	d->n_svcs = n;
 	d->config = cfg;
 	rbd_config_free(old);
+	if (d->control && (r = rbd_control_set_access(d->control, &access)) < 0)
+		rbd_log(LOG_ERR, "%s: cannot set the control socket's mode: %s",
+		    cfg->socket, strerror(-r));
 	daemon_heartbeat_update(d);
 	rbd_log(LOG_NOTICE, "configuration reloaded: %zu polic%s, %zu checks",
 	    n, n == 1 ? "y" : "ies", count_checks(cfg));
@@ -427,9 +445,28 @@ static int bus_start(struct rbd_daemon *d)
 	return 0;
 }
 
+/* Descriptors enough for RBD_CONTROL_CLIENTS_MAX control clients beside
+ * the probes: systemd's default soft limit is 1024 (for select(), which
+ * nothing here uses); the hard limit allows more. */
+#define NOFILE_WANT 4096
+
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= NOFILE_WANT)
+		return;
+	rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rbd_log(LOG_WARNING, "cannot raise the descriptor limit to %ju: %s",
+		    (uintmax_t)rl.rlim_cur, strerror(errno));
+}
+
 /* Everything but the loop. Returns 0 or an exit status. */
 static int daemon_start(struct rbd_daemon *d)
 {
+	struct rbd_diag diag = { 0 };
+	struct rbd_access access;
 	char err[ERRBUF_MAX];
 	size_t n = 0;
 	int r;
@@ -439,8 +476,14 @@ static int daemon_start(struct rbd_daemon *d)
 	r = passed_socket(&listen_fd);
 	if (r != 0)
 		return r;
+	nofile_raise();
 	if (load_config(d->config_path, &d->config) < 0)
 		return EX_CONFIG;
+	if (rbd_access_resolve(d->config, &access, &diag) < 0) {
+		log_diag(&diag);
+		rbd_diag_free(&diag);
+		return EX_CONFIG;
+	}
 	if (dir_ensure(d->config->state_dir, 0750, "state directory") < 0)
 		return EX_CANTCREAT;
 	/* quick_check and migrations: long on a big or damaged store. */
@@ -472,6 +515,10 @@ static int daemon_start(struct rbd_daemon *d)
 	if (rbd_control_new(d->base, d->config->socket, listen_fd,
 	    daemon_on_request, d, &d->control, err, sizeof(err)) < 0) {
 		rbd_log(LOG_ERR, "%s", err);
+		return EX_CANTCREAT;
+	}
+	if ((r = rbd_control_set_access(d->control, &access)) < 0) {
+		rbd_log(LOG_ERR, "%s: %s", d->config->socket, strerror(-r));
 		return EX_CANTCREAT;
 	}
 	rbd_log(LOG_NOTICE, "watching %zu service%s, %zu checks; control socket %s%s",

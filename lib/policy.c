@@ -2635,6 +2635,43 @@ static int parse_path(struct ctx *c, const struct field *f,
 	return 0;
 }
 
+/* Handler: read_group, deploy_group: a group name as groupadd(8) takes
+ * it, or a numeric gid; resolved by the daemon, which says when there is
+ * no such group. */
+static int parse_group(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	struct rbd_config_group *g =
+	    (struct rbd_config_group *)((char *)obj + f->offset);
+	const char *s;
+	size_t bad;
+
+	if (!want_string(c, v, path, &s))
+		return 0;
+	if (!*s) {
+		err(c, v, path, "must not be empty");
+		return 0;
+	}
+	if (v->len > RBD_GROUP_NAME_MAX) {
+		err(c, v, path, "is longer than %d bytes", RBD_GROUP_NAME_MAX);
+		return 0;
+	}
+	bad = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_.-");
+	if (bad < v->len) {
+		err_at(c, v->line, rbd_ynode_col_at(v, bad), path,
+		    "invalid group name: only letters, digits, '_', '.' and '-'");
+		return 0;
+	}
+	if (s[0] == '-') {
+		err(c, v, path, "invalid group name: must not start with '-'");
+		return 0;
+	}
+	g->line = v->line;
+	g->col = v->col;
+	return set_string(&g->name, s);
+}
+
 static const struct field config_fields[] = {
 	{ "socket", false, parse_path, offsetof(struct rbd_config, socket),
 	    0, SOCKET_PATH_MAX, NULL, 0 },
@@ -2642,6 +2679,10 @@ static const struct field config_fields[] = {
 	    0, CONFIG_PATH_MAX, NULL, 0 },
 	{ "policies", false, parse_path,
 	    offsetof(struct rbd_config, policies_dir), 0, CONFIG_PATH_MAX, NULL, 0 },
+	{ "read_group", false, parse_group,
+	    offsetof(struct rbd_config, read_group), 0, 0, NULL, 0 },
+	{ "deploy_group", false, parse_group,
+	    offsetof(struct rbd_config, deploy_group), 0, 0, NULL, 0 },
 	{ NULL, false, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -2917,6 +2958,8 @@ void rbd_config_free(struct rbd_config *c)
 		rbd_policy_free(c->policies[i]);
 	free(c->policies);
 	free(c->policies_dir);
+	free(c->read_group.name);
+	free(c->deploy_group.name);
 	free(c->state_dir);
 	free(c->socket);
 	free(c->file);

@@ -204,11 +204,28 @@ struct rbd_policy {
 	struct rbd_drill_window drill_window;
 };
 
+#define RBD_GROUP_NAME_MAX	32	/* bytes in read_group, deploy_group */
+
+/* A group named in the main config: a name (letters, digits, '_', '.',
+ * '-', not starting with '-') or a numeric gid, with where it was written
+ * so that the daemon, which resolves it, can say "file:line:col". name is
+ * NULL when the key is absent. */
+struct rbd_config_group {
+	char *name;
+	unsigned line, col;
+};
+
 struct rbd_config {
 	char *file;			/* the main config file */
 	char *socket;			/* absolute paths, resolved against */
 	char *state_dir;		/* the main config's directory */
 	char *policies_dir;
+	/* Who may do what on the control socket (rollbackd(8)): members of
+	 * read_group may read (status, history), members of deploy_group
+	 * (and root) may also change state. Both absent: whoever can connect
+	 * may do everything, as the socket's mode allows. */
+	struct rbd_config_group read_group;
+	struct rbd_config_group deploy_group;
 	struct rbd_policy **policies;	/* sorted by service name */
 	size_t n_policies;
 };

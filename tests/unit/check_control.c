@@ -439,34 +439,42 @@ END_TEST
 
 START_TEST(test_client_cap)
 {
-	struct client idle[3], extra;
-	uint64_t dl = now_usec() + WAIT_USEC;
-	bool served = false;
+	struct client idle[3], extra, kept[3];
 
 	server_start(0, 3);
 	for (size_t i = 0; i < N_ELEMENTS(idle); i++)
 		client_connect(&idle[i]);
-	/* Accepted in order: the fourth is refused at once. */
+	/* Full: the client that has waited longest without a request makes
+	 * room, and the new one is served. */
+	client_connect(&extra);
+	client_send(&extra, "{\"cmd\":\"status\"}\n");
+	WAIT_FOR(client_closed(&extra) && client_closed(&idle[0]));
+	ck_assert_str_eq(client_line(&extra, 0), "{\"ok\":true,\"cmd\":\"status\"}");
+	ck_assert_str_eq(client_line(&idle[0], 0), "{\"ok\":false,\"error\":"
+	    "\"protocol\",\"message\":\"closed to make room for another client: "
+	    "too many clients (3) and no request from this one yet\"}");
+	client_close(&extra);
+	client_close(&idle[0]);
+	for (size_t i = 1; i < N_ELEMENTS(idle); i++)
+		ck_assert(!client_closed(&idle[i]) && idle[i].len == 0);
+	ck_assert_int_eq(S.requests, 1);
+	for (size_t i = 1; i < N_ELEMENTS(idle); i++)
+		client_close(&idle[i]);
+	/* Served connections kept open (--wait) are never pushed out: with
+	 * every slot held by one, a new client is refused. */
+	S.keep = true;
+	for (size_t i = 0; i < N_ELEMENTS(kept); i++) {
+		client_connect(&kept[i]);
+		client_send(&kept[i], "{\"cmd\":\"status\"}\n");
+		WAIT_FOR(client_lines(&kept[i]) == 1);
+	}
 	client_connect(&extra);
 	WAIT_FOR(client_closed(&extra));
 	ck_assert_str_eq(client_line(&extra, 0), "{\"ok\":false,\"error\":\"internal\","
 	    "\"message\":\"too many clients (3); try again later\"}");
 	client_close(&extra);
-	for (size_t i = 0; i < N_ELEMENTS(idle); i++)
-		ck_assert(!client_closed(&idle[i]) && idle[i].len == 0);
-	/* One leaves: a new client gets in (once the server has noticed). */
-	client_close(&idle[0]);
-	while (!served) {
-		ck_assert_msg(now_usec() < dl, "never served after a client left");
-		client_connect(&extra);
-		client_send(&extra, "{\"cmd\":\"status\"}\n");
-		WAIT_FOR(client_closed(&extra));
-		served = strcmp(client_line(&extra, 0), "{\"ok\":true,\"cmd\":\"status\"}") == 0;
-		client_close(&extra);
-	}
-	ck_assert_int_eq(S.requests, 1);
-	for (size_t i = 1; i < N_ELEMENTS(idle); i++)
-		client_close(&idle[i]);
+	for (size_t i = 0; i < N_ELEMENTS(kept); i++)
+		client_close(&kept[i]);
 }
 END_TEST
 
@@ -520,22 +528,81 @@ END_TEST
 
 START_TEST(test_writable_dir_refused)
 {
-	static const mode_t modes[] = { 0777, 0770, 0702, 01777 };
-	char err[256], want[256];
+	static const struct {
+		mode_t mode;
+		const char *who;
+	} cases[] = {
+		{ 0777, "others" }, { 0770, "its group" }, { 0702, "others" },
+		{ 0775, "its group" },
+	};
+	char err[512], want[512];
 	struct stat st;
 
-	snprintf(want, sizeof(want), "%s: directory is writable by others; refusing"
-	    " to create the control socket there", S.dir);
-	for (size_t i = 0; i < N_ELEMENTS(modes); i++) {
-		ck_assert_int_eq(chmod(S.dir, modes[i]), 0);
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		snprintf(want, sizeof(want), "%s: the control socket's directory "
+		    "is writable by %s (mode %04o) and not sticky; refusing to use "
+		    "it: chmod go-w %s", S.dir, cases[i].who,
+		    (unsigned)cases[i].mode, S.dir);
+		ck_assert_int_eq(chmod(S.dir, cases[i].mode), 0);
 		ck_assert_int_eq(rbd_control_new(S.base, S.path, -1, on_request, &S,
 		    &S.ctl, err, sizeof(err)), -EPERM);
 		ck_assert_str_eq(err, want);
 		ck_assert_int_eq(lstat(S.path, &st), -1);
 	}
+	/* Sticky, like /tmp: no one else can remove or rename our socket. */
+	ck_assert_int_eq(chmod(S.dir, 01777), 0);
+	server_start(0, 0);
+	rbd_control_free(S.ctl);
+	S.ctl = NULL;
 	/* Owner-writable only is fine. */
 	ck_assert_int_eq(chmod(S.dir, 0755), 0);
 	server_start(0, 0);
+}
+END_TEST
+
+/* A directory that belongs to someone else (not root, not us) is refused,
+ * for our own socket and for a passed one. Needs root to chown. */
+START_TEST(test_foreign_dir_refused)
+{
+	char err[512], want[512];
+	int fd;
+
+	if (geteuid() != 0)
+		return;
+	fd = bound_socket(S.path, true);
+	ck_assert_int_eq(chown(S.dir, 4242, 0), 0);
+	snprintf(want, sizeof(want), "%s: the control socket's directory "
+	    "belongs to uid 4242, not to root or to rollbackd's user (uid 0 "
+	    "(root)); refusing to use it: chown root %s, or choose another "
+	    "socket path", S.dir, S.dir);
+	ck_assert_int_eq(rbd_control_new(S.base, NULL, fd, on_request, &S,
+	    &S.ctl, err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, want);
+	close(fd);
+	unlink(S.path);
+	ck_assert_int_eq(rbd_control_new(S.base, S.path, -1, on_request, &S,
+	    &S.ctl, err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chown(S.dir, 0, 0), 0);
+	server_start(0, 0);
+}
+END_TEST
+
+/* A passed socket in a directory others may write to is refused too. */
+START_TEST(test_passed_fd_writable_dir)
+{
+	int fd = bound_socket(S.path, true);
+	char err[512], want[512];
+
+	ck_assert_int_eq(chmod(S.dir, 0777), 0);
+	snprintf(want, sizeof(want), "%s: the control socket's directory is "
+	    "writable by others (mode 0777) and not sticky; refusing to use "
+	    "it: chmod go-w %s", S.dir, S.dir);
+	ck_assert_int_eq(rbd_control_new(S.base, NULL, fd, on_request, &S,
+	    &S.ctl, err, sizeof(err)), -EPERM);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_ne(fcntl(fd, F_GETFD), -1);	/* still the caller's */
+	close(fd);
 }
 END_TEST
 
@@ -700,6 +767,69 @@ END_TEST
 
 /* A client that does not read: replies pile up to the cap, then the
  * connection is dropped, and the handler learns it from the loop. */
+/* A reply of n bytes of JSON: {"blob":"xxx..."}. */
+static json_t *blob(size_t n)
+{
+	char *big = malloc(n - 11 + 1);
+	json_t *o;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', n - 11);
+	big[n - 11] = '\0';
+	o = json_pack("{s:s}", "blob", big);
+	free(big);
+	return o;
+}
+
+/* A cap raised for a reply that grows with the configuration (status)
+ * lets it through; big replies share RBD_CONTROL_QUEUED_MAX: one that
+ * would pass it while another is being sent is refused -EBUSY and the
+ * connection stays usable. */
+START_TEST(test_output_cap_raised)
+{
+	struct client a, b;
+	struct rbd_conn *ca, *cb;
+	json_t *o;
+
+	S.keep = true;
+	server_start(0, 0);
+	client_connect(&a);
+	client_send(&a, "{\"cmd\":\"status\"}\n");
+	WAIT_FOR(S.kept != NULL);
+	ca = S.kept;
+	S.kept = NULL;
+	client_connect(&b);
+	client_send(&b, "{\"cmd\":\"status\"}\n");
+	WAIT_FOR(S.kept != NULL);
+	cb = S.kept;
+	/* Over the default cap: dropped without the raise. */
+	o = blob(RBD_CONTROL_OUTPUT_MAX + 1);
+	rbd_conn_set_output_max(ca, 40 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(ca, o), 0);
+	json_decref(o);
+	/* 33 MiB waiting for a (it reads nothing) ... */
+	o = blob(33 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(ca, o), 0);
+	/* ... so 33 MiB more for b would pass 64 MiB: busy, nothing queued. */
+	rbd_conn_set_output_max(cb, 40 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(cb, o), -EBUSY);
+	json_decref(o);
+	/* A small reply still goes, and b is served once a is gone. */
+	o = json_pack("{s:b}", "ok", 0);
+	ck_assert_int_eq(rbd_conn_reply(cb, o), 0);
+	json_decref(o);
+	WAIT_FOR(client_lines(&b) == 2);
+	ck_assert_str_eq(client_line(&b, 1), "{\"ok\":false}");
+	client_close(&a);
+	WAIT_FOR(S.closed == 1);
+	o = blob(33 * 1024 * 1024);
+	ck_assert_int_eq(rbd_conn_reply(cb, o), 0);
+	json_decref(o);
+	rbd_conn_close(cb);
+	client_close(&b);
+}
+END_TEST
+
 START_TEST(test_output_cap)
 {
 	struct client cl;
@@ -809,6 +939,8 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_live_socket_refused);
 	tcase_add_test(tc, test_not_a_socket_refused);
 	tcase_add_test(tc, test_writable_dir_refused);
+	tcase_add_test(tc, test_foreign_dir_refused);
+	tcase_add_test(tc, test_passed_fd_writable_dir);
 	tcase_add_test(tc, test_missing_dir_refused);
 	tcase_add_test(tc, test_socket_mode);
 	tcase_add_test(tc, test_free_closes_everything);
@@ -821,6 +953,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_hangup_mid_stream);
 	tcase_add_test(tc, test_stream_then_close);
 	tcase_add_test(tc, test_output_cap);
+	tcase_add_test(tc, test_output_cap_raised);
 	tcase_add_test(tc, test_close_after_failed_reply);
 	tcase_add_test(tc, test_close_while_client_gone);
 	suite_add_tcase(s, tc);

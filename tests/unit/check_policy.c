@@ -1413,6 +1413,75 @@ START_TEST(test_config_duplicate_service)
 }
 END_TEST
 
+/* Load a main config written from text into a temporary directory with an
+ * empty policy directory: the return value, *ret on success, errors in d.
+ * want, when not NULL, is the one error expected, after "<file>:". */
+static int config_text(const char *text, struct rbd_config **ret,
+    const char *want)
+{
+	char dir[] = "/tmp/check_policy.XXXXXX", path[256], w[512];
+	struct rbd_diag d = { 0 };
+	FILE *f;
+	int r;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/rollbackd.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "policies: p\n%s", text);
+	fclose(f);
+	r = rbd_config_load(path, ret, &d);
+	if (want) {
+		snprintf(w, sizeof(w), "%s:%s", path, want);
+		assert_diag1(&d, w);
+	} else {
+		ck_assert_uint_eq(rbd_diag_count(&d), 0);
+	}
+	rbd_diag_free(&d);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(path), 0);
+	return r;
+}
+
+/* read_group and deploy_group: names or gids, where they were written;
+ * absent, NULL. */
+START_TEST(test_config_groups)
+{
+	struct rbd_config *c = NULL;
+
+	ck_assert_int_eq(config_text("", &c, NULL), 0);
+	ck_assert_ptr_null(c->read_group.name);
+	ck_assert_ptr_null(c->deploy_group.name);
+	rbd_config_free(c);
+	ck_assert_int_eq(config_text("read_group: rollbackd-read\n"
+	    "deploy_group:   1234\n", &c, NULL), 0);
+	ck_assert_str_eq(c->read_group.name, "rollbackd-read");
+	ck_assert_uint_eq(c->read_group.line, 2);
+	ck_assert_uint_eq(c->read_group.col, 13);
+	ck_assert_str_eq(c->deploy_group.name, "1234");
+	ck_assert_uint_eq(c->deploy_group.line, 3);
+	ck_assert_uint_eq(c->deploy_group.col, 17);
+	rbd_config_free(c);
+	c = NULL;
+	ck_assert_int_eq(config_text("read_group: ''\n", &c,
+	    "2:13: read_group: must not be empty"), -EINVAL);
+	ck_assert_int_eq(config_text("deploy_group: a b\n", &c,
+	    "2:16: deploy_group: invalid group name: only letters, digits, "
+	    "'_', '.' and '-'"), -EINVAL);
+	ck_assert_int_eq(config_text("deploy_group: -x\n", &c,
+	    "2:15: deploy_group: invalid group name: must not start with '-'"),
+	    -EINVAL);
+	ck_assert_int_eq(config_text("read_group: "
+	    "abcdefghijklmnopqrstuvwxyz0123456\n", &c,
+	    "2:13: read_group: is longer than 32 bytes"), -EINVAL);
+	ck_assert_int_eq(config_text("read_group: [a]\n", &c,
+	    "2:13: read_group: expected a string, got a sequence"), -EINVAL);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* A missing policy directory is named with its errno text. */
 START_TEST(test_config_missing_dir)
 {
@@ -1642,6 +1711,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_config_missing_dir);
 	tcase_add_test(tc, test_config_missing_file);
 	tcase_add_test(tc, test_config_dangling_policy);
+	tcase_add_test(tc, test_config_groups);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_shipped);
 	suite_add_tcase(s, tc);
