@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "crashpoint.h"
 #include "daemon.h"
 #include "duration.h"
 #include "log.h"
@@ -253,6 +254,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 	if (r < 0)
 		return r;
 	if (step.record) {
+		RBD_CRASHPOINT("before-commit", step.event, step.from, step.to);
 		r = rbd_store_commit(s->d->store, svc_name(s), s->w, &step, ev,
 		    now, wall, err, sizeof(err));
 		if (r < 0) {
@@ -260,6 +262,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 			snprintf(errbuf, errlen, "the decision could not be recorded: %s", err);
 			return r;
 		}
+		RBD_CRASHPOINT("after-commit", step.event, step.from, step.to);
 		log_step(s, &step, old_live);
 		rbd_notify_status(s->d);
 		daemon_heartbeat_update(s->d);
@@ -399,6 +402,8 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 	}
 	if (s->d->stopping)
 		return;		/* killed by our shutdown: re-run at the next start */
+	RBD_CRASHPOINT("deploy-done", rbd_deploy_result_str(res->result),
+	    s->w->state, s->w->state);
 	ev.deploy_id = s->w->deploy_id;
 	if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) < 0)
 		rbd_log(LOG_ERR, "%s: deploy result not taken into account: %s",
@@ -589,6 +594,8 @@ static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
 		case RBD_ACT_RUN_MIGRATION:
 			if (!s->d->stopping)
 				deploy_run(s, a);
+			RBD_CRASHPOINT("action-started", step->event,
+			    step->from, step->to);
 			break;
 		case RBD_ACT_SET_TIMER:
 			timer_set(s, a->deadline, now);
