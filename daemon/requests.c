@@ -156,6 +156,20 @@ static json_t *schedule_json(const struct rbd_prober_stats *st)
 	    "missed", (json_int_t)st->recent_missed);
 }
 
+/* Whether the store can be written: the "store" object of status
+ * (rollbackd(8)). */
+static json_t *store_json(struct rbd_store *store)
+{
+	char err[512] = "";
+	uint64_t since = 0, failures = 0;
+	int r = rbd_store_write_error(store, &since, &failures, err, sizeof(err));
+
+	return json_pack("{s:b, s:s?, s:o, s:I}", "writable", r == 0,
+	    "error", r < 0 ? err : NULL,
+	    "failing_since", r < 0 ? json_integer((json_int_t)since) : json_null(),
+	    "failed_writes", (json_int_t)failures);
+}
+
 /* status [SERVICE] */
 static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
     const struct rbd_request *req)
@@ -173,11 +187,12 @@ static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
 		if (!one || d->svcs[i] == one)
 			json_array_append_new(list, svc_status_json(d->svcs[i], mono, wall));
 	rbd_prober_stats(d->prober, &st);
-	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
+	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
 	    "ok", 1, "services", list, "probes",
 	    "checks", (json_int_t)st.probes, "in_flight", (json_int_t)st.in_flight,
 	    "samples", (json_int_t)st.samples, "skipped", (json_int_t)st.skipped,
-	    "late", (json_int_t)st.late, "schedule", schedule_json(&st)));
+	    "late", (json_int_t)st.late, "schedule", schedule_json(&st),
+	    "store", store_json(d->store)));
 }
 
 /* One history row as JSON. */

@@ -862,6 +862,7 @@ START_TEST(test_failed_commit_is_rolled_back)
 	    RBD_STATE_WATCHING, "v1 announced");
 	struct rbd_store *s = open_ok();
 	char err[512] = "", want[512], meta[RBD_STORE_META_MAX + 1];
+	uint64_t since, failures;
 
 	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
 	set_list(w->good, &w->n_good, (const char *const[]){ "v0", NULL });
@@ -887,6 +888,28 @@ START_TEST(test_failed_commit_is_rolled_back)
 	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, &ev, MONO0,
 	    WALL0, err, sizeof(err)), -E2BIG);
 	assert_empty(s);
+
+	/* Status says the store cannot be written, and since when: the
+	 * first failed write (refusals before the store was tried do not
+	 * count), until one works. */
+	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, NULL, MONO0,
+	    WALL0 + 5, err, sizeof(err)), -EIO);
+	since = failures = 0;
+	ck_assert_int_eq(rbd_store_write_error(s, &since, &failures, err,
+	    sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: disk says no", dbpath);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(since, WALL0);
+	ck_assert_uint_eq(failures, 2);
+	raw_exec("DROP TRIGGER boom");
+	ck_assert_int_eq(rbd_store_heartbeat(s, WALL0 + 9, err, sizeof(err)), 0);
+	since = 7;
+	strcpy(err, "untouched");
+	ck_assert_int_eq(rbd_store_write_error(s, &since, &failures, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(since, 7);
+	ck_assert_str_eq(err, "untouched");
+	ck_assert_uint_eq(failures, 2);
 	rbd_watch_free(w);
 	rbd_store_free(s);
 }
