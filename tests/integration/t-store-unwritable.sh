@@ -1,17 +1,18 @@
 #!/bin/sh
-# A full disk under the state directory (a small tmpfs): a decision that
-# cannot be recorded is not acted on (write-ahead: no rollback without its
-# record); status (text and --json) and the log say so; probing goes on,
-# operator commands are refused with the reason; once space returns the
-# daemon finds out by itself (retries with backoff) and goes on from its
-# record: the rollback it could not record is decided again and run once.
+# A full disk under the state directory (a small tmpfs; a read-only one is
+# t-store-readonly): a decision that cannot be recorded is not acted on (write-ahead: no
+# rollback without its record); status (text and --json) and the log say
+# so; probing goes on, operator commands are refused with the reason; once
+# the store can be written again the daemon finds out by itself (retries
+# with backoff) and goes on from its record: the rollback it could not
+# record is decided again and run once.
 RBD_BUILD=${1:-build}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # The state directory on its own small file system.
 if ! mount -t tmpfs -o size=4m,mode=0700 tmpfs "$STATE" 2>"$T/mount.err"; then
-	echo "SKIP: t-store-full: cannot mount a tmpfs on $STATE (needs root" \
+	echo "SKIP: t-store-unwritable: cannot mount a tmpfs on $STATE (needs root" \
 	    "and CAP_SYS_ADMIN): $(cat "$T/mount.err")"
 	exit 0
 fi
@@ -83,3 +84,4 @@ assert_exit 0 "$CTL" status
 assert_not_contains "$OUT" "cannot record decisions" "status text"
 assert_eq "verified rolled-back degraded deployed" "$(history_events demo 4)" \
     "newest history events"
+
