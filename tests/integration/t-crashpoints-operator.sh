@@ -1,13 +1,11 @@
 #!/bin/sh
-# Crash points (issue 9), decisions that come from outside: kill -9 of the
-# daemon before and after the commit of a deploy announced (idle ->
-# watching), a promotion (watching -> idle), mark-bad of the live release
-# (watching -> rolling_back), mark-good (watching -> idle) and a pause.
+# Crash points (issue 9), decisions that come from an operator: kill -9 of
+# the daemon before and after the commit of mark-bad of the live release
+# (watching -> rolling_back) and mark-good (watching -> idle); a pause is
+# t-crashpoints-pause.
 # Before the commit the decision never happened and its client got an
 # error, not an acknowledgement; after it, it is kept and carried out.
-# Also: the production build has no crash points.
 # Runs the test build: make crash-build.
-PROD=${1:-build}/rollbackd
 RBD_BUILD=${1:-build}/crash
 if [ ! -x "$RBD_BUILD/rollbackd" ]; then
 	echo "t-crashpoints-operator: $RBD_BUILD/rollbackd is missing (make crash-build)" >&2
@@ -23,21 +21,6 @@ fi
 client_refused() {
 	[ "$CTL_RC" -ne 0 ] || fail "rollbackctl exited 0 for a decision" \
 	    "that was never recorded"
-}
-
-not_announced() {
-	client_refused
-	assert_eq 1 "$(count_events deployed)" "deployed events (the seed's v1)"
-	history_lines demo | grep -q '^deployed|.*|v2|' &&
-	    fail "v2's announcement is in the history though never acknowledged"
-	assert_eq v1 "$(svc_field demo known_good)" "known-good"
-}
-
-promoted_once() {
-	assert_eq 1 "$(history_lines demo | grep -c '^deployed|.*|v2|')" \
-	    "v2's announcement in the history"
-	assert_eq 1 "$(count_events promoted)" "promoted events"
-	assert_eq v2 "$(svc_field demo known_good)" "known-good"
 }
 
 rolled_back_marked_bad() {
@@ -60,34 +43,10 @@ marked_good() {
 	assert_eq 0 "$(count_events promoted)" "promoted events"
 }
 
-not_paused() {
-	client_refused
-	assert_eq null "$(svc_json demo "['paused']")" "paused"
-	assert_eq 0 "$(count_events paused)" "paused events"
-}
-
-paused() {
-	assert_eq crashpoints "$(svc_json demo "['paused']['reason']")" "pause reason"
-	assert_eq 1 "$(count_events paused)" "paused events"
-}
-
-step "the production build ignores RBD_CRASHPOINT"
-[ -x "$PROD" ] || fail "$PROD is missing"
-if grep -q RBD_CRASHPOINT "$PROD"; then
-	fail "$PROD mentions RBD_CRASHPOINT: built with crash points"
-fi
-grep -q RBD_CRASHPOINT "$RBD" || fail "$RBD has no crash points (make crash-build)"
-
 crash_setup
 #          scenario     crash point                                   state live deploys check                          policy
-crash_case deploy_good 'before-commit:deployed:idle>watching'         idle v1 0 not_announced
-crash_case deploy_good 'after-commit:deployed:idle>watching'          idle v2 0 promoted_once
-crash_case deploy_good 'before-commit:promoted:watching>idle'         idle v2 0 promoted_once
-crash_case deploy_good 'after-commit:promoted:watching>idle'          idle v2 0 promoted_once
 crash_case mark_bad    'before-commit:degraded:watching>rolling_back' watching v2 0 not_marked duration=60s
 crash_case mark_bad    'after-commit:degraded:watching>rolling_back'  idle v1 1 rolled_back_marked_bad duration=60s
 crash_case mark_good   'before-commit:marked-good:watching>idle'      watching v2 0 not_marked duration=60s
 crash_case mark_good   'after-commit:marked-good:watching>idle'       idle v2 0 marked_good duration=60s
-crash_case pause       'before-commit:paused:idle>idle'               idle v1 0 not_paused
-crash_case pause       'after-commit:paused:idle>idle'                idle v1 0 paused
 echo "t-crashpoints-operator: $CRASH_CASES crash points passed"
