@@ -151,9 +151,20 @@ unit-san:
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit
 
 # Integration tests: the real daemon, client and demo service on private
-# sockets and temporary directories.
-integration: build-all
+# sockets and temporary directories. The crash-point tests run the test
+# build below.
+integration: build-all crash-build
 	@sh tests/integration/run.sh $(BUILD)
+
+# A test build of the daemon, client and demo service with crash points
+# (daemon/crashpoint.h) into $(BUILD)/crash: RBD_CRASHPOINT=PATTERN makes it
+# SIGKILL itself at a matching point. Never installed; the production
+# build does not contain them.
+.PHONY: crash-build
+crash-build:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/crash \
+		CFLAGS="$(CFLAGS) -DRBD_CRASHPOINTS" \
+		$(BUILD)/crash/rollbackd $(BUILD)/crash/rollbackctl $(BUILD)/crash/demo-service
 
 # The system tests: rollbackd installed into a Debian 12 container booted
 # with systemd-nspawn (root only; the first run builds and caches the tree

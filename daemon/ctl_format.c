@@ -686,6 +686,21 @@ static void print_schedule(FILE *out, const json_t *sched)
 	    lateness_str(count_of(sched, "lateness_p99_usec"), d, sizeof(d)));
 }
 
+/* The line about the daemon's store, when its "store" says it cannot be
+ * written: "rollbackd cannot record decisions since 10:42:07: ...: database
+ * or disk is full; it does not act on them until it can (retrying)". */
+static void print_store(FILE *out, const json_t *store)
+{
+	char t[32];
+
+	if (!json_is_false(json_object_get(store, "writable")))
+		return;
+	fprintf(out, "rollbackd cannot record decisions since %s: ",
+	    rbd_ctl_time(usec_of(store, "failing_since"), false, t, sizeof(t)));
+	rbd_ctl_puts(out, str(store, "error"));
+	fputs("; it does not act on them until it can (retrying)\n", out);
+}
+
 int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
     bool checks)
 {
@@ -696,7 +711,8 @@ int rbd_ctl_print_status(FILE *out, const json_t *reply, uint64_t now_usec,
 
 	if (!json_is_array(svcs))
 		return -EBADMSG;
-	/* First: it makes every row below less certain. */
+	/* First: they make every row below less certain. */
+	print_store(out, json_object_get(reply, "store"));
 	print_schedule(out, json_object_get(reply, "schedule"));
 	if (json_array_size(svcs) == 0) {
 		fputs("no services are configured\n", out);

@@ -95,6 +95,9 @@ struct rbd_svc {
 						 * "migrate_down command" */
 	struct rbd_waiter *waiters;
 	bool broken;				/* its state could not be recorded */
+	struct event *retry_timer;		/* a decision could not be recorded:
+						 * try the store again (service.c) */
+	uint64_t retry_usec;			/* the backoff; 0 when not retrying */
 	bool orphan;				/* policy removed; freed when the deploy ends */
 	uint64_t baseline_end;			/* monotonic: the last deploy from idle */
 	/* Remedies */

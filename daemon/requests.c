@@ -197,6 +197,20 @@ static size_t status_bound(const struct rbd_svc *s)
 	return n;
 }
 
+/* Whether the store can be written: the "store" object of status
+ * (rollbackd(8)). */
+static json_t *store_json(struct rbd_store *store)
+{
+	char err[512] = "";
+	uint64_t since = 0, failures = 0;
+	int r = rbd_store_write_error(store, &since, &failures, err, sizeof(err));
+
+	return json_pack("{s:b, s:s?, s:o, s:I}", "writable", r == 0,
+	    "error", r < 0 ? err : NULL,
+	    "failing_since", r < 0 ? json_integer((json_int_t)since) : json_null(),
+	    "failed_writes", (json_int_t)failures);
+}
+
 /* status [SERVICE] */
 static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
     const struct rbd_request *req)
@@ -218,11 +232,12 @@ static void do_status(struct rbd_daemon *d, struct rbd_conn *c,
 		}
 	rbd_conn_set_output_max(c, bound);
 	rbd_prober_stats(d->prober, &st);
-	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
+	reply_close(c, json_pack("{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
 	    "ok", 1, "services", list, "probes",
 	    "checks", (json_int_t)st.probes, "in_flight", (json_int_t)st.in_flight,
 	    "samples", (json_int_t)st.samples, "skipped", (json_int_t)st.skipped,
-	    "late", (json_int_t)st.late, "schedule", schedule_json(&st)));
+	    "late", (json_int_t)st.late, "schedule", schedule_json(&st),
+	    "store", store_json(d->store)));
 }
 
 /* One history row as JSON. */

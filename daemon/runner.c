@@ -2,7 +2,12 @@
  *
  * A job's life: rbd_runner_start forks with every signal blocked (so that
  * no handler of ours, libevent's included, runs in the child before its
- * dispositions are reset), the child sets itself up and execs. The parent
+ * dispositions are reset), the child sets itself up and execs. The fork is
+ * clone(CLONE_VM | CLONE_VFORK), as posix_spawn does it: the child runs on
+ * a stack of its own in the daemon's memory, and the daemon waits until it
+ * has exec'd or exited. A plain fork copies the page tables of the whole
+ * daemon first: 0.35 ms at 15 MiB of RSS, 1.1 ms at 40 MiB on the
+ * benchmark machine, all of it between a verdict and its rollback. The parent
  * watches three things on the loop: the output pipe, SIGCHLD, and the
  * timeout/grace timers. Once the child has exited and its output is
  * closed (or its group has been SIGKILLed), the job is "done" and its
@@ -16,7 +21,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -25,6 +32,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "clock.h"
 #include "bus.h"
@@ -43,6 +53,9 @@
  * (setsid) may still hold the pipe and write; do not follow it forever. */
 #define RUN_DRAIN_READS		64
 #define RUN_DETAIL_MAX		512
+/* The child's stack between clone and exec: child_run needs little (no
+ * allocation, a few syscall wrappers); posix_spawn's is smaller. */
+#define RUN_CHILD_STACK		(256 * 1024)
 
 struct rbd_job {
 	struct rbd_runner *runner;
@@ -86,7 +99,9 @@ struct rbd_runner {
 };
 
 /* What the child needs, prepared before fork: after fork it calls only
- * async-signal-safe functions and allocates nothing. */
+ * async-signal-safe functions and allocates nothing. The child works on a
+ * copy of its own: it shares the daemon's memory until exec, and changes
+ * out_w and status_w. */
 struct child_plan {
 	char **paths;			/* where to try argv[0], NULL-terminated */
 	char *const *argv;
@@ -625,21 +640,42 @@ static int job_arm(struct rbd_job *job, uint64_t timeout_usec)
 	return 0;
 }
 
-/* Fork with every signal blocked; the child never returns. Returns the
- * pid or -errno. */
+/* The child, from clone: on its own copy of the plan (see child_plan). */
+static int child_entry(void *arg)
+{
+	struct child_plan p = *(const struct child_plan *)arg;
+
+	child_run(&p);
+}
+
+/* Fork with every signal blocked, sharing memory until the child has
+ * exec'd or exited (see the top of this file); the child never returns.
+ * Returns the pid or -errno. The child's writes to errno land in ours;
+ * nothing here reads errno but after a failed clone. */
 static pid_t job_fork(struct child_plan *p)
 {
 	sigset_t all, old;
+	void *stack;
 	pid_t pid;
 	int err;
 
+	stack = mmap(NULL, RUN_CHILD_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -errno;
+#ifdef __SANITIZE_ADDRESS__
+	/* A child never returns from its frames, so AddressSanitizer never
+	 * unpoisons them: a new mapping at the same address would inherit
+	 * the poison. */
+	ASAN_UNPOISON_MEMORY_REGION(stack, RUN_CHILD_STACK);
+#endif
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);	/* the daemon has threads */
-	pid = fork();
-	if (pid == 0)
-		child_run(p);
+	pid = clone(child_entry, (char *)stack + RUN_CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, p);
 	err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, RUN_CHILD_STACK);
 	return pid < 0 ? -err : pid;
 }
 

@@ -1,7 +1,8 @@
 /* The action runner: runs a deploy command as a child of the daemon,
  * without a shell, on the event loop.
  *
- * fork + execve of an explicit argv (argv[0] without a '/' is looked up in
+ * fork (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does) + execve
+ * of an explicit argv (argv[0] without a '/' is looked up in
  * the PATH of the environment given), in a new session and process group,
  * stdin from /dev/null, stdout and stderr into one pipe read on the loop up
  * to RBD_RUN_OUTPUT_MAX bytes (the rest is counted and discarded), every

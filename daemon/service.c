@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "crashpoint.h"
 #include "daemon.h"
 #include "deploy_dir.h"
 #include "duration.h"
@@ -245,8 +246,28 @@ static json_t *transition_json(const struct rbd_svc *s,
 	    "reason", step->reason, "at", (json_int_t)wall);
 }
 
+/* Tries of the store after a decision could not be recorded: after 1 s,
+ * then twice as long each time, up to 30 s. */
+#define RETRY_FIRST_USEC	RBD_USEC_PER_SEC
+#define RETRY_MAX_USEC		(30 * RBD_USEC_PER_SEC)
+
+/* Arm the retry of s, backing off; an armed one stays as it is. */
+static void retry_arm(struct rbd_svc *s)
+{
+	struct timeval tv;
+
+	if (!s->retry_timer || evtimer_pending(s->retry_timer, NULL))
+		return;
+	s->retry_usec = !s->retry_usec ? RETRY_FIRST_USEC :
+	    s->retry_usec >= RETRY_MAX_USEC / 2 ? RETRY_MAX_USEC :
+	    2 * s->retry_usec;
+	tv = rbd_usec_tv(s->retry_usec);
+	evtimer_add(s->retry_timer, &tv);
+}
+
 /* The store could not record a decision: the engine's state is ahead of
- * the record, so go back to the record and act on nothing. */
+ * the record, so go back to the record and act on nothing, then try the
+ * store again until it can be written (retry_arm). */
 static void record_failed(struct rbd_svc *s, const char *why, uint64_t now)
 {
 	char err[ERRBUF_MAX];
@@ -257,9 +278,51 @@ static void record_failed(struct rbd_svc *s, const char *why, uint64_t now)
 	if (rbd_store_load(s->d->store, svc_name(s), s->w, now, rbd_now_wall(),
 	    &found, err, sizeof(err)) < 0) {
 		rbd_log(LOG_CRIT, "%s: cannot read the store either, this service "
-		    "is stopped until a restart: %s", svc_name(s), err);
+		    "is stopped until it can: %s", svc_name(s), err);
 		s->broken = true;
 	}
+	retry_arm(s);
+}
+
+/* Try the store again after a decision of s could not be recorded: once
+ * it can be written (a heartbeat is a write), s goes on from its record
+ * as after a restart: an interrupted rollback is run again, a window is
+ * timed again. Until then, probing goes on, decisions are taken and
+ * refused, and the log and status (rbd_store_write_error) say why. */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct rbd_svc *s = arg;
+	char err[ERRBUF_MAX], d[RBD_DURATION_STR_MAX];
+	struct rbd_step step;
+	uint64_t now;
+	bool found;
+
+	(void)fd;
+	(void)what;
+	if (s->d->stopping)
+		return;
+	now = rbd_now_mono();
+	if (rbd_store_heartbeat(s->d->store, rbd_now_wall(), err,
+	    sizeof(err)) < 0 || (s->broken && rbd_store_load(s->d->store,
+	    svc_name(s), s->w, now, rbd_now_wall(), &found, err,
+	    sizeof(err)) < 0)) {
+		retry_arm(s);
+		rbd_log(LOG_ERR, "%s: the store still cannot be written, "
+		    "decisions are not acted on; trying again in %s: %s",
+		    svc_name(s), rbd_duration_str(s->retry_usec, d, sizeof(d)),
+		    err);
+		return;
+	}
+	s->retry_usec = 0;
+	s->broken = false;
+	rbd_log(LOG_NOTICE, "%s: the store can be written again; going on "
+	    "from %s %s", svc_name(s), rbd_state_str(s->w->state), s->w->live);
+	if (s->deploying)
+		return;		/* its end is the next step */
+	rbd_watch_resume(s->w, s->policy, now, &step);
+	carry_out(s, &step, now);
+	pause_timer_arm(s, now);
+	daemon_heartbeat_update(s->d);
 }
 
 /* The release-directory deployer's warning about the rollback target's
@@ -326,6 +389,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 	if (r < 0)
 		return r;
 	if (step.record) {
+		RBD_CRASHPOINT("before-commit", step.event, step.from, step.to);
 		r = rbd_store_commit(s->d->store, svc_name(s), s->w, &step, ev,
 		    now, wall, err, sizeof(err));
 		if (r < 0) {
@@ -333,6 +397,7 @@ int svc_event(struct rbd_svc *s, const struct rbd_event *event, uint64_t now,
 			snprintf(errbuf, errlen, "the decision could not be recorded: %s", err);
 			return r;
 		}
+		RBD_CRASHPOINT("after-commit", step.event, step.from, step.to);
 		log_step(s, &step, old_live);
 		rbd_notify_status(s->d);
 		daemon_heartbeat_update(s->d);
@@ -479,6 +544,8 @@ static void on_deploy_done(void *arg, const struct rbd_run_result *res)
 	}
 	if (s->d->stopping)
 		return;		/* killed by our shutdown: re-run at the next start */
+	RBD_CRASHPOINT("deploy-done", rbd_deploy_result_str(res->result),
+	    s->w->state, s->w->state);
 	ev.deploy_id = s->w->deploy_id;
 	if (svc_event(s, &ev, rbd_now_mono(), err, sizeof(err)) < 0)
 		rbd_log(LOG_ERR, "%s: deploy result not taken into account: %s",
@@ -961,10 +1028,25 @@ static void notify(struct rbd_svc *s, const struct rbd_action *a)
 	waiters_finish(s, a->version, o);
 }
 
-/* Carry out a recorded step's actions, in order. */
+/* Whether a is a command to run. */
+static bool is_command(const struct rbd_action *a)
+{
+	return a->type == RBD_ACT_RUN_DEPLOY || a->type == RBD_ACT_RUN_MIGRATION;
+}
+
+/* Carry out a recorded step's actions, in order, except that a command
+ * starts first: it is what a rollback waits for, and stopping a window's
+ * probes (0.1-0.6 ms at 1,000 checks) before it would only delay it. They
+ * all happen within this call, so nothing else can see the order. */
 static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
     uint64_t now)
 {
+	for (size_t i = 0; i < step->n_actions; i++)
+		if (is_command(&step->actions[i]) && !s->d->stopping) {
+			deploy_run(s, &step->actions[i]);
+			RBD_CRASHPOINT("action-started", step->event,
+			    step->from, step->to);
+		}
 	for (size_t i = 0; i < step->n_actions; i++) {
 		const struct rbd_action *a = &step->actions[i];
 
@@ -975,11 +1057,6 @@ static void carry_out(struct rbd_svc *s, const struct rbd_step *step,
 			break;
 		case RBD_ACT_STOP_PROBES:
 			probes_stop(s, false);
-			break;
-		case RBD_ACT_RUN_DEPLOY:
-		case RBD_ACT_RUN_MIGRATION:
-			if (!s->d->stopping)
-				deploy_run(s, a);
 			break;
 		case RBD_ACT_SET_TIMER:
 			timer_set(s, a->deadline, now);
@@ -1056,7 +1133,9 @@ int svc_new(struct rbd_daemon *d, const struct rbd_policy *policy,
 	s->timer = evtimer_new(d->base, on_timer, s);
 	s->pause_timer = evtimer_new(d->base, on_pause_timer, s);
 	s->drill_timer = evtimer_new(d->base, on_drill_timer, s);
+	s->retry_timer = evtimer_new(d->base, on_retry, s);
 	if (!s->w || !s->timer || !s->pause_timer || !s->drill_timer ||
+	    !s->retry_timer ||
 	    checks_alloc(s) < 0) {
 		svc_free(s);
 		return -ENOMEM;
@@ -1146,6 +1225,8 @@ void svc_free(struct rbd_svc *s)
 		event_free(s->pause_timer);
 	if (s->drill_timer)
 		event_free(s->drill_timer);
+	if (s->retry_timer)
+		event_free(s->retry_timer);
 	rbd_watch_free(s->w);
 	free(s);
 }
@@ -1157,6 +1238,7 @@ static void svc_stop_effects(struct rbd_svc *s, const char *why)
 	evtimer_del(s->timer);
 	evtimer_del(s->pause_timer);
 	evtimer_del(s->drill_timer);
+	evtimer_del(s->retry_timer);
 	waiters_finish(s, NULL, json_pack("{s:b, s:s, s:s}", "ok", 0,
 	    "error", "internal", "message", why));
 }

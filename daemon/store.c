@@ -43,6 +43,11 @@ struct rbd_store {
 	struct resumed *resumed;	/* not yet written, at most one per
 					 * service */
 	size_t n_resumed;
+	/* The last write that failed (rbd_store_write_error), "" since the
+	 * last one that worked. */
+	int write_errno;
+	char write_error[512];
+	uint64_t write_failed_since, write_failures;
 };
 
 /* Schema migrations: migrations[i] takes a database from user_version i to
@@ -688,19 +693,55 @@ static int put_alive(struct rbd_store *s, uint64_t now_wall, char *errbuf,
 	return r;
 }
 
+/* Remember how a write transaction went, for rbd_store_write_error: r
+ * and its message err. */
+static void write_result(struct rbd_store *s, int r, const char *err,
+    uint64_t now_wall)
+{
+	if (r >= 0) {
+		s->write_errno = 0;
+		s->write_error[0] = '\0';
+		s->write_failed_since = 0;
+		return;
+	}
+	if (!s->write_errno)
+		s->write_failed_since = now_wall;
+	s->write_errno = r;
+	s->write_failures++;
+	snprintf(s->write_error, sizeof(s->write_error), "%s", err);
+}
+
 /* Record that the daemon is alive and watching: see store.h. */
 int rbd_store_heartbeat(struct rbd_store *s, uint64_t now_wall,
     char *errbuf, size_t errlen)
 {
-	int r = tx_begin(s, true, errbuf, errlen);
+	char err[sizeof(s->write_error)] = "";
+	int r = tx_begin(s, true, err, sizeof(err));
 
-	if (r < 0)
-		return r;
-	r = put_alive(s, now_wall, errbuf, errlen);
-	r = tx_end(s, r, errbuf, errlen);
 	if (r >= 0)
-		s->n_resumed = 0;	/* all moved */
+		r = put_alive(s, now_wall, err, sizeof(err));
+	r = tx_end(s, r, err, sizeof(err));
+	write_result(s, r, err, now_wall);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", err);
+		return r;
+	}
+	s->n_resumed = 0;	/* all moved */
 	return r;
+}
+
+/* The last write's failure: see store.h. */
+int rbd_store_write_error(const struct rbd_store *s, uint64_t *ret_since,
+    uint64_t *ret_failures, char *errbuf, size_t errlen)
+{
+	if (ret_failures)
+		*ret_failures = s->write_failures;
+	if (!s->write_errno)
+		return 0;
+	if (ret_since)
+		*ret_since = s->write_failed_since;
+	snprintf(errbuf, errlen, "%s", s->write_error);
+	return s->write_errno;
 }
 
 /* --- writing one step --- */
@@ -1059,20 +1100,25 @@ int rbd_store_commit(struct rbd_store *s, const char *service,
     const struct rbd_event *ev, uint64_t now_mono, uint64_t now_wall,
     char *errbuf, size_t errlen)
 {
+	char err[sizeof(s->write_error)] = "";
 	int r;
 
 	if (!step->record)
 		return 0;
 	r = commit_check(s, service, w, step, ev, errbuf, errlen);
-	if (r >= 0)
-		r = tx_begin(s, true, errbuf, errlen);
 	if (r < 0)
-		return r;
-	r = commit_rows(s, service, w, step, ev, now_mono, now_wall, errbuf,
-	    errlen);
-	r = tx_end(s, r, errbuf, errlen);
+		return r;	/* nothing was tried on the store */
+	r = tx_begin(s, true, err, sizeof(err));
 	if (r >= 0)
-		s->n_resumed = 0;	/* all moved */
+		r = commit_rows(s, service, w, step, ev, now_mono, now_wall,
+		    err, sizeof(err));
+	r = tx_end(s, r, err, sizeof(err));
+	write_result(s, r, err, now_wall);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", err);
+		return r;
+	}
+	s->n_resumed = 0;	/* all moved */
 	return r;
 }
 

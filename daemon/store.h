@@ -118,6 +118,18 @@ int rbd_store_load(struct rbd_store *s, const char *service,
 int rbd_store_heartbeat(struct rbd_store *s, uint64_t now_wall,
     char *errbuf, size_t errlen);
 
+/* Whether the store could be written the last time a commit or heartbeat
+ * tried (a commit refused before the store was tried, -EINVAL or -E2BIG,
+ * does not count): 0 when it could, or when nothing has been written yet;
+ * else that write's negative errno (-ENOSPC: the file system is full,
+ * -EROFS/-EACCES: read-only, -EIO, -EBUSY), with its message in errbuf
+ * and, in *ret_since, the wall time (usec) of the first of the writes
+ * that have failed since the last one that worked. *ret_failures (may be
+ * NULL) is always set: how many writes have failed since the store was
+ * opened. Nothing else is written on 0. */
+int rbd_store_write_error(const struct rbd_store *s, uint64_t *ret_since,
+    uint64_t *ret_failures, char *errbuf, size_t errlen);
+
 /* One row of the history, for rollbackctl history. */
 struct rbd_history_entry {
 	int64_t id;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -861,6 +862,7 @@ START_TEST(test_failed_commit_is_rolled_back)
 	    RBD_STATE_WATCHING, "v1 announced");
 	struct rbd_store *s = open_ok();
 	char err[512] = "", want[512], meta[RBD_STORE_META_MAX + 1];
+	uint64_t since, failures;
 
 	set_watch(w, RBD_STATE_WATCHING, MONO0, "v1", "", "", st.reason);
 	set_list(w->good, &w->n_good, (const char *const[]){ "v0", NULL });
@@ -886,6 +888,28 @@ START_TEST(test_failed_commit_is_rolled_back)
 	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, &ev, MONO0,
 	    WALL0, err, sizeof(err)), -E2BIG);
 	assert_empty(s);
+
+	/* Status says the store cannot be written, and since when: the
+	 * first failed write (refusals before the store was tried do not
+	 * count), until one works. */
+	ck_assert_int_eq(rbd_store_commit(s, "checkout", w, &st, NULL, MONO0,
+	    WALL0 + 5, err, sizeof(err)), -EIO);
+	since = failures = 0;
+	ck_assert_int_eq(rbd_store_write_error(s, &since, &failures, err,
+	    sizeof(err)), -EIO);
+	snprintf(want, sizeof(want), "%s: disk says no", dbpath);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(since, WALL0);
+	ck_assert_uint_eq(failures, 2);
+	raw_exec("DROP TRIGGER boom");
+	ck_assert_int_eq(rbd_store_heartbeat(s, WALL0 + 9, err, sizeof(err)), 0);
+	since = 7;
+	strcpy(err, "untouched");
+	ck_assert_int_eq(rbd_store_write_error(s, &since, &failures, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(since, 7);
+	ck_assert_str_eq(err, "untouched");
+	ck_assert_uint_eq(failures, 2);
 	rbd_watch_free(w);
 	rbd_store_free(s);
 }
@@ -1927,6 +1951,125 @@ START_TEST(test_corrupt_release_schema)
 }
 END_TEST
 
+/* --- kill -9 in the middle of writes --- */
+
+/* Rounds of kill -9, and how long (usec, at most) a writer runs before it. */
+#define KILL_ROUNDS	30
+#define KILL_AFTER_MAX	20000
+
+/* The writer: commit decision first, first + 1, ... for ever (each a
+ * marked-good event with its number in the reason, a release status and
+ * the snapshot rewritten, a heartbeat now and then), and write each
+ * number to fd once its commit has returned: that is the acknowledgement
+ * the daemon would act on. Never returns. */
+static _Noreturn void commit_forever(int fd, int first)
+{
+	struct rbd_watch *w = rbd_watch_new(&policy);
+	struct rbd_store *s = NULL;
+	char err[512], version[32];
+
+	if (!w || rbd_store_open(dir, &s, err, sizeof(err)) < 0)
+		_exit(2);
+	for (int i = first;; i++) {
+		struct rbd_step st;
+
+		snprintf(version, sizeof(version), "v%d", i);
+		set_watch(w, RBD_STATE_IDLE, MONO0, version, "", "",
+		    "decision");
+		snprintf(w->good[0], sizeof(w->good[0]), "%s", version);
+		w->n_good = 1;
+		snprintf(err, sizeof(err), "decision %d", i);
+		st = mkstep("marked-good", RBD_STATE_IDLE, RBD_STATE_IDLE, err);
+		add_update(&st, version, RBD_RELEASE_GOOD);
+		if (rbd_store_commit(s, "checkout", w, &st, NULL, MONO0,
+		    WALL0 + (uint64_t)i, err, sizeof(err)) < 0)
+			_exit(3);
+		if (i % 7 == 0 && rbd_store_heartbeat(s, WALL0 + (uint64_t)i,
+		    err, sizeof(err)) < 0)
+			_exit(4);
+		if (write(fd, &i, sizeof(i)) != sizeof(i))
+			_exit(5);
+	}
+}
+
+/* The store after the kill: integrity_check passes, it opens, and it holds
+ * every decision from 1 up, in order, each once, up to at least the last
+ * acknowledged one (one more may have reached the disk before its
+ * acknowledgement). Returns the newest decision. */
+static int check_after_kill(int acked)
+{
+	struct rbd_history_entry *h = NULL;
+	struct rbd_store *s;
+	struct rbd_watch *w;
+	char buf[512], err[512] = "";
+	long long n, newest;
+	size_t got = 0;
+	bool found;
+
+	raw_query("PRAGMA integrity_check", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "ok");
+	s = open_ok();
+	ck_assert_int_eq(rbd_store_history(s, "checkout", 1, &h, &got, err,
+	    sizeof(err)), 0);
+	n = raw_query("SELECT count(*) FROM events", NULL, 0);
+	newest = acked;
+	if (got) {
+		ck_assert_int_eq(sscanf(h[0].reason, "decision %lld", &newest), 1);
+		free(h);
+	}
+	ck_assert_msg(newest == acked || newest == acked + 1,
+	    "acknowledged decision %d, the store's newest is %lld", acked,
+	    newest);
+	ck_assert_int_eq(n, newest);
+	ck_assert_int_eq(raw_query("SELECT count(DISTINCT reason) FROM events",
+	    NULL, 0), newest);
+	/* The snapshot went with its event, in the same transaction. */
+	w = load_ok(s, "checkout", MONO0, WALL0 + (uint64_t)newest, &found);
+	if (newest > 0) {
+		snprintf(buf, sizeof(buf), "v%lld", newest);
+		ck_assert(found);
+		ck_assert_str_eq(w->live, buf);
+		ck_assert_str_eq(w->good[0], buf);
+	}
+	rbd_watch_free(w);
+	rbd_store_free(s);
+	return (int)newest;
+}
+
+START_TEST(test_kill_during_commits)
+{
+	int newest = 0;
+
+	srand((unsigned)getpid());
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		int fds[2], acked = newest, v, status;
+		pid_t pid;
+
+		ck_assert_int_eq(pipe(fds), 0);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(fds[0]);
+			commit_forever(fds[1], newest + 1);
+		}
+		close(fds[1]);
+		/* The first acknowledgement: the writer is in its loop. */
+		ck_assert_int_eq(read(fds[0], &v, sizeof(v)), sizeof(v));
+		acked = v;
+		usleep((useconds_t)(rand() % KILL_AFTER_MAX));
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFSIGNALED(status), "writer ended by itself: %d",
+		    status);
+		while (read(fds[0], &v, sizeof(v)) == sizeof(v))
+			acked = v;
+		close(fds[0]);
+		newest = check_after_kill(acked);
+	}
+	ck_assert_int_gt(newest, KILL_ROUNDS);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1954,6 +2097,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_auto_times_survive_restart);
 	tcase_add_test(tc, test_remedy_survives_restart);
 	tcase_add_test(tc, test_drill_survives_restart);
+	tcase_add_test(tc, test_kill_during_commits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("schema");
