@@ -111,6 +111,7 @@ struct rbd_probe {
 	long timeout_ms;
 	struct rbd_handle *handle;	/* in flight, or NULL */
 	bool removed;
+	CURLU *cu;			/* url, parsed once (CURLOPT_CURLU) */
 	const char *url;		/* these point into the same block */
 	const char *host;
 	const char *body;		/* expect_body, or NULL */
@@ -179,6 +180,7 @@ struct rbd_prober {
 };
 
 static void check_multi_info(struct rbd_prober *p);
+static int handle_init(struct rbd_handle *h);
 static void overload_count(struct rbd_prober *p, uint64_t now, bool late,
     bool skipped, uint64_t missed, uint64_t lateness);
 
@@ -381,6 +383,7 @@ static void probe_free(struct rbd_probe *pr)
 {
 	if (pr->tick)
 		event_free(pr->tick);
+	curl_url_cleanup(pr->cu);
 	curl_slist_free_all(pr->headers);
 	free(pr);
 }
@@ -435,6 +438,10 @@ static struct rbd_handle *handle_get(struct rbd_prober *p)
 		return NULL;
 	}
 	p->stats.handles++;
+	if (handle_init(h) < 0) {
+		handle_destroy(p, h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -592,12 +599,33 @@ static CURLcode set_protocols(CURL *e)
 #pragma GCC diagnostic pop
 }
 
-/* Reset a pooled handle and set every option for one sample of pr. */
+/* The options every transfer of every probe has, set once when the
+ * handle is made and kept across samples (never curl_easy_reset: that
+ * and setting these again cost some 6,000 instructions a sample, a
+ * twentieth of one; bench/profile.sh). */
+static int handle_init(struct rbd_handle *h)
+{
+	CURL *e = h->easy;
+
+	if (curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)h) ||
+	    set_protocols(e) ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    curl_easy_setopt(e, CURLOPT_PROXY, "") ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)h))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Set the options of one sample of pr on a pooled handle: every option
+ * that differs between probes is set here, each time, so nothing of the
+ * handle's last probe is left. */
 static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
 {
 	CURL *e = h->easy;
 
-	curl_easy_reset(e);
 	h->probe = pr;
 	h->body_seen = 0;
 	h->capped = false;
@@ -607,26 +635,17 @@ static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
 	h->errbuf[0] = '\0';
 	if (win_reserve(h, pr->body_len) < 0)
 		return -ENOMEM;
-	if (curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)h) ||
-	    curl_easy_setopt(e, CURLOPT_URL, pr->url) ||
-	    set_protocols(e) ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	/* Parsed once per probe, not once per request: curl copies it. */
+	if (curl_easy_setopt(e, CURLOPT_CURLU, pr->cu) ||
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, pr->timeout_ms) ||
-	    curl_easy_setopt(e, CURLOPT_PROXY, "") ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf) ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
 	    pr->fetch_max ? fetch_write_cb : write_cb) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)h))
-		return -ENOMEM;
-	if (pr->headers &&
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, pr->headers))
 		return -ENOMEM;
 	/* A body announced larger than the cap is refused before it is read
 	 * (curl 7.88 checks only the announced length; the write callback
-	 * catches the rest). */
-	if (pr->fetch_max && curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	 * catches the rest). 0: no limit, for HTTP checks. */
+	if (curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)pr->fetch_max))
 		return -ENOMEM;
 	return 0;
@@ -1416,11 +1435,12 @@ void rbd_sched_sample(struct rbd_sched *s)
 		s->prober->stats.samples++;
 }
 
-/* The host of an http(s) URL, or -EINVAL for anything else. */
-static int url_host(const char *url, char **ret)
+/* An http(s) URL parsed, for every request of its probe, and its host;
+ * -EINVAL for anything else. */
+static int url_parse(const char *url, char **ret_host, CURLU **ret_u)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
+	char *scheme = NULL, *host = NULL, *h;
 	int r = -EINVAL;
 
 	if (!u)
@@ -1429,13 +1449,18 @@ static int url_host(const char *url, char **ret)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	    (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https")) &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-		*ret = strdup(host);
-		r = *ret ? 0 : -ENOMEM;
+		h = strdup(host);
+		r = h ? 0 : -ENOMEM;
 	}
 	curl_free(scheme);
 	curl_free(host);
-	curl_url_cleanup(u);
-	return r;
+	if (r < 0) {
+		curl_url_cleanup(u);
+		return r;
+	}
+	*ret_host = h;
+	*ret_u = u;
+	return 0;
 }
 
 /* Copy cfg into one block: the probe, its status list and its strings. */
@@ -1495,16 +1520,20 @@ static int probe_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	struct rbd_probe *pr;
 	struct timeval tv;
 	char *host = NULL;
+	CURLU *u = NULL;
 	uint64_t off;
 	int r;
 
-	r = url_host(cfg->url, &host);
+	r = url_parse(cfg->url, &host, &u);
 	if (r < 0)
 		return r;
 	pr = probe_alloc(cfg, host);
 	free(host);
-	if (!pr)
+	if (!pr) {
+		curl_url_cleanup(u);
 		return -ENOMEM;
+	}
+	pr->cu = u;
 	pr->prober = p;
 	pr->cb = cb;
 	pr->arg = arg;
