@@ -10,7 +10,8 @@
 # instructions (Ir) of the measured period, the probes the target served
 # meanwhile, and Ir per probe; the profile is in OUT (default
 # /tmp/rbd-callgrind.out) for callgrind_annotate. Valgrind runs the daemon
-# some 50 times slower: N = 200 (the default) keeps it on its schedule.
+# some 50 times slower: N = 200 (the default) keeps it on its schedule
+# on a quiet machine, 100 on a busy one (bench/PROFILE.md used 100).
 set -eu
 
 BUILD=${1:-build}
