@@ -253,7 +253,7 @@ int check_start(struct rbd_svc *s, struct rbd_check_state *cs)
 	case RBD_CHECK_UNIT:
 		/* Restarts count from the first reading of this probing. */
 		cs->unit_base = (struct rbd_unit_base){ 0 };
-		return rbd_unit_reader_new(s->d->base, s->d->bus,
+		return rbd_unit_reader_new(s->d->base, s->d->bus, s->d->prober,
 		    chk->u.unit.unit, s->policy->interval_usec,
 		    chk->u.unit.timeout_usec, on_unit, cs, &cs->unit);
 	default:

@@ -57,6 +57,11 @@
 #define CONNS_MAX		4096
 #define USER_AGENT		"rollbackd"
 #define SKIPPED_DETAIL		"skipped: previous probe still running"
+/* How far behind the loop was, kept per LAG_SLOT_USEC of the monotonic
+ * clock for the last LAG_SLOTS of them (12.8 s), for judging timeouts. */
+#define LAG_SLOT_USEC		(50 * RBD_USEC_PER_MSEC)
+#define LAG_SLOTS		256
+#define CAPPED_WHY		"as many as rollbackd runs at once"
 #define LATE_WHY		"rollbackd cannot keep its schedule"
 #define NEEDLE_SHOWN_MAX	64	/* bytes of expect_body quoted in a detail */
 #define FETCH_BUF_MIN		4096	/* first size of a fetch body buffer */
@@ -106,6 +111,7 @@ struct rbd_probe {
 	long timeout_ms;
 	struct rbd_handle *handle;	/* in flight, or NULL */
 	bool removed;
+	CURLU *cu;			/* url, parsed once (CURLOPT_CURLU) */
 	const char *url;		/* these point into the same block */
 	const char *host;
 	const char *body;		/* expect_body, or NULL */
@@ -156,6 +162,17 @@ struct rbd_prober {
 	uint64_t seq;			/* probes ever added: spreads first ticks */
 	unsigned depth;			/* user callbacks on the stack */
 	long conns_max, conns_set;
+	uint64_t n_curl;		/* probes of our own (not rbd_sched's) */
+	uint64_t n_sched;		/* rbd_sched schedules counted */
+	double sched_per_sec;		/* their intended samples a second */
+	uint64_t in_flight_max;		/* requests out at once, at most */
+	uint64_t timer_due;		/* mono usec curl's timer is due at */
+	/* The largest lateness of a timer of ours due in each slot of
+	 * LAG_SLOT_USEC: how far behind the loop was then. */
+	struct lag_slot {
+		uint64_t slot;		/* mono usec / LAG_SLOT_USEC */
+		uint64_t lag;		/* usec */
+	} lag[LAG_SLOTS];
 	bool curl_global;
 	struct rbd_prober_stats stats;
 	struct rbd_lateness lateness;	/* of the last ticks */
@@ -163,6 +180,9 @@ struct rbd_prober {
 };
 
 static void check_multi_info(struct rbd_prober *p);
+static int handle_init(struct rbd_handle *h);
+static void overload_count(struct rbd_prober *p, uint64_t now, bool late,
+    bool skipped, uint64_t missed, uint64_t lateness);
 
 /* Where in its interval probe number seq first fires. The fractional parts
  * of seq * golden ratio fall evenly over [0, 1) for any run of consecutive
@@ -174,6 +194,39 @@ static uint64_t spread_offset(uint64_t seq, uint64_t interval)
 	uint64_t off = (uint64_t)((double)(frac >> 11) * 0x1p-53 * (double)interval);
 
 	return off < interval ? off : interval - 1;
+}
+
+/* A timer of ours due at due ran at now: note how far behind the loop was
+ * (timers run early by our clock are on time). A store per timer, no
+ * allocation: a tick costs the same with this as without. */
+static void lag_note(struct rbd_prober *p, uint64_t due, uint64_t now)
+{
+	uint64_t slot = due / LAG_SLOT_USEC, lag = now > due ? now - due : 0;
+	struct lag_slot *l = &p->lag[slot % LAG_SLOTS];
+
+	if (l->slot != slot) {
+		l->slot = slot;
+		l->lag = lag;
+	} else if (lag > l->lag) {
+		l->lag = lag;
+	}
+}
+
+/* The most the loop was behind for timers due from from to to (at most
+ * the last LAG_SLOTS slots: those nearest to a timeout's end matter). */
+static uint64_t lag_max(const struct rbd_prober *p, uint64_t from, uint64_t to)
+{
+	uint64_t first = from / LAG_SLOT_USEC, last = to / LAG_SLOT_USEC, max = 0;
+
+	if (last - first >= LAG_SLOTS)
+		first = last - (LAG_SLOTS - 1);
+	for (uint64_t s = first; s <= last; s++) {
+		const struct lag_slot *l = &p->lag[s % LAG_SLOTS];
+
+		if (l->slot == s && l->lag > max)
+			max = l->lag;
+	}
+	return max;
 }
 
 /* The most connections worth caching: half the descriptor limit, bounded. */
@@ -193,8 +246,8 @@ static long conns_limit(void)
 /* Size the multi handle's connection cache to the probes registered. */
 static void conns_update(struct rbd_prober *p)
 {
-	long want = p->stats.probes > (uint64_t)p->conns_max ?
-	    p->conns_max : (long)p->stats.probes;
+	long want = p->n_curl > (uint64_t)p->conns_max ?
+	    p->conns_max : (long)p->n_curl;
 
 	if (want < CONNS_MIN)
 		want = CONNS_MIN;
@@ -306,6 +359,7 @@ static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 		evtimer_del(p->timer);
 		return 0;
 	}
+	p->timer_due = rbd_mono_usec() + (uint64_t)timeout_ms * RBD_USEC_PER_MSEC;
 	tv = rbd_usec_tv((uint64_t)timeout_ms * RBD_USEC_PER_MSEC);
 	return evtimer_add(p->timer, &tv) < 0 ? -1 : 0;
 }
@@ -318,6 +372,8 @@ static void curl_timer_cb(evutil_socket_t fd, short kind, void *arg)
 
 	(void)fd;
 	(void)kind;
+	/* First: a transfer that times out now is judged against it. */
+	lag_note(p, p->timer_due, rbd_mono_usec());
 	(void)curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_multi_info(p);
 }
@@ -327,6 +383,7 @@ static void probe_free(struct rbd_probe *pr)
 {
 	if (pr->tick)
 		event_free(pr->tick);
+	curl_url_cleanup(pr->cu);
 	curl_slist_free_all(pr->headers);
 	free(pr);
 }
@@ -381,6 +438,10 @@ static struct rbd_handle *handle_get(struct rbd_prober *p)
 		return NULL;
 	}
 	p->stats.handles++;
+	if (handle_init(h) < 0) {
+		handle_destroy(p, h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -538,12 +599,33 @@ static CURLcode set_protocols(CURL *e)
 #pragma GCC diagnostic pop
 }
 
-/* Reset a pooled handle and set every option for one sample of pr. */
+/* The options every transfer of every probe has, set once when the
+ * handle is made and kept across samples (never curl_easy_reset: that
+ * and setting these again cost some 6,000 instructions a sample, a
+ * twentieth of one; bench/profile.sh). */
+static int handle_init(struct rbd_handle *h)
+{
+	CURL *e = h->easy;
+
+	if (curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)h) ||
+	    set_protocols(e) ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    curl_easy_setopt(e, CURLOPT_PROXY, "") ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)h))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Set the options of one sample of pr on a pooled handle: every option
+ * that differs between probes is set here, each time, so nothing of the
+ * handle's last probe is left. */
 static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
 {
 	CURL *e = h->easy;
 
-	curl_easy_reset(e);
 	h->probe = pr;
 	h->body_seen = 0;
 	h->capped = false;
@@ -553,26 +635,17 @@ static int handle_setup(struct rbd_handle *h, struct rbd_probe *pr)
 	h->errbuf[0] = '\0';
 	if (win_reserve(h, pr->body_len) < 0)
 		return -ENOMEM;
-	if (curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)h) ||
-	    curl_easy_setopt(e, CURLOPT_URL, pr->url) ||
-	    set_protocols(e) ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	/* Parsed once per probe, not once per request: curl copies it. */
+	if (curl_easy_setopt(e, CURLOPT_CURLU, pr->cu) ||
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, pr->timeout_ms) ||
-	    curl_easy_setopt(e, CURLOPT_PROXY, "") ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf) ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
 	    pr->fetch_max ? fetch_write_cb : write_cb) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)h))
-		return -ENOMEM;
-	if (pr->headers &&
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, pr->headers))
 		return -ENOMEM;
 	/* A body announced larger than the cap is refused before it is read
 	 * (curl 7.88 checks only the announced length; the write callback
-	 * catches the rest). */
-	if (pr->fetch_max && curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	 * catches the rest). 0: no limit, for HTTP checks. */
+	if (curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)pr->fetch_max))
 		return -ENOMEM;
 	return 0;
@@ -746,8 +819,47 @@ static void classify_fetch(struct rbd_handle *h, CURLcode code,
 	}
 }
 
-/* Judge a finished transfer: result, status and detail into r and buf. */
-static void classify(struct rbd_handle *h, CURLcode code,
+/* How late a timeout may be noticed before it is no longer the
+ * endpoint's: see RBD_PROBE_STALL_DIVISOR. */
+static uint64_t stall_limit(const struct rbd_probe *pr)
+{
+	uint64_t limit = pr->timeout_usec / RBD_PROBE_STALL_DIVISOR;
+
+	return limit > RBD_PROBE_STALL_MIN_USEC ? limit : RBD_PROBE_STALL_MIN_USEC;
+}
+
+/* "timed out after 500ms while rollbackd was 230ms behind (rollbackd
+ * cannot keep its schedule)" */
+static void stalled_detail(const struct rbd_probe *pr, uint64_t behind,
+    char *buf, size_t len)
+{
+	char d[RBD_DURATION_STR_MAX], l[RBD_DURATION_STR_MAX];
+
+	snprintf(buf, len, "timed out after %s while rollbackd was %s behind "
+	    "(" LATE_WHY ")", rbd_duration_str(pr->timeout_usec, d, sizeof(d)),
+	    rbd_lateness_str(behind, l, sizeof(l)));
+}
+
+/* How far behind the loop was while the transfer of h ran, from started
+ * to now: the prober's timers due meanwhile, and curl's own count of how
+ * late it noticed the end of a timed-out transfer. Only for timeouts: a
+ * late loop makes an answer that came in time look like none. */
+static uint64_t behind_during(const struct rbd_prober *p,
+    const struct rbd_handle *h, uint64_t started, uint64_t now)
+{
+	uint64_t behind = lag_max(p, started, now);
+	curl_off_t total = 0;
+	uint64_t timeout = h->probe->timeout_usec;
+
+	if (curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME_T, &total) == CURLE_OK &&
+	    total > 0 && (uint64_t)total > timeout && (uint64_t)total - timeout > behind)
+		behind = (uint64_t)total - timeout;
+	return behind;
+}
+
+/* Judge a finished transfer: result, status and detail into r and buf.
+ * behind: how far the loop was behind meanwhile (see behind_during). */
+static void classify(struct rbd_handle *h, CURLcode code, uint64_t behind,
     struct rbd_probe_result *r, char *buf, size_t len)
 {
 	const struct rbd_probe *pr = h->probe;
@@ -765,7 +877,11 @@ static void classify(struct rbd_handle *h, CURLcode code,
 	}
 	if (code == CURLE_WRITE_ERROR && h->capped)
 		code = CURLE_OK;
-	if (code != CURLE_OK) {
+	if (code == CURLE_OPERATION_TIMEDOUT && behind > stall_limit(pr)) {
+		r->status = 0;
+		r->result = RBD_SAMPLE_UNKNOWN;
+		stalled_detail(pr, behind, buf, len);
+	} else if (code != CURLE_OK) {
 		r->status = 0;
 		describe_error(pr, h->easy, h->errbuf, code, buf, len);
 	} else if (!status_expected(pr, status)) {
@@ -790,18 +906,27 @@ static void transfer_done(struct rbd_prober *p, CURL *easy, CURLcode code)
 	struct rbd_probe *pr;
 	char *priv = NULL;
 	long connects = 0;
+	uint64_t now, behind = 0;
 
 	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
 		return;		/* not ours: impossible, but never fatal */
 	h = (struct rbd_handle *)(void *)priv;
 	pr = h->probe;
-	classify(h, code, &r, detail, sizeof(detail));
+	now = rbd_mono_usec();
+	if (code == CURLE_OPERATION_TIMEDOUT)
+		behind = behind_during(p, h, pr->started, now);
+	classify(h, code, behind, &r, detail, sizeof(detail));
+	if (code == CURLE_OPERATION_TIMEDOUT && r.result == RBD_SAMPLE_UNKNOWN &&
+	    !pr->fetch_max) {
+		p->stats.stalled++;
+		overload_count(p, now, true, false, 0, behind);
+	}
 	if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK &&
 	    connects > 0)
 		p->stats.connects += (uint64_t)connects;
 	r.planned = pr->planned;
 	r.started = pr->started;
-	r.latency = rbd_mono_usec() - pr->started;
+	r.latency = now - pr->started;
 	(void)probe_unhook(pr);		/* h itself */
 	p->stats.samples++;
 	probe_report(pr, &r);
@@ -1126,29 +1251,38 @@ static void probe_unknown(struct rbd_probe *pr, uint64_t planned, uint64_t now,
 	probe_report(pr, &r);
 }
 
-/* Arm the next tick from the ideal schedule, so that it never drifts. A
- * loop that fell a whole interval or more behind drops the missed ticks
- * rather than firing them in a burst: how many, in *ret_missed. */
+/* The next tick after the one planned at *next_tick, from the ideal
+ * schedule, so that it never drifts. A loop that fell a whole interval or
+ * more behind drops the missed ticks rather than firing them in a burst:
+ * how many, in *ret_missed. */
+static void next_tick(uint64_t interval, uint64_t *next_tick, uint64_t now,
+    uint64_t *ret_missed)
+{
+	uint64_t next = *next_tick + interval, behind = 0;
+
+	if (next <= now) {
+		behind = (now - next) / interval + 1;
+		next += behind * interval;
+	}
+	*ret_missed = behind;
+	*next_tick = next;
+}
+
+/* Arm pr's next tick (see next_tick). */
 static int probe_schedule(struct rbd_probe *pr, uint64_t now,
     uint64_t *ret_missed)
 {
-	uint64_t next = pr->next_tick + pr->interval, behind = 0;
 	struct timeval tv;
 
-	if (next <= now) {
-		behind = (now - next) / pr->interval + 1;
-		next += behind * pr->interval;
-	}
-	*ret_missed = behind;
-	pr->next_tick = next;
-	tv = rbd_usec_tv(next - now);
+	next_tick(pr->interval, &pr->next_tick, now, ret_missed);
+	tv = rbd_usec_tv(pr->next_tick - now);
 	return evtimer_add(pr->tick, &tv);
 }
 
 /* Is a tick this late too late to be a sample? See probe_http.h. */
-static bool too_late(const struct rbd_probe *pr, uint64_t lateness)
+static bool too_late(uint64_t interval, uint64_t lateness)
 {
-	uint64_t limit = pr->interval / RBD_PROBE_LATE_DIVISOR;
+	uint64_t limit = interval / RBD_PROBE_LATE_DIVISOR;
 
 	return lateness > (limit > RBD_PROBE_LATE_MIN_USEC ? limit :
 	    RBD_PROBE_LATE_MIN_USEC);
@@ -1159,14 +1293,14 @@ static bool too_late(const struct rbd_probe *pr, uint64_t lateness)
  * worst of a stall): at most MISSED_KEPT_MAX of those, the furthest
  * behind, so that after a long stall thousands of probes do not each
  * write a ring's worth at the moment the loop is most behind. */
-static void lateness_keep(struct rbd_prober *p, const struct rbd_probe *pr,
+static void lateness_keep(struct rbd_prober *p, uint64_t interval,
     uint64_t lateness, uint64_t missed)
 {
 	rbd_lateness_add(&p->lateness, lateness);
 	if (missed > MISSED_KEPT_MAX)
 		missed = MISSED_KEPT_MAX;
-	for (uint64_t i = 1; i <= missed && i * pr->interval <= lateness; i++)
-		rbd_lateness_add(&p->lateness, lateness - i * pr->interval);
+	for (uint64_t i = 1; i <= missed && i * interval <= lateness; i++)
+		rbd_lateness_add(&p->lateness, lateness - i * interval);
 }
 
 /* "late: started 1.2s after its time (rollbackd cannot keep its
@@ -1185,16 +1319,58 @@ static void late_detail(uint64_t lateness, uint64_t missed, char *buf,
 		snprintf(buf, len, "late: started %s after its time (" LATE_WHY ")", d);
 }
 
-/* A probe's timer: start a sample, unless the last one is still running
- * or the tick is too late. */
+/* A tick planned at planned fired at now, after missed ones were dropped:
+ * on time, late, or skipped because the last one is still running (busy)
+ * or, when capped applies, because the most requests are out already.
+ * Counted in p's statistics and overload episodes (p NULL: nowhere). The
+ * detail of an unknown sample into buf. */
+static enum rbd_tick tick_judge(struct rbd_prober *p, uint64_t interval,
+    uint64_t planned, uint64_t now, uint64_t missed, bool busy,
+    bool cap_applies, char *buf, size_t len)
+{
+	uint64_t lateness = now > planned ? now - planned : 0;
+	bool late, capped;
+
+	/* One still running is a skip, late or not: either way no request
+	 * is sent, and "still running" says more. */
+	late = !busy && too_late(interval, lateness);
+	capped = p && cap_applies && !busy && !late &&
+	    p->stats.in_flight >= p->in_flight_max;
+	if (p) {
+		lag_note(p, planned, now);
+		lateness_keep(p, interval, lateness, missed);
+		p->stats.missed += missed;
+		p->stats.late += late;
+		p->stats.skipped += busy || capped;
+		p->stats.capped += capped;
+		if (late || busy || capped || missed)
+			overload_count(p, now, late, busy || capped, missed,
+			    lateness);
+	}
+	if (busy) {
+		snprintf(buf, len, "%s", SKIPPED_DETAIL);
+		return RBD_TICK_SKIPPED;
+	}
+	if (capped) {
+		snprintf(buf, len, "skipped: %llu probes in flight, " CAPPED_WHY
+		    " (" LATE_WHY ")", (unsigned long long)p->in_flight_max);
+		return RBD_TICK_SKIPPED;
+	}
+	if (late) {
+		late_detail(lateness, missed, buf, len);
+		return RBD_TICK_LATE;
+	}
+	return RBD_TICK_ON_TIME;
+}
+
+/* A probe's timer: start a sample, unless the last one is still running,
+ * the tick is too late or the most requests are out already. */
 static void probe_tick(evutil_socket_t fd, short kind, void *arg)
 {
 	struct rbd_probe *pr = arg;
 	struct rbd_prober *p = pr->prober;
 	uint64_t now = rbd_mono_usec(), planned = pr->next_tick, missed = 0;
-	uint64_t lateness = now > planned ? now - planned : 0;
 	char detail[RBD_DETAIL_MAX];
-	bool late, skipped;
 
 	(void)fd;
 	(void)kind;
@@ -1203,31 +1379,68 @@ static void probe_tick(evutil_socket_t fd, short kind, void *arg)
 		probe_unknown(pr, planned, now, "probe stopped: cannot arm its timer");
 		return;
 	}
-	lateness_keep(p, pr, lateness, missed);
-	/* One still running is a skip, late or not: either way no request
-	 * is sent, and "still running" says more. */
-	skipped = pr->handle != NULL;
-	late = !skipped && too_late(pr, lateness);
-	p->stats.missed += missed;
-	p->stats.late += late;
-	p->stats.skipped += skipped;
-	if (late || skipped || missed)
-		overload_count(p, now, late, skipped, missed, lateness);
-	if (skipped) {
-		probe_unknown(pr, planned, now, SKIPPED_DETAIL);
-	} else if (late) {
-		late_detail(lateness, missed, detail, sizeof(detail));
+	if (tick_judge(p, pr->interval, planned, now, missed, pr->handle != NULL,
+	    true, detail, sizeof(detail)) != RBD_TICK_ON_TIME)
 		probe_unknown(pr, planned, now, detail);
-	} else if (probe_start(pr, planned, now) < 0) {
+	else if (probe_start(pr, planned, now) < 0)
 		probe_unknown(pr, planned, now, "could not start probe: out of memory");
-	}
 }
 
-/* The host of an http(s) URL, or -EINVAL for anything else. */
-static int url_host(const char *url, char **ret)
+/* ---- schedules of probes run elsewhere (unit checks) ---- */
+
+void rbd_sched_start(struct rbd_sched *s, struct rbd_prober *p,
+    uint64_t interval_usec, uint64_t first)
+{
+	*s = (struct rbd_sched){ .prober = p, .interval = interval_usec,
+	    .next_tick = first };
+	if (!p)
+		return;
+	p->stats.probes++;
+	p->n_sched++;
+	p->sched_per_sec += (double)RBD_USEC_PER_SEC / (double)interval_usec;
+}
+
+void rbd_sched_stop(struct rbd_sched *s)
+{
+	struct rbd_prober *p = s->prober;
+
+	if (!p)
+		return;
+	p->stats.probes--;
+	/* Summed, not recomputed: exact again once none is left. */
+	if (--p->n_sched == 0)
+		p->sched_per_sec = 0;
+	else
+		p->sched_per_sec -= (double)RBD_USEC_PER_SEC / (double)s->interval;
+	s->prober = NULL;
+}
+
+enum rbd_tick rbd_sched_tick(struct rbd_sched *s, uint64_t now, bool busy,
+    uint64_t *ret_planned, uint64_t *ret_next, char *detail, size_t len)
+{
+	uint64_t planned = s->next_tick, missed;
+	enum rbd_tick t;
+
+	next_tick(s->interval, &s->next_tick, now, &missed);
+	t = tick_judge(s->prober, s->interval, planned, now, missed, busy,
+	    false, detail, len);
+	*ret_planned = planned;
+	*ret_next = s->next_tick - now;
+	return t;
+}
+
+void rbd_sched_sample(struct rbd_sched *s)
+{
+	if (s->prober)
+		s->prober->stats.samples++;
+}
+
+/* An http(s) URL parsed, for every request of its probe, and its host;
+ * -EINVAL for anything else. */
+static int url_parse(const char *url, char **ret_host, CURLU **ret_u)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
+	char *scheme = NULL, *host = NULL, *h;
 	int r = -EINVAL;
 
 	if (!u)
@@ -1236,13 +1449,18 @@ static int url_host(const char *url, char **ret)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	    (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https")) &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-		*ret = strdup(host);
-		r = *ret ? 0 : -ENOMEM;
+		h = strdup(host);
+		r = h ? 0 : -ENOMEM;
 	}
 	curl_free(scheme);
 	curl_free(host);
-	curl_url_cleanup(u);
-	return r;
+	if (r < 0) {
+		curl_url_cleanup(u);
+		return r;
+	}
+	*ret_host = h;
+	*ret_u = u;
+	return 0;
 }
 
 /* Copy cfg into one block: the probe, its status list and its strings. */
@@ -1302,16 +1520,20 @@ static int probe_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 	struct rbd_probe *pr;
 	struct timeval tv;
 	char *host = NULL;
+	CURLU *u = NULL;
 	uint64_t off;
 	int r;
 
-	r = url_host(cfg->url, &host);
+	r = url_parse(cfg->url, &host, &u);
 	if (r < 0)
 		return r;
 	pr = probe_alloc(cfg, host);
 	free(host);
-	if (!pr)
+	if (!pr) {
+		curl_url_cleanup(u);
 		return -ENOMEM;
+	}
+	pr->cu = u;
 	pr->prober = p;
 	pr->cb = cb;
 	pr->arg = arg;
@@ -1331,6 +1553,7 @@ static int probe_add(struct rbd_prober *p, const struct rbd_http_probe *cfg,
 		p->probes->prev = pr;
 	p->probes = pr;
 	p->stats.probes++;
+	p->n_curl++;
 	conns_update(p);
 	*ret = pr;
 	return 0;
@@ -1416,6 +1639,7 @@ void rbd_probe_remove(struct rbd_probe *pr)
 	if (pr->next)
 		pr->next->prev = pr->prev;
 	p->stats.probes--;
+	p->n_curl--;
 	conns_update(p);
 	if (p->depth == 0) {
 		probe_free(pr);
@@ -1452,6 +1676,10 @@ struct rbd_prober *rbd_prober_new(struct event_base *base)
 		return NULL;
 	p->base = base;
 	p->conns_max = conns_limit();
+	/* Every request out holds a descriptor: never more than the
+	 * connections we may cache, half the descriptor limit. */
+	p->in_flight_max = (uint64_t)p->conns_max < RBD_PROBE_IN_FLIGHT_MAX ?
+	    (uint64_t)p->conns_max : RBD_PROBE_IN_FLIGHT_MAX;
 	/* Reference-counted by curl; the matching cleanup is in _free. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(p);
@@ -1512,6 +1740,14 @@ void rbd_prober_free(struct rbd_prober *p)
 	free(p);
 }
 
+int rbd_prober_set_in_flight_max(struct rbd_prober *p, uint64_t max)
+{
+	if (!p || max == 0)
+		return -EINVAL;
+	p->in_flight_max = max;
+	return 0;
+}
+
 bool rbd_prober_overloaded(const struct rbd_prober *p)
 {
 	return p && p->ov.last &&
@@ -1530,7 +1766,8 @@ void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret)
 		return;
 	}
 	*ret = p->stats;
-	ret->intended_per_sec = 0;
+	ret->in_flight_max = p->in_flight_max;
+	ret->intended_per_sec = p->sched_per_sec;
 	for (const struct rbd_probe *pr = p->probes; pr; pr = pr->next)
 		ret->intended_per_sec += (double)RBD_USEC_PER_SEC / (double)pr->interval;
 	rbd_lateness_summary(&p->lateness, &ret->lateness);

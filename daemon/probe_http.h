@@ -36,6 +36,21 @@
  * sample taken on time, a late one (unknown), a skipped one (unknown) or a
  * missed one (counted in the next late or skipped one).
  *
+ * At most RBD_PROBE_IN_FLIGHT_MAX requests are out at once (fewer when
+ * half the descriptor limit is less). A tick on time that finds that many
+ * out sends nothing either: it is an unknown sample, "skipped: 1024
+ * probes in flight, as many as rollbackd runs at once (rollbackd cannot
+ * keep its schedule)", counted as skipped. Without the cap a loop that
+ * fell behind would send a backlog that makes every request dearer
+ * (curl walks its connections per request) and so fall further behind.
+ *
+ * A timeout is a failure of the endpoint only when the loop kept up while
+ * the request was out: when it did not (see RBD_PROBE_STALL_DIVISOR), an
+ * answer that came in time may have gone unread until after the deadline,
+ * so the sample is unknown, "timed out after 500ms while rollbackd was
+ * 230ms behind (rollbackd cannot keep its schedule)", and counted in the
+ * overload episode as a late one (and in the stats as stalled).
+ *
  * The prober keeps the lateness of the last RBD_LATENESS_RING ticks for
  * quantiles computed on demand (rbd_prober_stats), and follows overload
  * episodes: the first late, skipped or missed tick after a calm period, a
@@ -79,6 +94,40 @@ struct rbd_probe;
  * is always late, so missed ticks never pass without an unknown sample. */
 #define RBD_PROBE_LATE_DIVISOR	2
 #define RBD_PROBE_LATE_MIN_USEC	(100 * RBD_USEC_PER_MSEC)
+/* Requests out at once, at most (see above). 1024, not the 256 that
+ * kept most throughput under overload (below): the ticks that were due
+ * while the loop stalled (a fork, a synchronous commit) all fire in one
+ * turn of the loop, before any answer can be read, and a burst of them
+ * over the cap is unknown samples; a watch window that gets one sample a
+ * check (a 1 s verification at a 1 s interval) is then held for no data
+ * (make bench's detection section did so with 256 at 1,000 checks). The
+ * way to have both is to queue a capped tick until a slot frees or its
+ * time is up (not done yet). Measured with
+ * 10,000 checks every 200 ms (five times what one core can do; bench/
+ * overload): with no cap, 0.1% of the probes intended were made; with a
+ * cap of 1024, 0.7%; 512, 9%; 256, 28%; 128, 24%; 32, 12% (a shared
+ * machine: the figures move by some points). The price: 1024 endpoints
+ * hanging at once hold every slot, and the other checks' ticks meanwhile
+ * are unknown samples that say so (never silent, never healthy). A cap
+ * of 1024 that fell to 256 only from a tick more than 20 ms late did no
+ * better than 1024 (0.7% against 8.5% for 256, run after it): the backlog
+ * is sent while the loop still looks on time. Defined here unless the
+ * build sets it (benchmarks of other values). */
+#ifndef RBD_PROBE_IN_FLIGHT_MAX
+#define RBD_PROBE_IN_FLIGHT_MAX	1024
+#endif
+/* A timed-out request is unknown, not failed, when a timer of the
+ * prober's due while it was out ran more than its timeout /
+ * RBD_PROBE_STALL_DIVISOR late, and more than RBD_PROBE_STALL_MIN_USEC
+ * (or curl noticed the deadline that late): the endpoint then had less
+ * than nine tenths of its time, as far as the daemon can tell. The
+ * loop's ordinary jitter (a few ms) stays under the floor, and a stall
+ * that ends before the deadline does not count against an answer that
+ * came later. The timers observed are the probes' ticks and curl's own
+ * (which is due at each transfer's start and deadline), so with a single
+ * probe a stall between those two goes unseen. */
+#define RBD_PROBE_STALL_DIVISOR	10
+#define RBD_PROBE_STALL_MIN_USEC (20 * RBD_USEC_PER_MSEC)
 /* The prober is overloaded while a late, skipped or missed tick happened
  * within this long; an episode ends after this long without one. */
 #define RBD_PROBE_CALM_USEC	(10 * RBD_USEC_PER_SEC)
@@ -187,7 +236,12 @@ struct rbd_prober_stats {
 	uint64_t probes;	/* registered */
 	uint64_t in_flight;
 	uint64_t samples;	/* requests completed since start */
-	uint64_t skipped;	/* ticks skipped because still running */
+	uint64_t skipped;	/* ticks skipped because still running, or
+				 * because in_flight_max requests were out */
+	uint64_t capped;	/* of those, the latter */
+	uint64_t in_flight_max;
+	uint64_t stalled;	/* samples that timed out while the loop was
+				 * behind: unknown, not failed */
 	uint64_t late;		/* ticks that fired late (see
 				 * RBD_PROBE_LATE_DIVISOR): unknown samples,
 				 * no request sent */
@@ -208,6 +262,39 @@ struct rbd_prober_stats {
 	uint64_t recent_late, recent_skipped, recent_missed;
 };
 void rbd_prober_stats(const struct rbd_prober *p, struct rbd_prober_stats *ret);
+
+/* At most max requests out at once (see RBD_PROBE_IN_FLIGHT_MAX): for
+ * tests and benchmarks. Returns 0, or -EINVAL for max 0. */
+int rbd_prober_set_in_flight_max(struct rbd_prober *p, uint64_t max);
+
+/* The schedule of a probe the prober does not run (a unit check, see
+ * probe_unit.h), counted in the prober's statistics, lateness quantiles
+ * and overload episodes like its own probes: the owner arms its own
+ * timer with what rbd_sched_tick says and sends nothing on a tick that is
+ * not RBD_TICK_ON_TIME, reporting an unknown sample with the detail
+ * instead. Embedded by the owner; prober NULL: counted nowhere. */
+struct rbd_sched {
+	struct rbd_prober *prober;
+	uint64_t interval;	/* usec */
+	uint64_t next_tick;	/* mono usec: the next tick's planned time */
+};
+enum rbd_tick {
+	RBD_TICK_ON_TIME,	/* take the sample */
+	RBD_TICK_LATE,		/* unknown, nothing sent */
+	RBD_TICK_SKIPPED,	/* unknown: the last one is still running */
+};
+/* Count s among p's probes, first tick planned at first (mono usec). */
+void rbd_sched_start(struct rbd_sched *s, struct rbd_prober *p,
+    uint64_t interval_usec, uint64_t first);
+/* Stop counting it. Twice is fine. */
+void rbd_sched_stop(struct rbd_sched *s);
+/* s's timer fired at now (busy: its last sample still running): what
+ * this tick is (the detail of an unknown one into detail), its planned
+ * time, and in *ret_next how long from now the next one is due. */
+enum rbd_tick rbd_sched_tick(struct rbd_sched *s, uint64_t now, bool busy,
+    uint64_t *ret_planned, uint64_t *ret_next, char *detail, size_t len);
+/* A sample of s was taken (counted in samples). */
+void rbd_sched_sample(struct rbd_sched *s);
 
 /* Whether p is overloaded now (as in the stats), cheaply: no quantiles. */
 bool rbd_prober_overloaded(const struct rbd_prober *p);

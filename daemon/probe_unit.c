@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "bus.h"
 #include "duration.h"
+#include "probe_http.h"
 #include "probe_unit.h"
 
 #define SD_DEST		"org.freedesktop.systemd1"
@@ -29,7 +30,8 @@ struct rbd_unit_reader {
 	uint64_t timeout;
 	rbd_unit_reading_cb cb;
 	void *arg;
-	struct event *tick;		/* every interval */
+	struct event *tick;		/* the next tick of sched */
+	struct rbd_sched sched;		/* counted with the prober's probes */
 	struct event *deliver;		/* the reading, from a fresh callback */
 	sd_bus_slot *call;		/* the call in flight, or NULL */
 	/* The reading being made, then delivered. */
@@ -191,22 +193,60 @@ static void read_unit(struct rbd_unit_reader *u)
 	rbd_bus_kick(u->bus);
 }
 
+/* Re-arm the tick due in next usec. */
+static int arm(struct rbd_unit_reader *u, uint64_t next)
+{
+	struct timeval tv = rbd_usec_tv(next);
+
+	return event_add(u->tick, &tv);
+}
+
+/* Tell the owner about a tick that read nothing, from the tick's own
+ * callback: nothing of u is touched after (the owner may free it). */
+static void tick_unknown(struct rbd_unit_reader *u, uint64_t now,
+    int error, const char *detail)
+{
+	struct rbd_unit_reading r = {
+		.started = now,
+		.error = error,
+		.detail = detail,
+	};
+
+	u->cb(u->arg, &r);
+}
+
+/* The tick of the schedule: a reading, unless the last one is still
+ * running (a skip, or the end of a call that overran its timeout) or the
+ * tick is late. Those are counted in the prober's schedule like its own. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct rbd_unit_reader *u = arg;
-	char d[RBD_DURATION_STR_MAX];
+	char d[RBD_DURATION_STR_MAX], detail[DETAIL_MAX];
+	uint64_t now = rbd_mono_usec(), planned, next;
+	bool undelivered = event_pending(u->deliver, EV_TIMEOUT, NULL);
+	enum rbd_tick t;
 
 	(void)fd;
 	(void)what;
-	if (event_pending(u->deliver, EV_TIMEOUT, NULL))
+	t = rbd_sched_tick(&u->sched, now, u->call || undelivered, &planned,
+	    &next, detail, sizeof(detail));
+	if (arm(u, next) < 0) {
+		tick_unknown(u, now, -ENOMEM, "unit check stopped: cannot arm "
+		    "its timer");
+		return;
+	}
+	if (undelivered)
 		return;		/* the last reading is not delivered yet */
 	/* sd-bus times a call out by itself; a call on a connection that
 	 * was dropped and replaced may never end, so it is ended here. */
-	if (u->call) {
-		if (rbd_mono_usec() - u->started >= u->timeout)
-			finish(u, -ETIMEDOUT, "no answer from systemd about %s "
-			    "within %s", u->unit,
-			    rbd_duration_str(u->timeout, d, sizeof(d)));
+	if (u->call && now - u->started >= u->timeout) {
+		finish(u, -ETIMEDOUT, "no answer from systemd about %s "
+		    "within %s", u->unit,
+		    rbd_duration_str(u->timeout, d, sizeof(d)));
+		return;
+	}
+	if (t != RBD_TICK_ON_TIME) {
+		tick_unknown(u, now, t == RBD_TICK_LATE ? -ETIME : -EBUSY, detail);
 		return;
 	}
 	read_unit(u);
@@ -224,15 +264,16 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	rbd_sched_sample(&u->sched);
 	u->cb(u->arg, &r);
 }
 
 int rbd_unit_reader_new(struct event_base *base, struct rbd_bus *bus,
-    const char *unit, uint64_t interval_usec, uint64_t timeout_usec,
-    rbd_unit_reading_cb cb, void *arg, struct rbd_unit_reader **ret)
+    struct rbd_prober *prober, const char *unit, uint64_t interval_usec,
+    uint64_t timeout_usec, rbd_unit_reading_cb cb, void *arg,
+    struct rbd_unit_reader **ret)
 {
 	struct rbd_unit_reader *u;
-	struct timeval tv = rbd_usec_tv(interval_usec);
 
 	if (!base || !unit || !cb || !interval_usec || !timeout_usec)
 		return -EINVAL;
@@ -246,13 +287,15 @@ int rbd_unit_reader_new(struct event_base *base, struct rbd_bus *bus,
 	u->timeout = timeout_usec;
 	u->cb = cb;
 	u->arg = arg;
-	u->tick = event_new(base, -1, EV_PERSIST, on_tick, u);
+	u->tick = evtimer_new(base, on_tick, u);
 	u->deliver = event_new(base, -1, 0, on_deliver, u);
-	if (!u->unit || !u->tick || !u->deliver || event_add(u->tick, &tv) < 0) {
+	if (!u->unit || !u->tick || !u->deliver) {
 		rbd_unit_reader_free(u);
 		return -ENOMEM;
 	}
-	/* The first reading now: it sets the watch's restart base. */
+	/* The first reading now: it sets the watch's restart base. The
+	 * tick re-arms itself from the schedule. */
+	rbd_sched_start(&u->sched, prober, interval_usec, rbd_mono_usec());
 	event_active(u->tick, EV_TIMEOUT, 0);
 	*ret = u;
 	return 0;
@@ -262,6 +305,7 @@ void rbd_unit_reader_free(struct rbd_unit_reader *u)
 {
 	if (!u)
 		return;
+	rbd_sched_stop(&u->sched);
 	sd_bus_slot_unref(u->call);
 	if (u->tick)
 		event_free(u->tick);

@@ -291,6 +291,10 @@ static void serve(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Location", "/ok");
 		reply(req, 302, "Found", NULL);
+	} else if (!strcmp(path, "/redirect-file")) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Location", "file:///etc/passwd");
+		reply(req, 302, "Found", NULL);
 	} else if (!strcmp(path, "/big"))
 		big(req);
 	else if (!strcmp(path, "/big-chunked"))
@@ -724,6 +728,9 @@ static const struct {
 	{ SRV, "/body-wrong", NULL, 0, "ok", SEC, RBD_SAMPLE_FAIL, 200,
 	    "body does not contain 'ok'", false },
 	{ SRV, "/redirect", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 302,
+	    "HTTP 302 (expected 200)", false },
+	/* Never followed, to another scheme least of all. */
+	{ SRV, "/redirect-file", NULL, 0, NULL, SEC, RBD_SAMPLE_FAIL, 302,
 	    "HTTP 302 (expected 200)", false },
 	{ SRV, "/big", NULL, 0, NULL, SEC, RBD_SAMPLE_OK, 200, "HTTP 200", false },
 	{ SRV, "/big", NULL, 0, "@needle", SEC, RBD_SAMPLE_OK, 200, "HTTP 200", false },
@@ -1225,6 +1232,13 @@ static void cb_never(void *arg, const struct rbd_probe_result *r)
 static const char *const bad_urls[] = {
 	"ftp://127.0.0.1/x",
 	"file:///etc/passwd",
+	"gopher://127.0.0.1/x",
+	"dict://127.0.0.1/x",
+	"telnet://127.0.0.1/",
+	"ldap://127.0.0.1/x",
+	"smb://127.0.0.1/x",
+	"scp://127.0.0.1/x",
+	"ws://127.0.0.1/x",
 	"127.0.0.1/ok",
 	"not a url",
 	"",
@@ -1307,6 +1321,8 @@ static const struct {
 	    false },
 	{ SRV, "/500", 4096, SEC, RBD_SAMPLE_OK, 500, "HTTP 500", "oops", false },
 	{ SRV, "/redirect", 4096, SEC, RBD_SAMPLE_OK, 302, "HTTP 302", "", false },
+	{ SRV, "/redirect-file", 4096, SEC, RBD_SAMPLE_OK, 302, "HTTP 302", "",
+	    false },
 	/* No response is no data, never a failure. */
 	{ SRV, "/hang", 4096, 200 * MSEC, RBD_SAMPLE_UNKNOWN, 0,
 	    "timed out after 200ms", NULL, false },
@@ -1983,6 +1999,181 @@ START_TEST(test_late_within_half)
 }
 END_TEST
 
+/* ---- at most so many requests out at once ---- */
+
+#define CAP		2
+#define CAP_N		5
+#define CAPPED		"skipped: 2 probes in flight, as many as rollbackd runs " \
+			"at once (rollbackd cannot keep its schedule)"
+
+/* With a cap of 2 and five probes of /hang, two requests go out; the
+ * other probes' ticks are unknown samples that say why, counted as
+ * skipped (and capped), and the prober says it is overloaded. Once the
+ * two are removed, the others get their turn. */
+START_TEST(test_in_flight_cap)
+{
+	struct sink *k[CAP_N];
+	struct rbd_prober_stats st;
+	size_t i, capped = 0, first = CAP_N;
+	unsigned two = CAP;
+
+	ck_assert_int_eq(rbd_prober_set_in_flight_max(prober, 0), -EINVAL);
+	ck_assert_int_eq(rbd_prober_set_in_flight_max(prober, CAP), 0);
+	for (i = 0; i < CAP_N; i++) {
+		k[i] = sink_new();
+		add(k[i], url("http", srv.port, "/hang"), 100 * MSEC, 10 * SEC,
+		    NULL, 0, NULL);
+	}
+	wait_hung(CAP);
+	for (i = 0; i < CAP_N; i++)
+		wait_n(k[i], 3);
+	ck_assert_uint_eq(srv.hung, CAP);
+	st = stats();
+	ck_assert_uint_eq(st.in_flight, CAP);
+	ck_assert_uint_eq(st.in_flight_max, CAP);
+	ck_assert_uint_ge(st.capped, 1);
+	ck_assert_uint_ge(st.skipped, st.capped);
+	ck_assert(st.overloaded);
+	ck_assert_uint_ge(st.recent_skipped, st.capped);
+	for (i = 0; i < CAP_N; i++) {
+		for (size_t j = 0; j < k[i]->n; j++) {
+			ck_assert_int_eq(k[i]->s[j].result, RBD_SAMPLE_UNKNOWN);
+			ck_assert_msg(!strcmp(k[i]->s[j].detail, SKIPPED) ||
+			    !strcmp(k[i]->s[j].detail, CAPPED), "%s",
+			    k[i]->s[j].detail);
+			capped += !strcmp(k[i]->s[j].detail, CAPPED);
+		}
+	}
+	ck_assert_uint_eq(capped, st.capped);
+	/* Remove the probes whose requests are out: the others go on. */
+	for (i = 0; i < CAP_N; i++)
+		if (!strcmp(k[i]->s[0].detail, SKIPPED) ||
+		    (k[i]->n > 1 && !strcmp(k[i]->s[1].detail, SKIPPED))) {
+			rbd_probe_remove(k[i]->probe);
+			k[i]->probe = NULL;
+		} else if (first == CAP_N) {
+			first = i;
+		}
+	ck_assert_uint_lt(first, CAP_N);
+	ck_assert_uint_eq(stats().in_flight, 0);
+	two = 2 * CAP;
+	wait_hung(two);
+	for (i = 0; i < CAP_N; i++)
+		free(k[i]);
+}
+END_TEST
+
+/* ---- a timeout while the loop was behind is not the endpoint's ---- */
+
+#define STALLED		"timed out after 200ms while rollbackd was "
+
+/* The loop stopped for 500ms while a request to /hang (timeout 200ms) was
+ * out: curl notices the deadline 300ms late, so the sample is unknown,
+ * not failed; counted as stalled and in the overload episode. The next
+ * sample, with the loop free, fails by timeout as always. */
+START_TEST(test_timeout_while_stalled)
+{
+	struct sink *k = sink_new();
+	struct rbd_prober_stats st;
+
+	add(k, url("http", srv.port, "/hang"), SEC, 200 * MSEC, NULL, 0, NULL);
+	wait_hung(1);
+	block_loop(500 * MSEC);
+	wait_n(k, 1);
+	ck_assert_int_eq(k->s[0].result, RBD_SAMPLE_UNKNOWN);
+	ck_assert_msg(!strncmp(k->s[0].detail, STALLED, strlen(STALLED)) &&
+	    ends_with(k->s[0].detail, " behind" LATE_WHY), "%s", k->s[0].detail);
+	ck_assert_int_eq(k->s[0].status, 0);
+	st = stats();
+	ck_assert_uint_eq(st.stalled, 1);
+	ck_assert_uint_eq(st.samples, 1);
+	ck_assert_uint_ge(st.recent_late, 1);
+	ck_assert(st.overloaded);
+	wait_n(k, 2);
+	ck_assert_int_eq(k->s[1].result, RBD_SAMPLE_FAIL);
+	ck_assert_str_eq(k->s[1].detail, "timed out after 200ms");
+	ck_assert_uint_eq(stats().stalled, 1);
+	sink_free(k);
+}
+END_TEST
+
+/* A short stall is no excuse: 50ms of a 1s timeout (within a tenth), seen
+ * by another probe's ticks, and the hanging endpoint still fails. */
+START_TEST(test_timeout_short_stall)
+{
+	struct sink *k = sink_new(), *busy = sink_new();
+
+	add(busy, url("http", srv.port, "/ok"), 10 * MSEC, SEC, NULL, 0, NULL);
+	add(k, url("http", srv.port, "/hang"), 2 * SEC, SEC, NULL, 0, NULL);
+	wait_hung(1);
+	block_loop(50 * MSEC);
+	wait_n(k, 1);
+	ck_assert_int_eq(k->s[0].result, RBD_SAMPLE_FAIL);
+	ck_assert_str_eq(k->s[0].detail, "timed out after 1s");
+	ck_assert_uint_eq(stats().stalled, 0);
+	sink_free(k);
+	sink_free(busy);
+}
+END_TEST
+
+/* ---- schedules of probes run elsewhere (unit checks) ---- */
+
+/* A schedule of 1s from t0, ticked by hand: counted among the probes and
+ * in intended_per_sec; on time, busy (skipped), late (and missed) ticks
+ * as the prober's own are, and samples; not counted once stopped. */
+START_TEST(test_sched)
+{
+	struct rbd_sched sc;
+	struct rbd_prober_stats st;
+	char detail[RBD_DETAIL_MAX];
+	uint64_t t0 = mono() - 10 * SEC, planned, next;
+
+	rbd_sched_start(&sc, prober, SEC, t0);
+	st = stats();
+	ck_assert_uint_eq(st.probes, 1);
+	ck_assert_double_eq(st.intended_per_sec, 1.0);
+	/* On time (5ms after its time): the next in 995ms. */
+	ck_assert_int_eq(rbd_sched_tick(&sc, t0 + 5 * MSEC, false, &planned,
+	    &next, detail, sizeof(detail)), RBD_TICK_ON_TIME);
+	ck_assert_uint_eq(planned, t0);
+	ck_assert_uint_eq(next, 995 * MSEC);
+	rbd_sched_sample(&sc);
+	/* Busy: skipped, whatever its lateness. */
+	ck_assert_int_eq(rbd_sched_tick(&sc, t0 + SEC, true, &planned, &next,
+	    detail, sizeof(detail)), RBD_TICK_SKIPPED);
+	ck_assert_str_eq(detail, SKIPPED);
+	ck_assert_uint_eq(planned, t0 + SEC);
+	/* 3.6s after the third tick's time: late, three missed. */
+	ck_assert_int_eq(rbd_sched_tick(&sc, t0 + 2 * SEC + 3600 * MSEC, false,
+	    &planned, &next, detail, sizeof(detail)), RBD_TICK_LATE);
+	ck_assert_str_eq(detail, "late: started 3.6s after its time, 3 samples "
+	    "missed (rollbackd cannot keep its schedule)");
+	ck_assert_uint_eq(planned, t0 + 2 * SEC);
+	ck_assert_uint_eq(next, 400 * MSEC);
+	st = stats();
+	ck_assert_uint_eq(st.samples, 1);
+	ck_assert_uint_eq(st.skipped, 1);
+	ck_assert_uint_eq(st.capped, 0);
+	ck_assert_uint_eq(st.late, 1);
+	ck_assert_uint_eq(st.missed, 3);
+	ck_assert_uint_eq(st.lateness.max, 3600 * MSEC);
+	ck_assert(st.overloaded);
+	rbd_sched_stop(&sc);
+	rbd_sched_stop(&sc);
+	st = stats();
+	ck_assert_uint_eq(st.probes, 0);
+	ck_assert_double_eq(st.intended_per_sec, 0.0);
+	/* Without a prober: judged, counted nowhere. */
+	rbd_sched_start(&sc, NULL, SEC, t0);
+	ck_assert_int_eq(rbd_sched_tick(&sc, t0 + 700 * MSEC, false, &planned,
+	    &next, detail, sizeof(detail)), RBD_TICK_LATE);
+	ck_assert_str_eq(detail, "late: started 700ms after its time "
+	    "(rollbackd cannot keep its schedule)");
+	rbd_sched_stop(&sc);
+	ck_assert_uint_eq(stats().late, 1);
+}
+END_TEST
+
 /* Details, schedule, removal, fetches. */
 static Suite *probe_http_suite(void)
 {
@@ -2015,6 +2206,10 @@ static Suite *probe_http_suite(void)
 	tcase_add_loop_test(tc, test_overload_words, 0, N_ELEMENTS(overload_words));
 	tcase_add_loop_test(tc, test_late_unknown, 0, 2);
 	tcase_add_test(tc, test_late_within_half);
+	tcase_add_test(tc, test_in_flight_cap);
+	tcase_add_test(tc, test_timeout_while_stalled);
+	tcase_add_test(tc, test_timeout_short_stall);
+	tcase_add_test(tc, test_sched);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("remove");
