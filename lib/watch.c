@@ -2744,7 +2744,8 @@ static void step_quiet(const struct rbd_watch *w, struct rbd_step *ret_step)
  * or settle period, the sample that completes a fail_after or
  * inconclusive_after run, an OK sample while a drill verifies; on_sample
  * takes those. This must decide exactly as on_sample does (check_watch's
- * fast-path tests compare the two). ev has been validated. */
+ * "quiet samples" tests pin both sides of every edge). ev has been
+ * validated. */
 static bool step_sample_fast(struct rbd_watch *w, const struct rbd_policy *p,
     const struct rbd_event *ev, uint64_t now, struct rbd_step *ret_step)
 {
