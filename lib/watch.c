@@ -771,11 +771,29 @@ static const char *clock_str(uint64_t wall, uint64_t ref, char *buf,
 	return buf;
 }
 
+/* What a sample does to its check's counters, written at commit. */
+struct check_count {
+	bool set;
+	size_t i;
+	unsigned fails, unknowns, window_ok;
+	const char *no_data;	/* non-NULL: its window_no_data */
+};
+
+/* What a guard sample does to its guard's run, written at commit. */
+struct guard_count {
+	bool set;
+	size_t i;
+	unsigned fails;
+	uint64_t since_wall;
+	char detail[RBD_DETAIL_MAX];
+};
+
 /* One step in the making. Everything is computed here and copied out only
  * when the event is accepted, so a refused event changes nothing. The
  * per-check and per-guard arrays live on the heap, shared with the
  * caller's watch: they are changed only at commit, through counts_reset,
- * cnt and gcnt. */
+ * cnt and gcnt. (Samples that change nothing but their counters never
+ * get here: see step_sample_fast.) */
 struct ctx {
 	const struct rbd_policy *p;
 	const struct rbd_event *ev;
@@ -788,19 +806,8 @@ struct ctx {
 	/* Remedies */
 	bool keep_probes;		/* enter(): probes go on (remedying) */
 	bool no_remedy;			/* degrade(): an operator's, no remedy */
-	struct {			/* at commit, when set: check i's */
-		bool set;
-		size_t i;
-		unsigned fails, unknowns, window_ok;
-		const char *no_data;	/* non-NULL: its window_no_data */
-	} cnt;
-	struct {			/* at commit, when set: guard i's */
-		bool set;
-		size_t i;
-		unsigned fails;
-		uint64_t since_wall;
-		char detail[RBD_DETAIL_MAX];
-	} gcnt;
+	struct check_count cnt;		/* at commit, when set: check i's */
+	struct guard_count gcnt;	/* at commit, when set: guard i's */
 	char *errbuf;
 	size_t errlen;
 };
@@ -1760,52 +1767,59 @@ static int on_sample(struct ctx *c)
 	}
 }
 
-/* A failing sample of guard i (prefix "no data: " for an unknown one
+/* A failing sample of guard g->i (prefix "no data: " for an unknown one
  * under no_data fail): extend its run, which starts at this sample's wall
  * time when it is the first. */
-static void guard_failure(struct ctx *c, const char *prefix,
-    const char *detail)
+static void guard_failure(struct guard_count *g, const struct rbd_event *ev,
+    const char *prefix, const char *detail)
 {
-	if (!c->gcnt.fails)
-		c->gcnt.since_wall = c->ev->wall;
-	if (c->gcnt.fails < UINT_MAX)
-		c->gcnt.fails++;
+	if (!g->fails)
+		g->since_wall = ev->wall;
+	if (g->fails < UINT_MAX)
+		g->fails++;
 	/* Cut to fit: a long detail loses its end, never the prefix. */
-	c->gcnt.detail[0] = '\0';
-	appendf(c->gcnt.detail, sizeof(c->gcnt.detail), "%s%s", prefix,
-	    detail);
+	g->detail[0] = '\0';
+	appendf(g->detail, sizeof(g->detail), "%s%s", prefix, detail);
 }
 
-/* GUARD_SAMPLE: counted in every state; never a record of its own. */
-static int on_guard_sample(struct ctx *c)
+/* What guard sample ev does to its guard's run in w, into *g (g->set
+ * false: nothing). Never a transition. */
+static void guard_judge(struct guard_count *g, const struct rbd_watch *w,
+    const struct rbd_policy *p, const struct rbd_event *ev)
 {
-	size_t i = c->ev->check;
+	size_t i = ev->check;
 
-	c->gcnt.set = true;
-	c->gcnt.i = i;
-	c->gcnt.fails = c->old->guard_fails[i];
-	c->gcnt.since_wall = c->old->guard_since_wall[i];
-	memcpy(c->gcnt.detail, c->old->guard_detail[i],
-	    sizeof(c->gcnt.detail));
-	switch (c->ev->sample) {
+	g->set = true;
+	g->i = i;
+	g->fails = w->guard_fails[i];
+	g->since_wall = w->guard_since_wall[i];
+	memcpy(g->detail, w->guard_detail[i], sizeof(g->detail));
+	switch (ev->sample) {
 	case RBD_SAMPLE_OK:
-		c->gcnt.fails = 0;
-		c->gcnt.since_wall = 0;
-		c->gcnt.detail[0] = '\0';
-		return 0;
+		g->fails = 0;
+		g->since_wall = 0;
+		g->detail[0] = '\0';
+		return;
 	case RBD_SAMPLE_FAIL:
-		guard_failure(c, "", text_or(c->ev->detail, "failed"));
-		return 0;
+		guard_failure(g, ev, "", text_or(ev->detail, "failed"));
+		return;
 	default:
 		break;
 	}
 	/* Unknown: it neither breaks nor extends the run, unless the guard
 	 * says no data is a failure. */
-	if (no_data_of(&c->p->guards[i]) == RBD_NO_DATA_FAIL)
-		guard_failure(c, "no data: ", text_or(c->ev->detail,
+	if (no_data_of(&p->guards[i]) == RBD_NO_DATA_FAIL)
+		guard_failure(g, ev, "no data: ", text_or(ev->detail,
 		    "unknown"));
 	else
-		c->gcnt.set = false;
+		g->set = false;
+}
+
+/* GUARD_SAMPLE: counted in every state; never a record of its own.
+ * (step_sample_fast takes every one; this is for completeness.) */
+static int on_guard_sample(struct ctx *c)
+{
+	guard_judge(&c->gcnt, c->old, c->p, c->ev);
 	return 0;
 }
 
@@ -2669,32 +2683,141 @@ static void ctx_init(struct ctx *c, struct rbd_watch *w,
 	c->s.to = w->state;
 }
 
+/* Write a check's counters (when set) into w. */
+static void check_count_commit(struct rbd_watch *w,
+    const struct check_count *k)
+{
+	if (!k->set)
+		return;
+	w->fails[k->i] = k->fails;
+	w->unknowns[k->i] = k->unknowns;
+	w->window_ok[k->i] = k->window_ok;
+	if (k->no_data)
+		snprintf(w->window_no_data[k->i],
+		    sizeof(w->window_no_data[k->i]), "%s", k->no_data);
+}
+
+/* Write a guard's run (when set) into w. */
+static void guard_count_commit(struct rbd_watch *w,
+    const struct guard_count *g)
+{
+	if (!g->set)
+		return;
+	w->guard_fails[g->i] = g->fails;
+	w->guard_since_wall[g->i] = g->since_wall;
+	memcpy(w->guard_detail[g->i], g->detail, sizeof(w->guard_detail[g->i]));
+}
+
 /* Copy the accepted step out: counters, then the state and the step. */
 static void commit(struct ctx *c, struct rbd_watch *w,
     struct rbd_step *ret_step)
 {
-	size_t i = c->cnt.i, g = c->gcnt.i;
-
 	if (c->counts_reset)
 		checks_reset(w);
-	if (c->cnt.set) {
-		w->fails[i] = c->cnt.fails;
-		w->unknowns[i] = c->cnt.unknowns;
-		w->window_ok[i] = c->cnt.window_ok;
-		if (c->cnt.no_data)
-			snprintf(w->window_no_data[i],
-			    sizeof(w->window_no_data[i]), "%s",
-			    c->cnt.no_data);
-	}
-	if (c->gcnt.set) {
-		w->guard_fails[g] = c->gcnt.fails;
-		w->guard_since_wall[g] = c->gcnt.since_wall;
-		memcpy(w->guard_detail[g], c->gcnt.detail,
-		    sizeof(w->guard_detail[g]));
-	}
+	check_count_commit(w, &c->cnt);
+	guard_count_commit(w, &c->gcnt);
 	c->s.to = c->w.state;
 	memcpy(w, &c->w, sizeof(*w));
 	*ret_step = c->s;
+}
+
+/* The step of an event that changed nothing but counters: no record, no
+ * update, no action, the state as it is. The arrays are left as they are
+ * (only their first n_updates and n_actions entries mean anything). */
+static void step_quiet(const struct rbd_watch *w, struct rbd_step *ret_step)
+{
+	ret_step->record = false;
+	ret_step->event = NULL;
+	ret_step->from = w->state;
+	ret_step->to = w->state;
+	ret_step->reason[0] = '\0';
+	ret_step->n_updates = 0;
+	ret_step->n_actions = 0;
+}
+
+/* The common case of a sample, taken without a ctx: one that changes at
+ * most its own check's counters or guard's run, with no record and no
+ * action, written straight into w. A ctx costs a copy of the whole watch
+ * and the zeroing of a whole step (some 20 KB together, more than the
+ * rest of a probe), for every sample. Returns false, having written
+ * nothing, when the sample may do more: at or after the end of a window
+ * or settle period, the sample that completes a fail_after or
+ * inconclusive_after run, an OK sample while a drill verifies; on_sample
+ * takes those. This must decide exactly as on_sample does (check_watch's
+ * "quiet samples" tests pin both sides of every edge). ev has been
+ * validated. */
+static bool step_sample_fast(struct rbd_watch *w, const struct rbd_policy *p,
+    const struct rbd_event *ev, uint64_t now, struct rbd_step *ret_step)
+{
+	struct check_count k = { .set = true, .i = ev->check };
+	const struct rbd_check *chk;
+	struct guard_count g;
+	uint64_t end;
+
+	if (ev->type == RBD_EV_GUARD_SAMPLE) {
+		guard_judge(&g, w, p, ev);
+		guard_count_commit(w, &g);
+		step_quiet(w, ret_step);
+		return true;
+	}
+	if (ev->type != RBD_EV_SAMPLE)
+		return false;
+	if (w->state == RBD_STATE_REMEDYING) {
+		end = rbd_watch_settle_end(w, p);
+		if (!end || now < w->remedy_at)
+			k.set = false;
+		else if (now >= end)
+			return false;
+	} else if (!in_window(w)) {
+		k.set = false;
+	} else if (now >= window_end(w, p)) {
+		return false;
+	} else if (now < w->since || now - w->since < p->warmup_usec) {
+		k.set = false;
+	}
+	if (!k.set)
+		goto quiet;
+	chk = &p->checks[k.i];
+	k.fails = w->fails[k.i];
+	k.unknowns = w->unknowns[k.i];
+	k.window_ok = w->window_ok[k.i];
+	switch (ev->sample) {
+	case RBD_SAMPLE_OK:
+		if (drill_verifying(w))
+			return false;
+		k.fails = 0;
+		k.unknowns = 0;
+		if (k.window_ok < UINT_MAX)
+			k.window_ok++;
+		goto quiet;
+	case RBD_SAMPLE_FAIL:
+		break;
+	default:
+		switch (no_data_of(chk)) {
+		case RBD_NO_DATA_FAIL:
+			break;
+		case RBD_NO_DATA_IGNORE:
+			k.set = false;
+			goto quiet;
+		default:
+			/* judge_unknown below inconclusive_after */
+			if (k.unknowns + 1 >= inconclusive_after(chk))
+				return false;
+			k.unknowns++;
+			k.no_data = text_or(ev->detail, "unknown");
+			goto quiet;
+		}
+		break;
+	}
+	/* judge_failure below fail_after */
+	if (k.fails + 1 >= chk->fail_after)
+		return false;
+	k.fails++;
+	k.unknowns = 0;
+quiet:
+	check_count_commit(w, &k);
+	step_quiet(w, ret_step);
+	return true;
 }
 
 /* Advance w by one event: validate, handle, and commit only on success. */
@@ -2705,13 +2828,23 @@ int rbd_watch_step(struct rbd_watch *w, const struct rbd_policy *policy,
 	struct ctx c;
 	int r;
 
-	ctx_init(&c, w, policy, now);
+	/* validate() reads only these: a quiet sample never pays for
+	 * ctx_init's copy of the watch and zeroing of the step. */
+	c.p = policy;
 	c.ev = ev;
+	c.now = now;
+	c.old = w;
 	c.errbuf = errbuf;
 	c.errlen = errlen;
 	r = validate(&c);
 	if (r < 0)
 		return r;
+	if (step_sample_fast(w, policy, ev, now, ret_step))
+		return 0;
+	ctx_init(&c, w, policy, now);
+	c.ev = ev;
+	c.errbuf = errbuf;
+	c.errlen = errlen;
 	r = handlers[ev->type](&c);
 	if (r < 0)
 		return r;

@@ -469,7 +469,11 @@ struct rbd_release_update {
 /* What one step decided. record is set when there is something for the
  * history: a transition, or an operator event that changed no state
  * (mark-good of an old release). Samples that change nothing produce no
- * record, so the history is not flooded. */
+ * record, so the history is not flooded. Only the first n_updates
+ * updates and n_actions actions are set: a step of a sample that changes
+ * nothing but counters (the common case; the whole step is over 5 KB) is
+ * record false, event NULL, from = to, reason "" and no update or action,
+ * the rest of the arrays left as they were. */
 #define RBD_STEP_ACTIONS_MAX	8
 #define RBD_STEP_UPDATES_MAX	4
 struct rbd_step {

@@ -3952,6 +3952,149 @@ START_TEST(test_drill_names)
 }
 END_TEST
 
+/* Samples that change only counters (lib/watch.c's fast path). */
+
+/* Feed sample ev at t, which must be quiet: the step says nothing, whatever
+ * the output held before, and w is exactly as it was but for the counters
+ * of ev's check (or guard), which the caller then checks. */
+static void quiet_sample(struct rbd_event ev, uint64_t t, int line)
+{
+	struct snap s;
+	size_t i = ev.check;
+
+	snap_take(&s);
+	memset(&st, 0xa5, sizeof(st));
+	step_ok(ev, t, line);
+	ck_assert_msg(!st.record && !st.event && st.from == s.w.state &&
+	    st.to == s.w.state && !st.reason[0] && st.n_updates == 0 &&
+	    st.n_actions == 0, "line %d: not a quiet step", line);
+	if (ev.type == RBD_EV_GUARD_SAMPLE) {
+		s.guard_fails[i] = w->guard_fails[i];
+		s.guard_since_wall[i] = w->guard_since_wall[i];
+		memcpy(s.guard_detail[i], w->guard_detail[i],
+		    sizeof(s.guard_detail[i]));
+	} else {
+		s.fails[i] = w->fails[i];
+		s.unknowns[i] = w->unknowns[i];
+		s.window_ok[i] = w->window_ok[i];
+		memcpy(s.window_no_data[i], w->window_no_data[i],
+		    sizeof(s.window_no_data[i]));
+	}
+	snap_same(&s, line);
+}
+#define QUIET_SAMPLE(ev, t) quiet_sample((ev), (t), __LINE__)
+
+/* Check i's counters are these. */
+static void counts_are(size_t i, unsigned fails, unsigned unknowns,
+    unsigned window_ok, const char *no_data, int line)
+{
+	ck_assert_msg(w->fails[i] == fails && w->unknowns[i] == unknowns &&
+	    w->window_ok[i] == window_ok, "line %d: fails %u unknowns %u "
+	    "window_ok %u, want %u %u %u", line, w->fails[i], w->unknowns[i],
+	    w->window_ok[i], fails, unknowns, window_ok);
+	ck_assert_msg(strcmp(w->window_no_data[i], no_data) == 0,
+	    "line %d: window no data '%s', want '%s'", line,
+	    w->window_no_data[i], no_data);
+}
+#define COUNTS(i, f, u, ok, nd) counts_are((i), (f), (u), (ok), (nd), __LINE__)
+
+/* A sample that judges nothing, or only counts, changes nothing else in
+ * the watch and makes an empty step; the one that completes fail_after
+ * still degrades. */
+START_TEST(test_sample_quiet)
+{
+	to_watching();
+	/* In the warm-up: recorded nowhere, not even counted. */
+	QUIET_SAMPLE(failing(HEALTHZ), T1 + SEC);
+	COUNTS(HEALTHZ, 0, 0, 0, "");
+	QUIET_SAMPLE(failing(HEALTHZ), T1 + WARMUP);
+	COUNTS(HEALTHZ, 1, 0, 0, "");
+	QUIET_SAMPLE(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"), T1 + WARMUP);
+	COUNTS(ERRRATE, 0, 0, 1, "");
+	/* An unknown sample leaves the failures alone. */
+	QUIET_SAMPLE(unknown(HEALTHZ, "timed out after 2s"),
+	    T1 + WARMUP + 10 * SEC);
+	COUNTS(HEALTHZ, 1, 1, 0, "timed out after 2s");
+	QUIET_SAMPLE(unknown(HEALTHZ, NULL), T1 + WARMUP + 15 * SEC);
+	COUNTS(HEALTHZ, 1, 2, 0, "unknown");
+	QUIET_SAMPLE(failing(HEALTHZ), T1 + WARMUP + 20 * SEC);
+	COUNTS(HEALTHZ, 2, 0, 0, "unknown");
+	QUIET_SAMPLE(sample(ERRRATE, RBD_SAMPLE_OK, "0.001"),
+	    T1 + WARMUP + 25 * SEC);
+	COUNTS(ERRRATE, 0, 0, 2, "");
+	STEP(failing(HEALTHZ), T1 + WARMUP + 30 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "healthz: HTTP 500 for 3 "
+	    "consecutive samples (fail_after 3); rolling back from v2 to v1");
+	ck_assert_str_eq(acts(), "stop-probes cancel-timer "
+	    "run-deploy(v2->v1 #1) notify(v2 rolled_back)");
+	/* No window: samples are not judged. */
+	QUIET_SAMPLE(failing(ERRRATE), T1 + WARMUP + 40 * SEC);
+	COUNTS(ERRRATE, 0, 0, 2, "");
+}
+END_TEST
+
+/* The samples at the edges of the fast path: the window's end promotes,
+ * inconclusive_after holds, no_data ignore and fail count as they
+ * should. */
+START_TEST(test_sample_quiet_edges)
+{
+	checks[ERRRATE].no_data = RBD_NO_DATA_IGNORE;
+	checks[HEALTHZ].inconclusive_after = 2;
+	to_first();
+	QUIET_SAMPLE(unknown(ERRRATE, NO_SERIES), T0 + WARMUP);
+	COUNTS(ERRRATE, 0, 0, 0, "");
+	QUIET_SAMPLE(sample(HEALTHZ, RBD_SAMPLE_OK, "HTTP 200"),
+	    T0 + DURATION - 1);
+	COUNTS(HEALTHZ, 0, 0, 1, "");
+	/* At the window's end: too late to count, the release is promoted. */
+	STEP(failing(HEALTHZ), T0 + DURATION);
+	RECORDED("promoted", WATCHING, IDLE, "v1 healthy for 10m; now the "
+	    "known-good release");
+	STEP(deployed("v2"), T1);
+	QUIET_SAMPLE(unknown(HEALTHZ, NO_SERIES), T1 + WARMUP);
+	COUNTS(HEALTHZ, 0, 1, 0, NO_SERIES);
+	STEP(unknown(HEALTHZ, NO_SERIES), T1 + WARMUP + 10 * SEC);
+	ck_assert_str_eq(st.event, "inconclusive");
+	ck_assert_int_eq(w->state, RBD_STATE_HELD);
+	teardown();
+	setup();
+	checks[ERRRATE].no_data = RBD_NO_DATA_FAIL;
+	to_watching();
+	QUIET_SAMPLE(unknown(ERRRATE, NULL), T1 + WARMUP);
+	COUNTS(ERRRATE, 1, 0, 0, "");
+	STEP(unknown(ERRRATE, NULL), T1 + WARMUP + 10 * SEC);
+	RECORDED("degraded", WATCHING, ROLLING_BACK, "error-rate: no data: "
+	    "unknown for 2 consecutive samples (fail_after 2); rolling back "
+	    "from v2 to v1");
+}
+END_TEST
+
+/* Guard samples are quiet in every state: only the guard's run changes. */
+START_TEST(test_sample_quiet_guards)
+{
+	with_guards();
+	to_watching();
+	QUIET_SAMPLE(GFAIL(PG, W0), T1 + SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 1);
+	ck_assert_uint_eq(w->guard_since_wall[PG], W0);
+	ck_assert_str_eq(w->guard_detail[PG], "connection refused");
+	QUIET_SAMPLE(guard(PG, RBD_SAMPLE_UNKNOWN, NULL, W0 + SEC), T1 + 2 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 1);
+	QUIET_SAMPLE(guard(PG, RBD_SAMPLE_FAIL, "HTTP 503", W0 + 2 * SEC),
+	    T1 + 3 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 2);
+	ck_assert_uint_eq(w->guard_since_wall[PG], W0);
+	ck_assert_str_eq(w->guard_detail[PG], "HTTP 503");
+	QUIET_SAMPLE(GFAIL(REDIS, W0), T1 + 4 * SEC);
+	ck_assert_uint_eq(w->guard_fails[REDIS], 1);
+	QUIET_SAMPLE(guard(PG, RBD_SAMPLE_OK, "HTTP 200", W0 + 3 * SEC),
+	    T1 + 5 * SEC);
+	ck_assert_uint_eq(w->guard_fails[PG], 0);
+	ck_assert_uint_eq(w->guard_since_wall[PG], 0);
+	ck_assert_str_eq(w->guard_detail[PG], "");
+}
+END_TEST
+
 static Suite *watch_suite(void)
 {
 	Suite *s = suite_create("watch");
@@ -4090,6 +4233,12 @@ static Suite *watch_suite(void)
 	tcase_add_loop_test(tc, test_guard_every_state, 0, 6);
 	tcase_add_test(tc, test_guard_refused);
 	tcase_add_test(tc, test_guard_reload);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("quiet samples");
+	tcase_add_test(tc, test_sample_quiet);
+	tcase_add_test(tc, test_sample_quiet_edges);
+	tcase_add_test(tc, test_sample_quiet_guards);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("remedies");
