@@ -965,6 +965,8 @@ static int probe_start(struct rbd_probe *pr, uint64_t planned, uint64_t now)
 	pr->planned = planned;
 	pr->started = now;
 	p->stats.in_flight++;
+	if (p->stats.in_flight > p->stats.in_flight_peak)
+		p->stats.in_flight_peak = p->stats.in_flight;
 	return 0;
 }
 

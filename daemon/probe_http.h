@@ -249,6 +249,7 @@ struct rbd_prober_stats {
 				 * or more behind (no catch-up burst) */
 	uint64_t connects;	/* new connections opened (keep-alive misses) */
 	uint64_t handles;	/* easy handles allocated (pool size) */
+	uint64_t in_flight_peak;	/* the most requests ever out at once */
 	uint64_t body_grows;	/* fetch body buffers (re)allocated: flat in
 				 * the steady state, as buffers are reused */
 	/* Computed when asked for: */
