@@ -474,21 +474,6 @@ static void print_guard(FILE *out, const json_t *g, uint64_t now)
 	fputc('\n', out);
 }
 
-/* Drill: a timing as the report shows it: "850ms", "1.2s", "2m3s". */
-static const char *drill_time(uint64_t usec, char *buf, size_t len)
-{
-	if (usec < RBD_USEC_PER_SEC)
-		snprintf(buf, len, "%llums", (unsigned long long)
-		    (usec / RBD_USEC_PER_MSEC));
-	else if (usec < RBD_USEC_PER_MIN)
-		snprintf(buf, len, "%llu.%llus", (unsigned long long)
-		    (usec / RBD_USEC_PER_SEC), (unsigned long long)
-		    (usec % RBD_USEC_PER_SEC / (RBD_USEC_PER_SEC / 10)));
-	else
-		rbd_duration_str(usec - usec % RBD_USEC_PER_SEC, buf, len);
-	return buf;
-}
-
 /* Drill: whether the last drill failed (worth a line in every status). */
 static bool drill_failed(const json_t *svc)
 {
@@ -971,18 +956,18 @@ static void print_leg(FILE *out, size_t n, const json_t *leg)
 		fputs("not run\n", out);
 		return;
 	}
-	fprintf(out, "deploy command %s", drill_time(usec_of(leg,
+	fprintf(out, "deploy command %s", rbd_elapsed_str(usec_of(leg,
 	    "deploy_usec"), t, sizeof(t)));
 	if (state && strcmp(state, "deploy-failed") == 0) {
 		fputs(" (FAILED)\n", out);
 		return;
 	}
 	if (json_is_integer(healthy))
-		fprintf(out, ", healthy after %s", drill_time((uint64_t)
+		fprintf(out, ", healthy after %s", rbd_elapsed_str((uint64_t)
 		    json_integer_value(healthy), t, sizeof(t)));
 	else
 		fputs(", never healthy", out);
-	drill_time(usec_of(leg, "verify_usec"), t, sizeof(t));
+	rbd_elapsed_str(usec_of(leg, "verify_usec"), t, sizeof(t));
 	if (state && strcmp(state, "verified") == 0)
 		fprintf(out, ", verified for %s", t);
 	else if (state && strcmp(state, "unhealthy") == 0)

@@ -121,3 +121,18 @@ char *rbd_duration_str(uint64_t usec, char *buf, size_t len)
 	}
 	return buf;
 }
+
+/* See duration.h. */
+const char *rbd_elapsed_str(uint64_t usec, char *buf, size_t len)
+{
+	if (usec < RBD_USEC_PER_SEC)
+		snprintf(buf, len, "%llums", (unsigned long long)
+		    (usec / RBD_USEC_PER_MSEC));
+	else if (usec < RBD_USEC_PER_MIN)
+		snprintf(buf, len, "%llu.%llus", (unsigned long long)
+		    (usec / RBD_USEC_PER_SEC), (unsigned long long)
+		    (usec % RBD_USEC_PER_SEC / (RBD_USEC_PER_SEC / 10)));
+	else
+		rbd_duration_str(usec - usec % RBD_USEC_PER_SEC, buf, len);
+	return buf;
+}

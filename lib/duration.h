@@ -26,4 +26,9 @@ int rbd_duration_parse(const char *s, uint64_t *ret_usec, const char **ret_why);
 #define RBD_DURATION_STR_MAX 32
 char *rbd_duration_str(uint64_t usec, char *buf, size_t len);
 
+/* A measured time for a report, in buf (len bytes): milliseconds below a
+ * second ("850ms"), tenths below a minute ("1.2s"), else whole seconds in
+ * rbd_duration_str's form ("2m3s"). Returns buf. */
+const char *rbd_elapsed_str(uint64_t usec, char *buf, size_t len);
+
 #endif

@@ -696,21 +696,29 @@ static int parse_reldir_path(struct ctx *c, const struct field *f,
 	return set_string((char **)((char *)obj + f->offset), s);
 }
 
-/* Handler: deploy.restart, the systemd unit restarted after a switch. */
-static int parse_restart_unit(struct ctx *c, const struct field *f,
-    const struct rbd_ynode *v, const char *path, void *obj)
+/* A systemd unit name at v into *dst, or an error naming what is wrong. */
+static int unit_name_into(struct ctx *c, const struct rbd_ynode *v,
+    const char *path, char **dst)
 {
 	const char *s, *why = "is invalid";
 	char t[SHOW_MAX];
 
-	(void)f;
 	if (!want_string(c, v, path, &s))
 		return 0;
 	if (rbd_unit_name_check(s, &why) < 0) {
 		err(c, v, path, "unit name %s %s", show(v, t), why);
 		return 0;
 	}
-	return set_string(&((struct rbd_policy *)obj)->deploy_restart_unit, s);
+	return set_string(dst, s);
+}
+
+/* Handler: deploy.restart, the systemd unit restarted after a switch. */
+static int parse_restart_unit(struct ctx *c, const struct field *f,
+    const struct rbd_ynode *v, const char *path, void *obj)
+{
+	(void)f;
+	return unit_name_into(c, v, path,
+	    &((struct rbd_policy *)obj)->deploy_restart_unit);
 }
 
 /* Handler: deploy.restart_command, the deploy's placeholders. */
@@ -1463,17 +1471,8 @@ static int parse_baseline(struct ctx *c, const struct field *f,
 static int parse_unit_name(struct ctx *c, const struct field *f,
     const struct rbd_ynode *v, const char *path, void *obj)
 {
-	const char *s, *why = "is invalid";
-	char t[SHOW_MAX];
-
 	(void)f;
-	if (!want_string(c, v, path, &s))
-		return 0;
-	if (rbd_unit_name_check(s, &why) < 0) {
-		err(c, v, path, "unit name %s %s", show(v, t), why);
-		return 0;
-	}
-	return set_string(&((struct rbd_unit_probe *)obj)->unit, s);
+	return unit_name_into(c, v, path, &((struct rbd_unit_probe *)obj)->unit);
 }
 
 static const struct field unit_fields[] = {

@@ -2117,21 +2117,6 @@ static int on_resume(struct ctx *c)
 
 /* ---- Drill: the drill_* family (see "Drills" in watch.h) ---- */
 
-/* Drill: a timing for a report: "850ms", "1.2s", "2m3s". */
-static const char *drill_time(uint64_t usec, char *buf, size_t len)
-{
-	if (usec < RBD_USEC_PER_SEC)
-		snprintf(buf, len, "%llums", (unsigned long long)
-		    (usec / RBD_USEC_PER_MSEC));
-	else if (usec < RBD_USEC_PER_MIN)
-		snprintf(buf, len, "%llu.%llus", (unsigned long long)
-		    (usec / RBD_USEC_PER_SEC), (unsigned long long)
-		    (usec % RBD_USEC_PER_SEC / (RBD_USEC_PER_SEC / 10)));
-	else
-		rbd_duration_str(usec - usec % RBD_USEC_PER_SEC, buf, len);
-	return buf;
-}
-
 /* Drill: how long since the current phase began. */
 static uint64_t drill_elapsed(const struct ctx *c)
 {
@@ -2227,9 +2212,9 @@ static void drill_leg_str(char *buf, size_t len, const char *what,
 	char t[RBD_DURATION_STR_MAX];
 
 	appendf(buf, len, "%s to %s: ", what, v);
-	drill_time(l->deploy_usec, d, sizeof(d));
-	drill_time(l->healthy_usec, h, sizeof(h));
-	drill_time(l->verify_usec, t, sizeof(t));
+	rbd_elapsed_str(l->deploy_usec, d, sizeof(d));
+	rbd_elapsed_str(l->healthy_usec, h, sizeof(h));
+	rbd_elapsed_str(l->verify_usec, t, sizeof(t));
 	switch (l->state) {
 	case RBD_LEG_PENDING:
 		appendf(buf, len, "not run");
@@ -2365,7 +2350,7 @@ static int drill_window_passed(struct ctx *c)
 		char t[RBD_DURATION_STR_MAX];
 
 		snprintf(h, sizeof(h), " (healthy after %s)",
-		    drill_time(leg->healthy_usec, t, sizeof(t)));
+		    rbd_elapsed_str(leg->healthy_usec, t, sizeof(t)));
 	}
 	drill_enter(c, RBD_DRILL_FORWARD);
 	record(c, "drill-verified", "drill: %s healthy for %s%s: the rollback "
@@ -2386,7 +2371,7 @@ static int drill_deploy_done(struct ctx *c, const char *detail)
 	copy_version(k, c->w.target);
 	copy_version(l, c->w.from);
 	leg->deploy_usec = drill_elapsed(c);
-	drill_time(leg->deploy_usec, d, sizeof(d));
+	rbd_elapsed_str(leg->deploy_usec, d, sizeof(d));
 	rbd_duration_str(c->p->verify_usec, v, sizeof(v));
 	if (c->w.drill_phase == RBD_DRILL_BACK && !ok) {
 		leg->state = RBD_LEG_DEPLOY_FAILED;

@@ -107,6 +107,31 @@ START_TEST(test_format)
 }
 END_TEST
 
+/* Measured times for reports: ms below a second, tenths below a minute,
+ * whole seconds above. */
+static const struct {
+	uint64_t usec;
+	const char *want;
+} elapsed[] = {
+	{ 0, "0ms" },
+	{ 850 * 1000, "850ms" },
+	{ 999999, "999ms" },
+	{ 1000000, "1.0s" },
+	{ 1234567, "1.2s" },
+	{ 59999999, "59.9s" },
+	{ 60000000, "1m" },
+	{ 123456789, "2m3s" },
+};
+
+START_TEST(test_elapsed)
+{
+	char buf[RBD_DURATION_STR_MAX];
+
+	ck_assert_str_eq(rbd_elapsed_str(elapsed[_i].usec, buf, sizeof(buf)),
+	    elapsed[_i].want);
+}
+END_TEST
+
 START_TEST(test_format_fits_and_truncates)
 {
 	char buf[RBD_DURATION_STR_MAX], tiny[4];
@@ -133,6 +158,7 @@ static Suite *duration_suite(void)
 	tc = tcase_create("format");
 	tcase_add_loop_test(tc, test_format, 0, N_ELEMENTS(fmt));
 	tcase_add_test(tc, test_format_fits_and_truncates);
+	tcase_add_loop_test(tc, test_elapsed, 0, N_ELEMENTS(elapsed));
 	suite_add_tcase(s, tc);
 	return s;
 }
