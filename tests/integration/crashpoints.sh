@@ -169,3 +169,23 @@ crash_setup() {
 	PORT=$(free_port) || fail "no free port"
 	write_config
 }
+
+# ---------------------------------------------------------------- checks
+# What several of the t-crashpoints-* scripts check after a case.
+
+# The client was told its request failed.
+client_refused() {
+	[ "$CTL_RC" -ne 0 ] || fail "rollbackctl exited 0 for a decision" \
+	    "that was never recorded"
+}
+
+# One degradation, one rollback recorded, verified: whatever the crash.
+one_rollback() {
+	assert_eq 1 "$(count_events degraded)" "degraded events in the history"
+	assert_eq 1 "$(count_events rolled-back)" "rolled-back events in the history"
+	assert_eq 1 "$(count_events verified)" "verified events in the history"
+	assert_eq v1 "$(http_get /version)" "the live service's version"
+	assert_eq v1 "$(svc_field demo known_good)" "known-good"
+	assert_eq v1 "$(tail -n 1 "$SVC_DIR/deploy-calls.log" | cut -d' ' -f1)" \
+	    "the last deploy's release"
+}

@@ -18,12 +18,6 @@ fi
 # shellcheck source=crashpoints.sh
 . "$LIB_DIR/crashpoints.sh"
 
-# The client was told its request failed.
-client_refused() {
-	[ "$CTL_RC" -ne 0 ] || fail "rollbackctl exited 0 for a decision" \
-	    "that was never recorded"
-}
-
 not_announced() {
 	client_refused
 	assert_eq 1 "$(count_events deployed)" "deployed events (the seed's v1)"

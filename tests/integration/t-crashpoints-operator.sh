@@ -17,12 +17,6 @@ fi
 # shellcheck source=crashpoints.sh
 . "$LIB_DIR/crashpoints.sh"
 
-# The client was told its request failed.
-client_refused() {
-	[ "$CTL_RC" -ne 0 ] || fail "rollbackctl exited 0 for a decision" \
-	    "that was never recorded"
-}
-
 rolled_back_marked_bad() {
 	assert_eq 1 "$(count_events degraded)" "degraded events"
 	assert_eq 1 "$(count_events verified)" "verified events"

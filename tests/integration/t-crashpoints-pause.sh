@@ -15,12 +15,6 @@ fi
 # shellcheck source=crashpoints.sh
 . "$LIB_DIR/crashpoints.sh"
 
-# The client was told its request failed.
-client_refused() {
-	[ "$CTL_RC" -ne 0 ] || fail "rollbackctl exited 0 for a decision" \
-	    "that was never recorded"
-}
-
 not_paused() {
 	client_refused
 	assert_eq null "$(svc_json demo "['paused']")" "paused"

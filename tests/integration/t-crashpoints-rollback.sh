@@ -18,17 +18,6 @@ fi
 # shellcheck source=crashpoints.sh
 . "$LIB_DIR/crashpoints.sh"
 
-# One degradation, one rollback recorded, verified: whatever the crash.
-one_rollback() {
-	assert_eq 1 "$(count_events degraded)" "degraded events in the history"
-	assert_eq 1 "$(count_events rolled-back)" "rolled-back events in the history"
-	assert_eq 1 "$(count_events verified)" "verified events in the history"
-	assert_eq v1 "$(http_get /version)" "the live service's version"
-	assert_eq v1 "$(svc_field demo known_good)" "known-good"
-	assert_eq v1 "$(tail -n 1 "$SVC_DIR/deploy-calls.log" | cut -d' ' -f1)" \
-	    "the last deploy's release"
-}
-
 crash_setup
 #          scenario    crash point                                  state live deploys check
 crash_case deploy_bad 'before-commit:degraded:watching>rolling_back' idle v1 1 one_rollback
