@@ -36,6 +36,13 @@ v2_sampled_ok() {
 	    [ "$(svc_json demo "['checks'][0]['last']")" = ok ]
 }
 
+# Whether a request of the check is out now (status: probes.in_flight).
+request_out() {
+	[ "$("$CTL" status --json 2>/dev/null | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["probes"]["in_flight"])' 2>/dev/null)" = 1 ]
+}
+
 setup_demo interval=4s timeout=3500ms fail_after=1 duration=16s verify=4s
 seed_good v1
 
@@ -45,9 +52,10 @@ timeout 90 "$CTL" deployed demo v2-slow --wait --json > "$T/wait.out" 2>&1 &
 WAIT_PID=$!
 wait_for "an ok sample of v2-slow" 15 v2_sampled_ok
 # The next request goes out about 1 s after that answer (4 s after the
-# last one): stop the daemon once it is out, until past its deadline.
+# last one): stop the daemon once it is out (the daemon says so), until
+# past its deadline.
 assert_eq 0 "$(samples_seen)" "samples not ok before the stall"
-sleep 1.5	# the next request is out by then
+wait_for "the next request to be out" 15 request_out
 kill -STOP "$DAEMON_PID"
 sleep 4		# the stall: the answer comes at 3 s, the deadline at 3.5 s
 kill -CONT "$DAEMON_PID"
