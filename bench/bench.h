@@ -4,8 +4,10 @@
 #ifndef RBD_BENCH_H
 #define RBD_BENCH_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include "duration.h"
@@ -108,6 +110,26 @@ static inline uint64_t hist_quantile(const struct lat_hist *h, double q)
 			return hist_value(b) < h->max ? hist_value(b) : h->max;
 	}
 	return h->max;
+}
+
+/* Option --name's value s, a whole number in min..max, into *ret; else a
+ * message on stderr ("prog: --name: a whole number in 1..10") and
+ * -EINVAL, *ret untouched. */
+static inline int bench_parse_num(const char *prog, const char *name,
+    const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "%s: --%s: a whole number in %ld..%ld\n",
+		    prog, name, min, max);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
 }
 
 #endif

@@ -472,24 +472,6 @@ static void floor_free(struct floor *f)
 	free(f->busy);
 }
 
-/* A whole number in [min, max] from an option's argument. */
-static int parse_num(const char *name, const char *s, long min, long max,
-    long *ret)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "curl_floor: --%s: a whole number in %ld..%ld\n",
-		    name, min, max);
-		return -EINVAL;
-	}
-	*ret = v;
-	return 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: curl_floor --url http://127.0.0.1:P --n N "
@@ -528,28 +510,28 @@ int main(int argc, char **argv)
 			url = optarg;
 			break;
 		case 'n':
-			if (parse_num("n", optarg, 1, N_MAX, &n) < 0)
+			if (bench_parse_num("curl_floor", "n", optarg, 1, N_MAX, &n) < 0)
 				return 2;
 			break;
 		case 'i':
-			if (parse_num("interval-ms", optarg, 1, 3600000, &interval_ms) < 0)
+			if (bench_parse_num("curl_floor", "interval-ms", optarg, 1, 3600000, &interval_ms) < 0)
 				return 2;
 			break;
 		case 's':
-			if (parse_num("seconds", optarg, 1, 86400, &seconds) < 0)
+			if (bench_parse_num("curl_floor", "seconds", optarg, 1, 86400, &seconds) < 0)
 				return 2;
 			break;
 		case 'w':
-			if (parse_num("warmup", optarg, 0, 3600, &warmup) < 0)
+			if (bench_parse_num("curl_floor", "warmup", optarg, 0, 3600, &warmup) < 0)
 				return 2;
 			break;
 		case 't':
-			if (parse_num("timeout-ms", optarg, 1, 3600000, &v) < 0)
+			if (bench_parse_num("curl_floor", "timeout-ms", optarg, 1, 3600000, &v) < 0)
 				return 2;
 			timeout_ms = v;
 			break;
 		case 'm':
-			if (parse_num("max-conns", optarg, 1, N_MAX, &max_conns) < 0)
+			if (bench_parse_num("curl_floor", "max-conns", optarg, 1, N_MAX, &max_conns) < 0)
 				return 2;
 			break;
 		case 'f':

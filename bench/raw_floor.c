@@ -545,23 +545,6 @@ static int parse_url(const char *url, struct sockaddr_in *ret)
 	return 0;
 }
 
-static int parse_num(const char *name, const char *s, long min, long max,
-    long *ret)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "raw_floor: --%s: a whole number in %ld..%ld\n",
-		    name, min, max);
-		return -EINVAL;
-	}
-	*ret = v;
-	return 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: raw_floor --url http://A.B.C.D:P --n N "
@@ -597,23 +580,23 @@ int main(int argc, char **argv)
 			url = optarg;
 			break;
 		case 'n':
-			if (parse_num("n", optarg, 1, N_MAX, &n) < 0)
+			if (bench_parse_num("raw_floor", "n", optarg, 1, N_MAX, &n) < 0)
 				return 2;
 			break;
 		case 'i':
-			if (parse_num("interval-ms", optarg, 1, 3600000, &interval_ms) < 0)
+			if (bench_parse_num("raw_floor", "interval-ms", optarg, 1, 3600000, &interval_ms) < 0)
 				return 2;
 			break;
 		case 's':
-			if (parse_num("seconds", optarg, 1, 86400, &seconds) < 0)
+			if (bench_parse_num("raw_floor", "seconds", optarg, 1, 86400, &seconds) < 0)
 				return 2;
 			break;
 		case 'w':
-			if (parse_num("warmup", optarg, 0, 3600, &warmup) < 0)
+			if (bench_parse_num("raw_floor", "warmup", optarg, 0, 3600, &warmup) < 0)
 				return 2;
 			break;
 		case 't':
-			if (parse_num("timeout-ms", optarg, 1, 3600000, &v) < 0)
+			if (bench_parse_num("raw_floor", "timeout-ms", optarg, 1, 3600000, &v) < 0)
 				return 2;
 			timeout_ms = v;
 			break;
